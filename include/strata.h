@@ -1,0 +1,280 @@
+/* strata: a lazy (time, band, row, col) raster cube in C.
+ *
+ * This is the one public header: if a symbol is not declared here, it is not API.
+ *
+ * Conventions
+ * - Every call that can fail returns a strata_status; on failure, strata_errmsg() gives a
+ *   readable message for the calling thread, naming the file and what is wrong.
+ * - Objects are opaque, created by a *_new / *_from_* call and released by the matching
+ *   *_free, which accepts NULL.
+ * - Strings and buffers handed out with "free with strata_free" are owned by the caller.
+ *   Pointers returned by getters are owned by the object and live as long as it does.
+ * - Thread safety: a strata_meta is immutable and may be shared freely. A strata_collection
+ *   may be read from many threads at once once it is built (after the last set_* call);
+ *   each thread gets its own cache of open GDAL datasets. The library never prints, never
+ *   exits, and only calls back through the progress function the caller sets.
+ */
+#ifndef STRATA_H
+#define STRATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STRATA_VERSION_MAJOR 0
+#define STRATA_VERSION_MINOR 1
+#define STRATA_VERSION_PATCH 0
+#define STRATA_VERSION_NUMBER                                                          \
+    (STRATA_VERSION_MAJOR * 10000 + STRATA_VERSION_MINOR * 100 + STRATA_VERSION_PATCH)
+#define STRATA_VERSION_STRING "0.1.0"
+
+#if defined(__GNUC__)
+#define STRATA_API __attribute__((visibility("default")))
+#else
+#define STRATA_API
+#endif
+
+/* ---- status and errors ------------------------------------------------------------- */
+
+/* Codes only ever grow: new ones are added last, none is removed. */
+typedef enum strata_status {
+    STRATA_OK = 0,
+    STRATA_ERR_INVALID_ARG = 1, /* a bad argument or option value */
+    STRATA_ERR_NOMEM = 2,       /* an allocation failed */
+    STRATA_ERR_IO = 3,          /* a file is missing, unreadable or corrupt */
+    STRATA_ERR_MISALIGNED = 4,  /* a file's grid, CRS, bands or type differs from the template */
+    STRATA_ERR_PARSE = 5,       /* malformed JSON, time or label text */
+    STRATA_ERR_UNSUPPORTED = 6, /* a data type or format strata does not handle */
+    STRATA_ERR_CANCELLED = 7,   /* the progress callback asked to stop */
+    STRATA_ERR_WRITE = 8        /* an output could not be written */
+} strata_status;
+
+/* Static name of a status, e.g. "misaligned". Never NULL. */
+STRATA_API const char *strata_status_str(strata_status status);
+/* Message of the last failed call on this thread; "" when none. Owned by the library,
+ * valid until the next strata call on this thread. */
+STRATA_API const char *strata_errmsg(void);
+STRATA_API const char *strata_version(void);
+STRATA_API int strata_version_number(void);
+/* Frees memory that strata handed to the caller (JSON text, label arrays' strings). */
+STRATA_API void strata_free(void *ptr);
+
+/* ---- data types ---------------------------------------------------------------------- */
+
+typedef enum strata_dtype {
+    STRATA_DTYPE_UNKNOWN = 0,
+    STRATA_UINT8,
+    STRATA_INT8,
+    STRATA_UINT16,
+    STRATA_INT16,
+    STRATA_UINT32,
+    STRATA_INT32,
+    STRATA_INT64,
+    STRATA_FLOAT32,
+    STRATA_FLOAT64
+} strata_dtype;
+
+/* numpy-style name ("float32"); "unknown" for anything else. */
+STRATA_API const char *strata_dtype_name(strata_dtype dtype);
+/* Accepts numpy names and GDAL names ("Float32"); STRATA_DTYPE_UNKNOWN if neither. */
+STRATA_API strata_dtype strata_dtype_from_name(const char *name);
+STRATA_API size_t strata_dtype_size(strata_dtype dtype);
+
+/* ---- meta: the template's geobox and pixel description ------------------------------ */
+
+typedef struct strata_meta strata_meta;
+
+/* Opens one raster (any GDAL-readable name) and snapshots its geobox. */
+STRATA_API strata_status strata_meta_from_file(const char *path, strata_meta **out);
+/* Exact JSON form: doubles round-trip bit for bit; NaN/inf nodata are written as strings.
+ * *json is freed with strata_free. */
+STRATA_API strata_status strata_meta_to_json(const strata_meta *meta, char **json);
+STRATA_API strata_status strata_meta_from_json(const char *json, strata_meta **out);
+STRATA_API strata_status strata_meta_copy(const strata_meta *meta, strata_meta **out);
+STRATA_API void strata_meta_free(strata_meta *meta);
+/* 1 when every field is equal (doubles compared bitwise, NaN equal to NaN), else 0. */
+STRATA_API int strata_meta_equal(const strata_meta *a, const strata_meta *b);
+
+STRATA_API int strata_meta_epsg(const strata_meta *meta); /* 0 when the CRS has no code */
+STRATA_API const char *strata_meta_crs_wkt(const strata_meta *meta); /* "" when no CRS */
+STRATA_API void strata_meta_geotransform(const strata_meta *meta, double gt[6]);
+STRATA_API int strata_meta_rows(const strata_meta *meta);
+STRATA_API int strata_meta_cols(const strata_meta *meta);
+STRATA_API int strata_meta_bands(const strata_meta *meta);
+STRATA_API strata_dtype strata_meta_dtype(const strata_meta *meta);
+/* Cell size as positive x and y extents of one pixel (from the geotransform). */
+STRATA_API void strata_meta_cell_size(const strata_meta *meta, double *x, double *y);
+/* Returns 1 and sets *value when band (0-based) has a nodata value, else 0. */
+STRATA_API int strata_meta_nodata(const strata_meta *meta, int band, double *value);
+/* Band description or "" (0-based band). */
+STRATA_API const char *strata_meta_band_name(const strata_meta *meta, int band);
+STRATA_API void strata_meta_block_size(const strata_meta *meta, int *x, int *y);
+/* GDAL driver short name of the template ("GTiff"); used to open the other files fast. */
+STRATA_API const char *strata_meta_driver(const strata_meta *meta);
+
+/* ---- collection: an ordered list of timesteps over one geobox ----------------------- */
+
+typedef struct strata_collection strata_collection;
+
+/* Builds a collection from paths, one timestep each. Opens the first (the template) only;
+ * the other files are checked against it when first read. Paths are copied. */
+STRATA_API strata_status strata_collection_from_files(const char *const *paths, size_t n,
+                                                      strata_collection **out);
+/* Rebuilds a collection from its JSON form without opening any file. */
+STRATA_API strata_status strata_collection_from_json(const char *json, strata_collection **out);
+STRATA_API strata_status strata_collection_to_json(const strata_collection *c, char **json);
+/* Closes every cached dataset of every thread. No other thread may be using c. */
+STRATA_API void strata_collection_free(strata_collection *c);
+
+/* Per-timestep times as UTC seconds since 1970-01-01 (n = collection size). */
+STRATA_API strata_status strata_collection_set_times(strata_collection *c, const int64_t *utc);
+/* Per-timestep ISO 8601 times ("2021-03-01", "2021-03-01T10:00:00Z", "...+02:00"). */
+STRATA_API strata_status strata_collection_set_times_iso(strata_collection *c,
+                                                         const char *const *iso);
+/* Times parsed from each file's base name with a strptime-like pattern (%Y %m %d %H %M %S
+ * %j); the pattern is searched for anywhere in the name. */
+STRATA_API strata_status strata_collection_set_times_pattern(strata_collection *c,
+                                                             const char *pattern);
+/* Per-timestep string labels (copied). */
+STRATA_API strata_status strata_collection_set_labels(strata_collection *c,
+                                                      const char *const *labels);
+/* Bound on open datasets per thread (default 64, minimum 1). */
+STRATA_API strata_status strata_collection_set_cache_capacity(strata_collection *c, int capacity);
+
+STRATA_API size_t strata_collection_size(const strata_collection *c);
+STRATA_API const strata_meta *strata_collection_meta(const strata_collection *c);
+STRATA_API const char *strata_collection_path(const strata_collection *c, size_t t);
+/* Returns 1 and sets *utc when timestep t has a time. */
+STRATA_API int strata_collection_time(const strata_collection *c, size_t t, int64_t *utc);
+/* Label of timestep t, or NULL when the collection has none. */
+STRATA_API const char *strata_collection_label(const strata_collection *c, size_t t);
+/* Number of datasets currently open in the calling thread's cache. */
+STRATA_API int strata_collection_open_count(const strata_collection *c);
+
+/* Opens every file once and checks it against the template; the first bad file fails. */
+STRATA_API strata_status strata_collection_validate(const strata_collection *c);
+
+/* A window of the cube: [t0, t0+nt) x [b0, b0+nb) x [row0, row0+nrows) x [col0, col0+ncols). */
+typedef struct strata_window {
+    size_t t0, nt;
+    int b0, nb;
+    int row0, nrows;
+    int col0, ncols;
+} strata_window;
+
+/* Reads a window into buf, laid out [t][b][row][col], converting to dtype (values out of
+ * the target range are clamped, as GDAL does). Thread-safe. */
+STRATA_API strata_status strata_collection_read(const strata_collection *c,
+                                                const strata_window *w, strata_dtype dtype,
+                                                void *buf);
+
+/* ---- chunk grid ----------------------------------------------------------------------- */
+
+typedef struct strata_chunks {
+    int t, b, y, x;
+} strata_chunks;
+
+/* Default: one timestep, one band, a spatial tile made of whole source blocks. */
+STRATA_API void strata_collection_chunks(const strata_collection *c, strata_chunks *out);
+/* Overrides the grid; every size must be >= 1 (sizes above the cube's are clipped). */
+STRATA_API strata_status strata_collection_set_chunks(strata_collection *c,
+                                                      const strata_chunks *chunks);
+
+/* ---- labels derived from times -------------------------------------------------------- */
+
+/* key: "year", "month", "season", "dayofyear", "yearmonth" or "yearseason". Every timestep
+ * must have a time. On success *labels holds n strings (n = collection size); release with
+ * strata_labels_free(labels, n). Months are "01".."12", seasons "DJF" "MAM" "JJA" "SON";
+ * yearseason puts December with the next year's January and February ("2021-DJF"). */
+STRATA_API strata_status strata_labels_from_times(const strata_collection *c, const char *key,
+                                                  char ***labels);
+STRATA_API void strata_labels_free(char **labels, size_t n);
+
+/* ---- reductions over time ------------------------------------------------------------- */
+
+typedef enum strata_op {
+    STRATA_OP_MEAN = 0,
+    STRATA_OP_SUM,
+    STRATA_OP_MIN,
+    STRATA_OP_MAX,
+    STRATA_OP_STD,
+    STRATA_OP_VAR,
+    STRATA_OP_COUNT,
+    STRATA_OP_MEDIAN,
+    STRATA_OP_COUNT_OF_OPS /* not an op: the number of ops */
+} strata_op;
+
+STRATA_API const char *strata_op_name(strata_op op);
+STRATA_API strata_status strata_op_from_name(const char *name, strata_op *op);
+/* Output type of op for a given input type in memory: min/max keep the input type, sum is
+ * int64 for integer input and float64 otherwise, count is int32, the rest float64. */
+STRATA_API strata_dtype strata_op_dtype(strata_op op, strata_dtype input);
+
+/* Progress, called on the calling thread about ten times a second and once at the end.
+ * Return non-zero to cancel (the call then fails with STRATA_ERR_CANCELLED). */
+typedef int (*strata_progress_fn)(size_t tiles_done, size_t tiles_total, uint64_t bytes_read,
+                                  void *user);
+
+typedef struct strata_reduce_opts {
+    int skipna;   /* 1 (default): missing values are ignored; 0: any missing makes it missing */
+    int ddof;     /* std/var divisor is n - ddof (default 0) */
+    int threads;  /* 0 (default): all cores */
+    strata_dtype float_dtype; /* on-disk type of mean/std/var/median: float32 or float64;
+                                 UNKNOWN (default): float64 for float64 input, else float32 */
+    int sort_groups; /* groupby: 1 orders groups by label (strcmp), 0 (default) first-seen */
+    strata_progress_fn progress;
+    void *progress_user;
+} strata_reduce_opts;
+
+STRATA_API void strata_reduce_opts_init(strata_reduce_opts *opts);
+
+typedef struct strata_result strata_result;
+
+/* One output array, (bands, rows, cols) row-major, owned by the result. Missing pixels hold
+ * nodata (NaN for float64). count has no nodata. */
+typedef struct strata_array {
+    strata_dtype dtype;
+    int bands, rows, cols;
+    const void *data;
+    int has_nodata;
+    double nodata;
+} strata_array;
+
+/* Reduces every timestep into one group. Results stay in memory: (B, R, C) per op. */
+STRATA_API strata_status strata_reduce(const strata_collection *c, const strata_op *ops,
+                                       size_t nops, const strata_reduce_opts *opts,
+                                       strata_result **out);
+/* Groups timesteps by labels (n = collection size; NULL uses the collection's labels) and
+ * reduces each group in a single pass. Groups are in first-seen order, or sorted by label
+ * with opts->sort_groups. */
+STRATA_API strata_status strata_groupby(const strata_collection *c, const char *const *labels,
+                                        const strata_op *ops, size_t nops,
+                                        const strata_reduce_opts *opts, strata_result **out);
+/* As strata_groupby (labels NULL and no collection labels: one group), but streams each
+ * finished tile into tiled, compressed GeoTIFFs, so memory stays bounded whatever the output
+ * size. path_pattern names each file with "{op}" and "{label}" placeholders; every file is
+ * written under a temporary name and renamed only when all succeeded. The returned result
+ * holds labels and counts but no arrays. */
+STRATA_API strata_status strata_reduce_to_gtiff(const strata_collection *c,
+                                                const char *const *labels, const strata_op *ops,
+                                                size_t nops, const strata_reduce_opts *opts,
+                                                const char *path_pattern, strata_result **out);
+
+STRATA_API size_t strata_result_groups(const strata_result *r);
+STRATA_API const char *strata_result_label(const strata_result *r, size_t group);
+/* Number of timesteps in the group. */
+STRATA_API size_t strata_result_group_size(const strata_result *r, size_t group);
+/* Output path of (group, op) written by strata_reduce_to_gtiff, else NULL. */
+STRATA_API const char *strata_result_path(const strata_result *r, size_t group, strata_op op);
+/* Fails with STRATA_ERR_INVALID_ARG if op was not asked or the result holds no arrays. */
+STRATA_API strata_status strata_result_array(const strata_result *r, size_t group, strata_op op,
+                                             strata_array *out);
+STRATA_API void strata_result_free(strata_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* STRATA_H */

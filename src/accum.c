@@ -1,0 +1,307 @@
+/* The accumulate kernels. Every inner loop runs over a sub-tile of contiguous doubles with
+ * no branches but selects, so the compiler vectorises it; a sub-tile of accumulators stays
+ * in L1 while a batch of timesteps streams through it. */
+#include "accum.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+unsigned st_fields_for(const bool ops[STRATA_OP_COUNT_OF_OPS], int skipna) {
+    unsigned f = 1u << F_CNT;
+    if (!skipna) {
+        f |= 1u << F_MISS;
+    }
+    if (ops[STRATA_OP_MEAN] || ops[STRATA_OP_SUM]) {
+        f |= 1u << F_SUM;
+    }
+    if (ops[STRATA_OP_MIN]) {
+        f |= 1u << F_MIN;
+    }
+    if (ops[STRATA_OP_MAX]) {
+        f |= 1u << F_MAX;
+    }
+    if (ops[STRATA_OP_STD] || ops[STRATA_OP_VAR]) {
+        f |= (1u << F_K) | (1u << F_S1) | (1u << F_S2);
+    }
+    return f;
+}
+
+bool st_needs_vals(const bool ops[STRATA_OP_COUNT_OF_OPS]) {
+    return ops[STRATA_OP_MEDIAN];
+}
+
+static double field_init(int field) {
+    switch (field) {
+    case F_MIN: return INFINITY;
+    case F_MAX: return -INFINITY;
+    case F_K: return NAN;
+    default: return 0.0;
+    }
+}
+
+void st_acc_free(st_acc *a) {
+    if (!a) {
+        return;
+    }
+    for (int f = 0; f < NFIELDS; f++) {
+        free(a->f[f]);
+    }
+    free(a->vals);
+    free(a);
+}
+
+st_acc *st_acc_new(unsigned fields, int groups, int bands, size_t npx, bool vals, size_t t0,
+                   size_t nt) {
+    st_acc *a = st_calloc(1, sizeof *a);
+    if (!a) {
+        return NULL;
+    }
+    *a = (st_acc){.npx = npx, .groups = groups, .bands = bands, .t0 = t0, .nt = nt};
+    size_t len = (size_t)groups * bands * npx;
+    for (int f = 0; f < NFIELDS; f++) {
+        if (!(fields & (1u << f))) {
+            continue;
+        }
+        if (!(a->f[f] = st_malloc(len * sizeof(double)))) {
+            st_acc_free(a);
+            return NULL;
+        }
+        double v = field_init(f);
+        for (size_t i = 0; i < len; i++) {
+            a->f[f][i] = v;
+        }
+    }
+    if (vals && !(a->vals = st_malloc(nt * bands * npx * sizeof(double)))) {
+        st_acc_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+static double *field(const st_acc *a, int f, int g, int b) {
+    return a->f[f] ? a->f[f] + ((size_t)g * a->bands + b) * a->npx : NULL;
+}
+
+/* ---- accumulate -------------------------------------------------------------------- */
+
+static void mark_valid(st_scratch *s, size_t n, bool has_nodata, double nodata) {
+    double *restrict x = s->x, *restrict ok = s->ok, *restrict xz = s->xz;
+    /* Without nodata, compare with NaN: never equal, so only NaN counts as missing. */
+    double nd = has_nodata ? nodata : NAN;
+    for (size_t i = 0; i < n; i++) {
+        int valid = (x[i] == x[i]) & (x[i] != nd);
+        ok[i] = valid ? 1.0 : 0.0;
+        xz[i] = valid ? x[i] : 0.0;
+    }
+}
+
+static void add_count(double *restrict cnt, const double *restrict ok, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        cnt[i] += ok[i];
+    }
+}
+
+static void add_missing(double *restrict miss, const double *restrict ok, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        miss[i] += 1.0 - ok[i];
+    }
+}
+
+static void add_sum(double *restrict sum, const double *restrict xz, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        sum[i] += xz[i];
+    }
+}
+
+static void add_min(double *restrict mn, const double *restrict x, const double *restrict ok,
+                    size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        double v = ok[i] != 0.0 ? x[i] : INFINITY;
+        mn[i] = v < mn[i] ? v : mn[i];
+    }
+}
+
+static void add_max(double *restrict mx, const double *restrict x, const double *restrict ok,
+                    size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        double v = ok[i] != 0.0 ? x[i] : -INFINITY;
+        mx[i] = v > mx[i] ? v : mx[i];
+    }
+}
+
+static void add_shifted(double *restrict k, double *restrict s1, double *restrict s2,
+                        const double *restrict x, const double *restrict ok, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        double ki = (ok[i] != 0.0 && k[i] != k[i]) ? x[i] : k[i];
+        double d = ok[i] != 0.0 ? x[i] - ki : 0.0;
+        k[i] = ki;
+        s1[i] += d;
+        s2[i] += d * d;
+    }
+}
+
+static void keep_values(double *restrict dst, const double *restrict x,
+                        const double *restrict ok, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        dst[i] = ok[i] != 0.0 ? x[i] : NAN;
+    }
+}
+
+void st_acc_add(st_acc *a, st_scratch *s, int g, int b, size_t t, const void *plane,
+                strata_dtype dtype, bool has_nodata, double nodata, size_t i0, size_t n) {
+    size_t esize = strata_dtype_size(dtype);
+    GDALCopyWords64((const char *)plane + i0 * esize, st_dtype_to_gdal(dtype), (int)esize, s->x,
+                    GDT_Float64, sizeof(double), (GPtrDiff_t)n);
+    mark_valid(s, n, has_nodata, nodata);
+    add_count(field(a, F_CNT, g, b) + i0, s->ok, n);
+    if (a->f[F_MISS]) {
+        add_missing(field(a, F_MISS, g, b) + i0, s->ok, n);
+    }
+    if (a->f[F_SUM]) {
+        add_sum(field(a, F_SUM, g, b) + i0, s->xz, n);
+    }
+    if (a->f[F_MIN]) {
+        add_min(field(a, F_MIN, g, b) + i0, s->x, s->ok, n);
+    }
+    if (a->f[F_MAX]) {
+        add_max(field(a, F_MAX, g, b) + i0, s->x, s->ok, n);
+    }
+    if (a->f[F_K]) {
+        add_shifted(field(a, F_K, g, b) + i0, field(a, F_S1, g, b) + i0,
+                    field(a, F_S2, g, b) + i0, s->x, s->ok, n);
+    }
+    if (a->vals) {
+        keep_values(a->vals + ((t - a->t0) * a->bands + b) * a->npx + i0, s->x, s->ok, n);
+    }
+}
+
+/* ---- merge ------------------------------------------------------------------------------ */
+
+void st_acc_canonicalize(st_acc *a) {
+    if (!a->f[F_K]) {
+        return;
+    }
+    size_t len = (size_t)a->groups * a->bands * a->npx;
+    const double *cnt = a->f[F_CNT];
+    double *k = a->f[F_K], *s1 = a->f[F_S1], *s2 = a->f[F_S2];
+    for (size_t i = 0; i < len; i++) {
+        if (cnt[i] > 0) {
+            double m2 = s2[i] - s1[i] * s1[i] / cnt[i];
+            k[i] += s1[i] / cnt[i];
+            s2[i] = m2 > 0 ? m2 : 0.0;
+        } else {
+            k[i] = 0.0;
+            s2[i] = 0.0;
+        }
+        s1[i] = 0.0;
+    }
+}
+
+/* Chan et al.'s pairwise update of (n, mean, M2); runs before the counts are added. */
+static void merge_moments(st_acc *a, const st_acc *b, size_t len) {
+    const double *na = a->f[F_CNT], *nb = b->f[F_CNT];
+    for (size_t i = 0; i < len; i++) {
+        if (nb[i] == 0) {
+            continue;
+        }
+        if (na[i] == 0) {
+            a->f[F_K][i] = b->f[F_K][i];
+            a->f[F_S2][i] = b->f[F_S2][i];
+            continue;
+        }
+        double n = na[i] + nb[i], delta = b->f[F_K][i] - a->f[F_K][i];
+        a->f[F_K][i] += delta * nb[i] / n;
+        a->f[F_S2][i] += b->f[F_S2][i] + delta * delta * na[i] * nb[i] / n;
+    }
+}
+
+void st_acc_merge(st_acc *a, const st_acc *b) {
+    size_t len = (size_t)a->groups * a->bands * a->npx;
+    if (a->f[F_K]) {
+        merge_moments(a, b, len);
+    }
+    for (size_t i = 0; i < len; i++) {
+        a->f[F_CNT][i] += b->f[F_CNT][i];
+    }
+    for (size_t i = 0; a->f[F_MISS] && i < len; i++) {
+        a->f[F_MISS][i] += b->f[F_MISS][i];
+    }
+    for (size_t i = 0; a->f[F_SUM] && i < len; i++) {
+        a->f[F_SUM][i] += b->f[F_SUM][i];
+    }
+    for (size_t i = 0; a->f[F_MIN] && i < len; i++) {
+        a->f[F_MIN][i] = b->f[F_MIN][i] < a->f[F_MIN][i] ? b->f[F_MIN][i] : a->f[F_MIN][i];
+    }
+    for (size_t i = 0; a->f[F_MAX] && i < len; i++) {
+        a->f[F_MAX][i] = b->f[F_MAX][i] > a->f[F_MAX][i] ? b->f[F_MAX][i] : a->f[F_MAX][i];
+    }
+    if (a->vals) {
+        size_t plane = (size_t)a->bands * a->npx;
+        memcpy(a->vals + (b->t0 - a->t0) * plane, b->vals, b->nt * plane * sizeof(double));
+    }
+}
+
+/* ---- finish ------------------------------------------------------------------------------ */
+
+static int cmp_double(const void *pa, const void *pb) {
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return (a > b) - (a < b);
+}
+
+/* numpy's median: the middle value, or the mean of the two middle values. */
+static double median_of(double *v, size_t n) {
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+static void finish_median(const st_acc *a, const st_finish_ctx *fc, int g, int b, double *out) {
+    size_t plane = (size_t)a->bands * a->npx;
+    for (size_t i = 0; i < a->npx; i++) {
+        size_t n = 0;
+        for (size_t t = a->t0; t < a->t0 + a->nt; t++) {
+            double v = a->vals[(t - a->t0) * plane + (size_t)b * a->npx + i];
+            if (fc->group_of[t] == (size_t)g && v == v) {
+                fc->gather[n++] = v;
+            }
+        }
+        out[i] = n ? median_of(fc->gather, n) : NAN;
+    }
+}
+
+static void finish_moments(const st_acc *a, const st_finish_ctx *fc, strata_op op, int g, int b,
+                           double *out) {
+    const double *cnt = field(a, F_CNT, g, b), *m2 = field(a, F_S2, g, b);
+    for (size_t i = 0; i < a->npx; i++) {
+        double dof = cnt[i] - fc->ddof;
+        double var = dof > 0 ? m2[i] / dof : NAN;
+        out[i] = op == STRATA_OP_STD ? sqrt(var) : var;
+    }
+}
+
+void st_acc_finish(const st_acc *a, const st_finish_ctx *fc, strata_op op, int g, int b,
+                   double *out) {
+    const double *cnt = field(a, F_CNT, g, b);
+    const double *sum = field(a, F_SUM, g, b);
+    switch (op) {
+    case STRATA_OP_COUNT: memcpy(out, cnt, a->npx * sizeof *out); return;
+    case STRATA_OP_SUM: memcpy(out, sum, a->npx * sizeof *out); break;
+    case STRATA_OP_MEAN:
+        for (size_t i = 0; i < a->npx; i++) {
+            out[i] = sum[i] / cnt[i];
+        }
+        break;
+    case STRATA_OP_MIN: memcpy(out, field(a, F_MIN, g, b), a->npx * sizeof *out); break;
+    case STRATA_OP_MAX: memcpy(out, field(a, F_MAX, g, b), a->npx * sizeof *out); break;
+    case STRATA_OP_STD:
+    case STRATA_OP_VAR: finish_moments(a, fc, op, g, b, out); break;
+    case STRATA_OP_MEDIAN: finish_median(a, fc, g, b, out); break;
+    default: break;
+    }
+    const double *miss = field(a, F_MISS, g, b);
+    for (size_t i = 0; i < a->npx; i++) {
+        if (cnt[i] == 0 || (miss && miss[i] > 0)) {
+            out[i] = NAN;
+        }
+    }
+}

@@ -1,0 +1,56 @@
+/* Accumulators of one spatial tile for every group and band: the kernels of reduce and
+ * groupby. Internal. */
+#ifndef STRATA_ACCUM_H
+#define STRATA_ACCUM_H
+
+#include "internal.h"
+
+/* Fields kept per pixel. Variance uses the shifted-data form (K, S1, S2): one pass, no
+ * division in the hot loop, and stable because K is one of the pixel's own values.
+ * "Canonical" form, used for merging and finishing, is K = mean, S1 = 0, S2 = M2. */
+enum { F_CNT, F_MISS, F_SUM, F_MIN, F_MAX, F_K, F_S1, F_S2, NFIELDS };
+
+typedef struct st_acc {
+    size_t npx;        /* pixels of the tile */
+    int groups, bands;
+    double *f[NFIELDS]; /* each [groups][bands][npx], NULL when not needed */
+    size_t t0, nt;      /* median values kept for timesteps [t0, t0 + nt) */
+    double *vals;       /* [nt][bands][npx], NaN where missing; NULL without median */
+} st_acc;
+
+/* Which fields the requested ops need. */
+unsigned st_fields_for(const bool ops[STRATA_OP_COUNT_OF_OPS], int skipna);
+bool st_needs_vals(const bool ops[STRATA_OP_COUNT_OF_OPS]);
+
+st_acc *st_acc_new(unsigned fields, int groups, int bands, size_t npx, bool vals, size_t t0,
+                   size_t nt);
+void st_acc_free(st_acc *a);
+
+/* Per-worker scratch for the accumulate step: one sub-tile converted to double. */
+enum { ST_SUBTILE = 1024 };
+typedef struct st_scratch {
+    double x[ST_SUBTILE], ok[ST_SUBTILE], xz[ST_SUBTILE];
+} st_scratch;
+
+/* Adds one timestep's plane of band b (native type, npx values) to group g's accumulators
+ * over pixels [i0, i0 + n), with n <= ST_SUBTILE. t is the absolute timestep. */
+void st_acc_add(st_acc *a, st_scratch *s, int g, int b, size_t t, const void *plane,
+                strata_dtype dtype, bool has_nodata, double nodata, size_t i0, size_t n);
+
+/* Brings the variance fields to canonical form (idempotent only once: call once). */
+void st_acc_canonicalize(st_acc *a);
+/* Folds canonical partial b into canonical a (same groups, bands, npx); a's values cover
+ * every timestep of b. Order matters for bitwise results: callers fold in a fixed order. */
+void st_acc_merge(st_acc *a, const st_acc *b);
+
+typedef struct st_finish_ctx {
+    int skipna, ddof;
+    const size_t *group_of; /* [T] */
+    double *gather;          /* [T] scratch for the median */
+} st_finish_ctx;
+
+/* Result of op for group g, band b into out[npx] (NaN where missing; count never is). */
+void st_acc_finish(const st_acc *a, const st_finish_ctx *fc, strata_op op, int g, int b,
+                   double *out);
+
+#endif

@@ -1,0 +1,183 @@
+/* Per-thread LRU caches of open GDAL datasets. GDAL datasets are not thread-safe, so each
+ * thread opens its own; the collection keeps the list of caches so that freeing it closes
+ * every dataset of every thread. A cache is found by the thread's identity: a thread id
+ * reused after its thread ended gets that thread's cache, which nothing else is using. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct cache_entry {
+    size_t t;
+    GDALDatasetH ds;
+    uint64_t last_use;
+} cache_entry;
+
+struct st_thread_cache {
+    const strata_collection *c;
+    pthread_t owner;
+    cache_entry *entries;
+    int count;
+    uint64_t tick;
+    void *scratch;
+    size_t scratch_size;
+};
+
+void st_cache_free(st_thread_cache *tc) {
+    if (!tc) {
+        return;
+    }
+    for (int i = 0; i < tc->count; i++) {
+        GDALClose(tc->entries[i].ds);
+    }
+    free(tc->entries);
+    free(tc->scratch);
+    free(tc);
+}
+
+static st_thread_cache *find_cache(const strata_collection *c, pthread_t self) {
+    for (size_t i = 0; i < c->ncaches; i++) {
+        if (pthread_equal(c->caches[i]->owner, self)) {
+            return c->caches[i];
+        }
+    }
+    return NULL;
+}
+
+static strata_status add_cache(strata_collection *c, st_thread_cache *tc) {
+    if (c->ncaches == c->caches_cap) {
+        size_t cap = c->caches_cap ? 2 * c->caches_cap : 8;
+        st_thread_cache **grown = st_realloc(c->caches, cap * sizeof *grown);
+        if (!grown) {
+            return st_nomem("handle caches");
+        }
+        c->caches = grown;
+        c->caches_cap = cap;
+    }
+    c->caches[c->ncaches++] = tc;
+    return STRATA_OK;
+}
+
+strata_status st_cache_for_thread(const strata_collection *cc, st_thread_cache **out) {
+    /* The list of caches is the one mutable part of a shared collection. */
+    strata_collection *c = (strata_collection *)cc;
+    pthread_t self = pthread_self();
+    strata_status st = STRATA_OK;
+    pthread_mutex_lock(&c->lock);
+    st_thread_cache *tc = find_cache(c, self);
+    if (!tc) {
+        tc = st_calloc(1, sizeof *tc);
+        if (tc) {
+            tc->c = c;
+            tc->owner = self;
+            tc->entries = st_calloc((size_t)c->cache_capacity, sizeof *tc->entries);
+        }
+        if (!tc || !tc->entries || (st = add_cache(c, tc)) != STRATA_OK) {
+            st_cache_free(tc);
+            tc = NULL;
+            st = st_nomem("handle cache");
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    *out = tc;
+    return st;
+}
+
+int st_cache_open_count(const st_thread_cache *tc) {
+    return tc->count;
+}
+
+int strata_collection_open_count(const strata_collection *c) {
+    st_thread_cache *tc;
+    if (!c || st_cache_for_thread(c, &tc) != STRATA_OK) {
+        return 0;
+    }
+    return tc->count;
+}
+
+void *st_cache_scratch(st_thread_cache *tc, size_t n) {
+    if (n > tc->scratch_size) {
+        void *p = st_realloc(tc->scratch, n);
+        if (!p) {
+            return NULL;
+        }
+        tc->scratch = p;
+        tc->scratch_size = n;
+    }
+    return tc->scratch;
+}
+
+GDALDatasetH st_open_raster(const char *path, const char *driver) {
+    const char *only[] = {driver, NULL};
+    unsigned flags = GDAL_OF_RASTER | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR;
+    /* Naming the template's driver skips probing every other driver on each open. */
+    GDALDatasetH ds = NULL;
+    st_gdal_init();
+    if (driver && driver[0]) {
+        ds = GDALOpenEx(path, flags, only, NULL, NULL);
+    }
+    if (!ds) {
+        ds = GDALOpenEx(path, flags, NULL, NULL, NULL);
+    }
+    if (!ds) {
+        st_fail_gdal(STRATA_ERR_IO, "%s: cannot open as a raster", path);
+    }
+    return ds;
+}
+
+static strata_status open_checked(st_thread_cache *tc, size_t t, GDALDatasetH *out) {
+    const strata_collection *c = tc->c;
+    const char *path = c->paths[t];
+    st_gdal_quiet_begin();
+    GDALDatasetH ds = st_open_raster(path, c->meta->driver);
+    st_gdal_quiet_end();
+    if (!ds) {
+        return STRATA_ERR_IO;
+    }
+    if (!atomic_load(&c->checked[t])) {
+        char why[512];
+        if (!st_meta_matches(c->meta, ds, why, sizeof why)) {
+            GDALClose(ds);
+            return st_fail(STRATA_ERR_MISALIGNED, "%s: %s", path, why);
+        }
+        atomic_store(&((strata_collection *)c)->checked[t], 1);
+    }
+    *out = ds;
+    return STRATA_OK;
+}
+
+static int least_recently_used(const st_thread_cache *tc) {
+    int lru = 0;
+    for (int i = 1; i < tc->count; i++) {
+        if (tc->entries[i].last_use < tc->entries[lru].last_use) {
+            lru = i;
+        }
+    }
+    return lru;
+}
+
+strata_status st_cache_acquire(st_thread_cache *tc, size_t t, GDALDatasetH *out) {
+    for (int i = 0; i < tc->count; i++) {
+        if (tc->entries[i].t == t) {
+            tc->entries[i].last_use = ++tc->tick;
+            *out = tc->entries[i].ds;
+            return STRATA_OK;
+        }
+    }
+    GDALDatasetH ds;
+    ST_TRY(open_checked(tc, t, &ds));
+    int slot = tc->count;
+    if (tc->count == tc->c->cache_capacity) {
+        slot = least_recently_used(tc);
+        GDALClose(tc->entries[slot].ds);
+    } else {
+        tc->count++;
+    }
+    tc->entries[slot] = (cache_entry){t, ds, ++tc->tick};
+    *out = ds;
+    return STRATA_OK;
+}
+
+const strata_collection *st_cache_collection(const st_thread_cache *tc) {
+    return tc->c;
+}

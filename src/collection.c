@@ -1,0 +1,367 @@
+/* strata_collection: ordered timesteps (paths, times, labels) over one template geobox. */
+#include "internal.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static strata_collection *collection_alloc(size_t n) {
+    strata_collection *c = st_calloc(1, sizeof *c);
+    if (!c) {
+        return NULL;
+    }
+    c->n = n;
+    c->cache_capacity = 64;
+    c->paths = st_calloc(n, sizeof *c->paths);
+    c->times = st_calloc(n, sizeof *c->times);
+    c->has_time = st_calloc(n, 1);
+    c->checked = st_calloc(n, sizeof *c->checked);
+    if (!c->paths || !c->times || !c->has_time || !c->checked) {
+        free(c->paths);
+        free(c->times);
+        free(c->has_time);
+        free((void *)c->checked);
+        free(c);
+        return NULL;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    return c;
+}
+
+static void free_strings(char **s, size_t n) {
+    for (size_t i = 0; s && i < n; i++) {
+        free(s[i]);
+    }
+    free(s);
+}
+
+void strata_collection_free(strata_collection *c) {
+    if (!c) {
+        return;
+    }
+    for (size_t i = 0; i < c->ncaches; i++) {
+        st_cache_free(c->caches[i]);
+    }
+    free(c->caches);
+    pthread_mutex_destroy(&c->lock);
+    free_strings(c->paths, c->n);
+    free_strings(c->labels, c->n);
+    free(c->times);
+    free(c->has_time);
+    free((void *)c->checked);
+    strata_meta_free(c->meta);
+    free(c);
+}
+
+static strata_status copy_paths(strata_collection *c, const char *const *paths) {
+    for (size_t i = 0; i < c->n; i++) {
+        if (!paths[i] || !paths[i][0]) {
+            return st_fail(STRATA_ERR_INVALID_ARG, "timestep %zu: empty path", i);
+        }
+        c->paths[i] = st_strdup(paths[i]);
+        if (!c->paths[i]) {
+            return st_nomem("paths");
+        }
+    }
+    return STRATA_OK;
+}
+
+static void set_default_chunks(strata_collection *c) {
+    c->chunks.t = 1;
+    c->chunks.b = 1;
+    st_default_tile(c->meta, &c->chunks.y, &c->chunks.x);
+}
+
+strata_status strata_collection_from_files(const char *const *paths, size_t n,
+                                           strata_collection **out) {
+    st_clear_error();
+    if (!out || !paths || n == 0) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "a collection needs at least one file");
+    }
+    *out = NULL;
+    strata_collection *c = collection_alloc(n);
+    if (!c) {
+        return st_nomem("collection");
+    }
+    strata_status st = copy_paths(c, paths);
+    if (st == STRATA_OK) {
+        st = strata_meta_from_file(c->paths[0], &c->meta);
+    }
+    if (st != STRATA_OK) {
+        strata_collection_free(c);
+        return st;
+    }
+    atomic_store(&c->checked[0], 1);
+    set_default_chunks(c);
+    *out = c;
+    return STRATA_OK;
+}
+
+/* ---- times and labels ------------------------------------------------------------------ */
+
+strata_status strata_collection_set_times(strata_collection *c, const int64_t *utc) {
+    st_clear_error();
+    if (!c || !utc) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "strata_collection_set_times: NULL argument");
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        c->times[i] = utc[i];
+        c->has_time[i] = 1;
+    }
+    return STRATA_OK;
+}
+
+strata_status strata_collection_set_times_iso(strata_collection *c, const char *const *iso) {
+    st_clear_error();
+    if (!c || !iso) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "strata_collection_set_times_iso: NULL argument");
+    }
+    int64_t *t = st_calloc(c->n, sizeof *t);
+    if (!t) {
+        return st_nomem("times");
+    }
+    strata_status st = STRATA_OK;
+    for (size_t i = 0; i < c->n && st == STRATA_OK; i++) {
+        if (!iso[i] || st_parse_iso8601(iso[i], &t[i]) != STRATA_OK) {
+            st = st_fail(STRATA_ERR_PARSE, "timestep %zu (%s): unparseable time '%s'", i,
+                         c->paths[i], iso[i] ? iso[i] : "(null)");
+        }
+    }
+    if (st == STRATA_OK) {
+        st = strata_collection_set_times(c, t);
+    }
+    free(t);
+    return st;
+}
+
+static const char *base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+strata_status strata_collection_set_times_pattern(strata_collection *c, const char *pattern) {
+    st_clear_error();
+    if (!c || !pattern || !pattern[0]) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "a time pattern such as %%Y%%m%%d is needed");
+    }
+    int64_t *t = st_calloc(c->n, sizeof *t);
+    if (!t) {
+        return st_nomem("times");
+    }
+    strata_status st = STRATA_OK;
+    for (size_t i = 0; i < c->n && st == STRATA_OK; i++) {
+        if (st_parse_time_pattern(base_name(c->paths[i]), pattern, &t[i]) != STRATA_OK) {
+            st = st_fail(STRATA_ERR_PARSE, "timestep %zu: no time matching '%s' in file name %s",
+                         i, pattern, c->paths[i]);
+        }
+    }
+    if (st == STRATA_OK) {
+        st = strata_collection_set_times(c, t);
+    }
+    free(t);
+    return st;
+}
+
+strata_status strata_collection_set_labels(strata_collection *c, const char *const *labels) {
+    st_clear_error();
+    if (!c || !labels) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "strata_collection_set_labels: NULL argument");
+    }
+    char **copy = st_calloc(c->n, sizeof *copy);
+    if (!copy) {
+        return st_nomem("labels");
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        copy[i] = labels[i] ? st_strdup(labels[i]) : NULL;
+        if (!copy[i]) {
+            free_strings(copy, c->n);
+            return labels[i] ? st_nomem("labels")
+                             : st_fail(STRATA_ERR_INVALID_ARG, "timestep %zu: NULL label", i);
+        }
+    }
+    free_strings(c->labels, c->n);
+    c->labels = copy;
+    return STRATA_OK;
+}
+
+strata_status strata_collection_set_cache_capacity(strata_collection *c, int capacity) {
+    st_clear_error();
+    if (!c || capacity < 1) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "cache capacity must be at least 1, not %d",
+                       capacity);
+    }
+    c->cache_capacity = capacity;
+    return STRATA_OK;
+}
+
+/* ---- getters --------------------------------------------------------------------------- */
+
+size_t strata_collection_size(const strata_collection *c) {
+    return c->n;
+}
+const strata_meta *strata_collection_meta(const strata_collection *c) {
+    return c->meta;
+}
+const char *strata_collection_path(const strata_collection *c, size_t t) {
+    return t < c->n ? c->paths[t] : NULL;
+}
+int strata_collection_time(const strata_collection *c, size_t t, int64_t *utc) {
+    if (t >= c->n || !c->has_time[t]) {
+        return 0;
+    }
+    *utc = c->times[t];
+    return 1;
+}
+const char *strata_collection_label(const strata_collection *c, size_t t) {
+    return (t < c->n && c->labels) ? c->labels[t] : NULL;
+}
+
+void strata_collection_chunks(const strata_collection *c, strata_chunks *out) {
+    *out = c->chunks;
+}
+
+strata_status strata_collection_set_chunks(strata_collection *c, const strata_chunks *ch) {
+    st_clear_error();
+    if (!c || !ch || ch->t < 1 || ch->b < 1 || ch->y < 1 || ch->x < 1) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "chunk sizes must all be >= 1");
+    }
+    c->chunks.t = ch->t < (int)c->n ? ch->t : (int)c->n;
+    c->chunks.b = ch->b < c->meta->bands ? ch->b : c->meta->bands;
+    c->chunks.y = ch->y < c->meta->rows ? ch->y : c->meta->rows;
+    c->chunks.x = ch->x < c->meta->cols ? ch->x : c->meta->cols;
+    return STRATA_OK;
+}
+
+/* ---- serialisation ----------------------------------------------------------------------- */
+
+strata_status strata_collection_to_json(const strata_collection *c, char **json) {
+    st_clear_error();
+    if (!c || !json) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "strata_collection_to_json: NULL argument");
+    }
+    json_t *o = json_object(), *steps = json_array();
+    for (size_t i = 0; i < c->n; i++) {
+        json_t *s = json_object();
+        json_object_set_new(s, "path", json_string(c->paths[i]));
+        if (c->has_time[i]) {
+            json_object_set_new(s, "time", json_integer(c->times[i]));
+        }
+        if (c->labels) {
+            json_object_set_new(s, "label", json_string(c->labels[i]));
+        }
+        json_array_append_new(steps, s);
+    }
+    json_object_set_new(o, "strata_collection", json_integer(1));
+    json_object_set_new(o, "meta", st_meta_to_jobj(c->meta));
+    json_object_set_new(o, "chunks", json_pack("[iiii]", c->chunks.t, c->chunks.b, c->chunks.y,
+                                               c->chunks.x));
+    json_object_set_new(o, "cache_capacity", json_integer(c->cache_capacity));
+    json_object_set_new(o, "timesteps", steps);
+    *json = st_json_dump(o);
+    json_decref(o);
+    return *json ? STRATA_OK : st_nomem("collection JSON");
+}
+
+static strata_status parse_step(strata_collection *c, size_t i, const json_t *s, bool labels) {
+    const char *path = json_string_value(json_object_get(s, "path"));
+    const json_t *t = json_object_get(s, "time");
+    const char *label = json_string_value(json_object_get(s, "label"));
+    if (!path || !path[0]) {
+        return st_fail(STRATA_ERR_PARSE, "collection JSON: timestep %zu has no \"path\"", i);
+    }
+    if (t && !json_is_integer(t)) {
+        return st_fail(STRATA_ERR_PARSE, "collection JSON: timestep %zu: time is not an integer",
+                       i);
+    }
+    if (labels != (label != NULL)) {
+        return st_fail(STRATA_ERR_PARSE, "collection JSON: timestep %zu: labels must be given "
+                       "for every timestep or none", i);
+    }
+    c->paths[i] = st_strdup(path);
+    if (labels) {
+        c->labels[i] = st_strdup(label);
+    }
+    if (!c->paths[i] || (labels && !c->labels[i])) {
+        return st_nomem("collection");
+    }
+    c->has_time[i] = t != NULL;
+    c->times[i] = t ? json_integer_value(t) : 0;
+    return STRATA_OK;
+}
+
+static strata_status parse_collection(const json_t *o, strata_collection **out) {
+    const json_t *steps = json_object_get(o, "timesteps"), *ch = json_object_get(o, "chunks");
+    const json_t *cap = json_object_get(o, "cache_capacity");
+    if (!json_is_array(steps) || json_array_size(steps) == 0 || json_array_size(ch) != 4 ||
+        !json_is_integer(cap)) {
+        return st_fail(STRATA_ERR_PARSE, "collection JSON: needs \"meta\", \"chunks\" (4 "
+                       "integers), \"cache_capacity\" and a non-empty \"timesteps\" array");
+    }
+    size_t n = json_array_size(steps);
+    strata_collection *c = collection_alloc(n);
+    if (!c) {
+        return st_nomem("collection");
+    }
+    bool labels = json_object_get(json_array_get(steps, 0), "label") != NULL;
+    strata_status st = STRATA_OK;
+    if (labels && !(c->labels = st_calloc(n, sizeof *c->labels))) {
+        st = st_nomem("labels");
+    }
+    for (size_t i = 0; i < n && st == STRATA_OK; i++) {
+        st = parse_step(c, i, json_array_get(steps, i), labels);
+    }
+    if (st == STRATA_OK) {
+        st = st_meta_from_jobj(json_object_get(o, "meta"), &c->meta);
+    }
+    strata_chunks chunks = {(int)json_integer_value(json_array_get(ch, 0)),
+                            (int)json_integer_value(json_array_get(ch, 1)),
+                            (int)json_integer_value(json_array_get(ch, 2)),
+                            (int)json_integer_value(json_array_get(ch, 3))};
+    if (st == STRATA_OK) {
+        st = strata_collection_set_chunks(c, &chunks);
+    }
+    if (st == STRATA_OK) {
+        st = strata_collection_set_cache_capacity(c, (int)json_integer_value(cap));
+    }
+    if (st != STRATA_OK) {
+        strata_collection_free(c);
+        return st;
+    }
+    *out = c;
+    return STRATA_OK;
+}
+
+strata_status strata_collection_from_json(const char *text, strata_collection **out) {
+    st_clear_error();
+    if (!text || !out) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "strata_collection_from_json: NULL argument");
+    }
+    *out = NULL;
+    json_error_t err;
+    json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+    if (!o) {
+        return st_fail(STRATA_ERR_PARSE, "collection JSON: %s at line %d, column %d", err.text,
+                       err.line, err.column);
+    }
+    strata_status st = json_is_object(o)
+                           ? parse_collection(o, out)
+                           : st_fail(STRATA_ERR_PARSE, "collection JSON: not an object");
+    json_decref(o);
+    return st;
+}
+
+/* ---- validation ------------------------------------------------------------------------ */
+
+strata_status strata_collection_validate(const strata_collection *c) {
+    st_clear_error();
+    if (!c) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "strata_collection_validate: NULL collection");
+    }
+    st_thread_cache *tc;
+    ST_TRY(st_cache_for_thread(c, &tc));
+    for (size_t t = 0; t < c->n; t++) {
+        GDALDatasetH ds;
+        ST_TRY(st_cache_acquire(tc, t, &ds));
+    }
+    return STRATA_OK;
+}

@@ -1,0 +1,260 @@
+/* The one engine behind reduce and groupby: every worker takes a work item (a spatial tile
+ * and a fixed range of timesteps), streams the range through accumulators of every group,
+ * and hands finished tiles to a sink. Tiles split in time are folded in range order, so the
+ * arithmetic, and the result, is the same for any number of threads. */
+#include "accum.h"
+#include "sink.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Timesteps read before they are accumulated: enough to amortise the sub-tile loop, few
+ * enough that a batch of a large tile stays at a few MB. */
+enum { BATCH_BYTES = 8 << 20, MAX_BATCH = 32 };
+
+typedef struct tile_slot {
+    pthread_mutex_t lock;
+    st_acc **pending; /* [nsplit] */
+    size_t cursor;    /* ranges folded so far */
+    st_acc *folded;
+} tile_slot;
+
+typedef struct worker_state {
+    void *batch;          /* [batch][bands][npx] in the source type */
+    size_t batch_len;     /* timesteps per batch */
+    st_scratch scratch;
+    double *out;          /* [npx] finished values */
+    double *gather;       /* [T] median scratch */
+} worker_state;
+
+typedef struct job {
+    const strata_collection *c;
+    st_plan plan;
+    bool ops[STRATA_OP_COUNT_OF_OPS];
+    unsigned fields;
+    bool vals;
+    int skipna, ddof;
+    size_t ngroups;
+    size_t *group_of; /* [T] */
+    st_sink *sink;
+    tile_slot *slots; /* [ntiles] when nsplit > 1 */
+    worker_state *workers;
+    int nworkers;
+    st_exec ex;
+} job;
+
+static size_t tile_pixels(const job *j) {
+    return (size_t)j->plan.tile_rows * j->plan.tile_cols;
+}
+
+static strata_status worker_init(job *j, worker_state *w) {
+    const strata_meta *m = j->c->meta;
+    size_t plane = tile_pixels(j) * m->bands * strata_dtype_size(m->dtype);
+    size_t len = BATCH_BYTES / plane;
+    w->batch_len = len < 1 ? 1 : len > MAX_BATCH ? MAX_BATCH : len;
+    w->batch = st_malloc(w->batch_len * plane);
+    w->out = st_malloc(tile_pixels(j) * sizeof(double));
+    w->gather = j->vals ? st_malloc(j->c->n * sizeof(double)) : NULL;
+    if (!w->batch || !w->out || (j->vals && !w->gather)) {
+        return st_nomem("worker buffers");
+    }
+    return STRATA_OK;
+}
+
+static void worker_free(worker_state *w) {
+    free(w->batch);
+    free(w->out);
+    free(w->gather);
+}
+
+/* Reads timesteps [t0, t1) of every band of rect into the batch buffer. */
+static strata_status read_batch(job *j, st_thread_cache *tc, worker_state *w, const st_rect *r,
+                                size_t t0, size_t t1) {
+    const strata_meta *m = j->c->meta;
+    size_t plane = (size_t)r->nrows * r->ncols * strata_dtype_size(m->dtype);
+    char *dst = w->batch;
+    for (size_t t = t0; t < t1; t++) {
+        for (int b = 0; b < m->bands; b++) {
+            ST_TRY(st_read_rect(tc, t, b, r, m->dtype, dst));
+            dst += plane;
+        }
+    }
+    atomic_fetch_add(&j->ex.bytes_read, (uint64_t)(t1 - t0) * m->bands * plane);
+    return STRATA_OK;
+}
+
+/* Sub-tile outer, time inner: a sub-tile of accumulators stays in cache for the batch. */
+static void accumulate_batch(job *j, worker_state *w, st_acc *a, size_t npx, size_t t0,
+                             size_t t1) {
+    const strata_meta *m = j->c->meta;
+    size_t plane = npx * strata_dtype_size(m->dtype);
+    for (size_t i0 = 0; i0 < npx; i0 += ST_SUBTILE) {
+        size_t n = npx - i0 < ST_SUBTILE ? npx - i0 : ST_SUBTILE;
+        for (size_t t = t0; t < t1; t++) {
+            for (int b = 0; b < m->bands; b++) {
+                const char *src = (const char *)w->batch + ((t - t0) * m->bands + b) * plane;
+                st_acc_add(a, &w->scratch, (int)j->group_of[t], b, t, src, m->dtype,
+                           m->has_nodata[b], st_meta_nodata_cmp(m, b), i0, n);
+            }
+        }
+    }
+}
+
+static strata_status accumulate_range(job *j, worker_state *w, const st_rect *r, size_t t0,
+                                      size_t t1, st_acc **out) {
+    size_t npx = (size_t)r->nrows * r->ncols;
+    st_acc *a = st_acc_new(j->fields, (int)j->ngroups, j->c->meta->bands, npx, j->vals, t0,
+                           t1 - t0);
+    if (!a) {
+        return st_nomem("accumulators");
+    }
+    st_thread_cache *tc;
+    strata_status st = st_cache_for_thread(j->c, &tc);
+    for (size_t b0 = t0; b0 < t1 && st == STRATA_OK; b0 += w->batch_len) {
+        size_t b1 = b0 + w->batch_len < t1 ? b0 + w->batch_len : t1;
+        st = read_batch(j, tc, w, r, b0, b1);
+        if (st == STRATA_OK) {
+            accumulate_batch(j, w, a, npx, b0, b1);
+        }
+    }
+    if (st != STRATA_OK) {
+        st_acc_free(a);
+        return st;
+    }
+    st_acc_canonicalize(a);
+    *out = a;
+    return STRATA_OK;
+}
+
+static strata_status finish_tile(job *j, worker_state *w, const st_acc *a, const st_rect *r) {
+    st_finish_ctx fc = {j->skipna, j->ddof, j->group_of, w->gather};
+    for (size_t g = 0; g < j->ngroups; g++) {
+        for (int op = 0; op < STRATA_OP_COUNT_OF_OPS; op++) {
+            for (int b = 0; j->ops[op] && b < j->c->meta->bands; b++) {
+                st_acc_finish(a, &fc, (strata_op)op, (int)g, b, w->out);
+                ST_TRY(j->sink->put(j->sink, g, (strata_op)op, b, r, w->out));
+            }
+        }
+    }
+    return STRATA_OK;
+}
+
+/* Stores a range's partial and folds every partial that is next in order. *done receives
+ * the folded accumulators once the last range is in (the caller then owns them). */
+static strata_status fold_in_order(job *j, tile_slot *s, size_t range, st_acc *part,
+                                   size_t npx, st_acc **done) {
+    strata_status st = STRATA_OK;
+    *done = NULL;
+    pthread_mutex_lock(&s->lock);
+    s->pending[range] = part;
+    if (!s->folded && s->cursor == 0) {
+        s->folded = st_acc_new(j->fields, (int)j->ngroups, j->c->meta->bands, npx, j->vals, 0,
+                               j->c->n);
+        if (s->folded) {
+            st_acc_canonicalize(s->folded);
+        } else {
+            st = st_nomem("tile accumulators");
+        }
+    }
+    while (s->folded && s->cursor < j->plan.nsplit && s->pending[s->cursor]) {
+        st_acc_merge(s->folded, s->pending[s->cursor]);
+        st_acc_free(s->pending[s->cursor]);
+        s->pending[s->cursor++] = NULL;
+    }
+    if (s->cursor == j->plan.nsplit) {
+        *done = s->folded;
+        s->folded = NULL;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return st;
+}
+
+static strata_status run_item(void *ctx, size_t item, int worker) {
+    job *j = ctx;
+    worker_state *w = &j->workers[worker];
+    if (!w->batch) {
+        ST_TRY(worker_init(j, w));
+    }
+    st_rect r;
+    size_t tile, range, t0, t1;
+    st_plan_item(&j->plan, item, j->c->n, &r, &tile, &range, &t0, &t1);
+    st_acc *a = NULL;
+    ST_TRY(accumulate_range(j, w, &r, t0, t1, &a));
+    if (j->plan.nsplit > 1) {
+        st_acc *part = a;
+        ST_TRY(fold_in_order(j, &j->slots[tile], range, part, (size_t)r.nrows * r.ncols, &a));
+        if (!a) {
+            return STRATA_OK; /* a later range of this tile finishes it */
+        }
+    }
+    strata_status st = finish_tile(j, w, a, &r);
+    st_acc_free(a);
+    return st;
+}
+
+/* ---- set-up and tear-down ------------------------------------------------------------- */
+
+static void job_free(job *j) {
+    for (size_t i = 0; j->slots && i < j->plan.ntiles; i++) {
+        for (size_t k = 0; k < j->plan.nsplit; k++) {
+            st_acc_free(j->slots[i].pending[k]);
+        }
+        free(j->slots[i].pending);
+        st_acc_free(j->slots[i].folded);
+        pthread_mutex_destroy(&j->slots[i].lock);
+    }
+    free(j->slots);
+    for (int i = 0; j->workers && i < j->nworkers; i++) {
+        worker_free(&j->workers[i]);
+    }
+    free(j->workers);
+}
+
+static strata_status job_init(job *j, const strata_collection *c, const bool *ops,
+                              const strata_reduce_opts *o, size_t ngroups, size_t *group_of,
+                              st_sink *sink) {
+    memset(j, 0, sizeof *j);
+    j->c = c;
+    memcpy(j->ops, ops, sizeof j->ops);
+    j->skipna = o->skipna;
+    j->ddof = o->ddof;
+    j->fields = st_fields_for(ops, o->skipna);
+    j->vals = st_needs_vals(ops);
+    j->ngroups = ngroups;
+    j->group_of = group_of;
+    j->sink = sink;
+    st_plan_make(c, &j->plan);
+    j->nworkers = st_thread_count(o->threads, j->plan.nitems);
+    j->workers = st_calloc((size_t)j->nworkers, sizeof *j->workers);
+    if (!j->workers) {
+        return st_nomem("workers");
+    }
+    if (j->plan.nsplit > 1) {
+        j->slots = st_calloc(j->plan.ntiles, sizeof *j->slots);
+        if (!j->slots) {
+            return st_nomem("tile slots");
+        }
+        for (size_t i = 0; i < j->plan.ntiles; i++) {
+            pthread_mutex_init(&j->slots[i].lock, NULL);
+            j->slots[i].pending = st_calloc(j->plan.nsplit, sizeof(st_acc *));
+            if (!j->slots[i].pending) {
+                return st_nomem("tile slots");
+            }
+        }
+    }
+    j->ex = (st_exec){.nitems = j->plan.nitems, .threads = j->nworkers, .fn = run_item,
+                      .ctx = j, .progress = o->progress, .progress_user = o->progress_user};
+    return STRATA_OK;
+}
+
+strata_status st_engine_run(const strata_collection *c, const bool *ops,
+                            const strata_reduce_opts *o, size_t ngroups, size_t *group_of,
+                            st_sink *sink) {
+    job j;
+    strata_status st = job_init(&j, c, ops, o, ngroups, group_of, sink);
+    if (st == STRATA_OK) {
+        st = st_exec_run(&j.ex);
+    }
+    job_free(&j);
+    return st;
+}

@@ -1,0 +1,182 @@
+/* Internal declarations shared by the modules of libstrata. Not installed. */
+#ifndef STRATA_INTERNAL_H
+#define STRATA_INTERNAL_H
+
+#include "strata.h"
+
+#include <gdal.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+/* ---- errors (error.c) ---------------------------------------------------------------- */
+
+/* Records a message for the calling thread and returns status, so call sites read
+ * `return st_fail(STRATA_ERR_IO, "%s: ...", path);`. */
+strata_status st_fail(strata_status status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* As st_fail, appending GDAL's last message on this thread when there is one. */
+strata_status st_fail_gdal(strata_status status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void st_clear_error(void);
+/* Route GDAL's messages of this thread to a quiet recorder (the library never prints).
+ * Calls nest; every begin needs its end on the same thread. */
+void st_gdal_quiet_begin(void);
+void st_gdal_quiet_end(void);
+/* Sets the calling thread's message (used to carry a worker's error to the caller). */
+void st_set_errmsg(const char *msg);
+/* Registers GDAL's drivers once per process (idempotent, thread-safe). */
+void st_gdal_init(void);
+
+#define ST_TRY(expr)                                                                       \
+    do {                                                                                   \
+        strata_status st_try_rc_ = (expr);                                                 \
+        if (st_try_rc_ != STRATA_OK) {                                                     \
+            return st_try_rc_;                                                             \
+        }                                                                                  \
+    } while (0)
+
+/* ---- memory: every allocation goes through here (one place to inject failures) ------- */
+
+void *st_malloc(size_t n);
+void *st_calloc(size_t count, size_t size);
+void *st_realloc(void *p, size_t n);
+char *st_strdup(const char *s);
+strata_status st_nomem(const char *what);
+
+/* ---- data types (dtype.c) ------------------------------------------------------------- */
+
+GDALDataType st_dtype_to_gdal(strata_dtype dtype);
+strata_dtype st_dtype_from_gdal(GDALDataType type);
+bool st_dtype_is_float(strata_dtype dtype);
+
+/* ---- meta (meta.c) ------------------------------------------------------------------- */
+
+struct strata_meta {
+    int epsg;
+    char *crs_wkt; /* "" when none */
+    double gt[6];
+    int rows, cols, bands;
+    strata_dtype dtype;
+    int block_x, block_y;
+    int *has_nodata;   /* [bands] */
+    double *nodata;    /* [bands] */
+    char **band_names; /* [bands], "" when none */
+    char *driver;
+};
+
+strata_status st_meta_from_dataset(GDALDatasetH ds, const char *path, strata_meta **out);
+/* Empty string when ds matches the template, else a description of the first difference
+ * written into why (size bytes). */
+bool st_meta_matches(const strata_meta *tmpl, GDALDatasetH ds, char *why, size_t size);
+/* jansson is an implementation detail: these pass json_t as void. */
+void *st_meta_to_jobj(const strata_meta *meta);
+strata_status st_meta_from_jobj(const void *jobj, strata_meta **out);
+/* The nodata of band b as the source type holds it (float32 nodata rounded to float). */
+double st_meta_nodata_cmp(const strata_meta *meta, int band);
+
+/* ---- collection and handle cache (collection.c, cache.c) ----------------------------- */
+
+typedef struct st_thread_cache st_thread_cache;
+
+struct strata_collection {
+    size_t n;
+    char **paths;
+    int64_t *times;
+    unsigned char *has_time;
+    char **labels; /* NULL or [n] */
+    strata_meta *meta;
+    strata_chunks chunks;
+    int cache_capacity;
+    atomic_uchar *checked; /* [n]: 1 once the file was opened and matched the template */
+    pthread_mutex_t lock;  /* guards the caches list, not the caches */
+    st_thread_cache **caches;
+    size_t ncaches, caches_cap;
+};
+
+/* The calling thread's cache for c (created on first use). */
+strata_status st_cache_for_thread(const strata_collection *c, st_thread_cache **out);
+/* The open dataset of timestep t, opened and checked against the template on first use. */
+strata_status st_cache_acquire(st_thread_cache *tc, size_t t, GDALDatasetH *out);
+int st_cache_open_count(const st_thread_cache *tc);
+const strata_collection *st_cache_collection(const st_thread_cache *tc);
+void st_cache_free(st_thread_cache *tc);
+/* Scratch of at least n bytes owned by the thread cache (one block of the source). */
+void *st_cache_scratch(st_thread_cache *tc, size_t n);
+/* Opens a path as a raster with GDAL, quiet, preferring driver; NULL on failure with the
+ * error recorded. */
+GDALDatasetH st_open_raster(const char *path, const char *driver);
+
+/* ---- reading (read.c) ---------------------------------------------------------------- */
+
+typedef struct st_rect {
+    int row0, nrows, col0, ncols;
+} st_rect;
+
+/* Reads band (0-based) of timestep t over rect into dst [nrows][ncols] of dtype, decoding
+ * each intersecting source block once, bypassing GDAL's block cache. */
+strata_status st_read_rect(st_thread_cache *tc, size_t t, int band, const st_rect *rect,
+                           strata_dtype dtype, void *dst);
+
+/* ---- plan (plan.c) -------------------------------------------------------------------- */
+
+typedef struct st_plan {
+    int rows, cols;           /* the raster */
+    int tile_rows, tile_cols; /* spatial tile size in pixels (whole source blocks) */
+    int tiles_y, tiles_x;
+    size_t ntiles;
+    size_t nsplit;    /* time ranges per tile */
+    size_t range_len; /* timesteps per range (the last may be shorter) */
+    size_t nitems;    /* ntiles * nsplit */
+} st_plan;
+
+/* Default spatial tile: whole source blocks, grown to a useful size. */
+void st_default_tile(const strata_meta *meta, int *rows, int *cols);
+/* Work items for a T-step job over the collection's spatial chunks. The split of time into
+ * ranges depends on the shape only, never on the thread count, so results are identical
+ * for any number of threads. */
+void st_plan_make(const strata_collection *c, st_plan *plan);
+void st_plan_item(const st_plan *plan, size_t item, size_t T, st_rect *rect, size_t *tile,
+                  size_t *range, size_t *t0, size_t *t1);
+
+/* ---- executor (executor.c) ----------------------------------------------------------- */
+
+/* Runs fn(ctx, item, worker) for item in [0, nitems) on a pool of threads. The first error
+ * is sticky: workers stop taking items and its message is set on the calling thread.
+ * Progress runs on the calling thread. */
+typedef strata_status (*st_work_fn)(void *ctx, size_t item, int worker);
+typedef struct st_exec {
+    size_t nitems;
+    int threads;
+    st_work_fn fn;
+    void *ctx;
+    strata_progress_fn progress;
+    void *progress_user;
+    atomic_uint_fast64_t bytes_read; /* workers add what they decode */
+} st_exec;
+
+int st_thread_count(int requested, size_t nitems);
+strata_status st_exec_run(st_exec *ex);
+
+/* ---- engine (engine.c) -------------------------------------------------------------- */
+
+struct st_sink;
+/* Reduces c over time in groups (group_of[t] < ngroups) for the ops marked in ops[],
+ * handing every finished tile to sink. */
+strata_status st_engine_run(const strata_collection *c, const bool *ops,
+                            const strata_reduce_opts *opts, size_t ngroups, size_t *group_of,
+                            struct st_sink *sink);
+
+/* ---- time (timeparse.c) -------------------------------------------------------------- */
+
+strata_status st_parse_iso8601(const char *text, int64_t *utc);
+void st_format_iso8601(int64_t utc, char *buf, size_t size);
+/* Matches pattern anywhere in name; 0 on success. */
+strata_status st_parse_time_pattern(const char *name, const char *pattern, int64_t *utc);
+void st_civil_from_utc(int64_t utc, int *year, int *month, int *day, int *yday);
+
+/* ---- JSON helpers ---------------------------------------------------------------------- */
+char *st_json_dump(const void *jobj); /* compact, doubles exact; NULL on failure */
+
+#endif

@@ -1,0 +1,465 @@
+/* strata_meta: an immutable snapshot of the template's geobox and pixel description. */
+#include "internal.h"
+
+#include <cpl_conv.h>
+#include <jansson.h>
+#include <math.h>
+#include <ogr_srs_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static strata_meta *meta_alloc(int bands) {
+    strata_meta *m = st_calloc(1, sizeof *m);
+    if (!m) {
+        return NULL;
+    }
+    m->bands = bands;
+    m->has_nodata = st_calloc((size_t)bands, sizeof *m->has_nodata);
+    m->nodata = st_calloc((size_t)bands, sizeof *m->nodata);
+    m->band_names = st_calloc((size_t)bands, sizeof *m->band_names);
+    if (!m->has_nodata || !m->nodata || !m->band_names) {
+        strata_meta_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void strata_meta_free(strata_meta *m) {
+    if (!m) {
+        return;
+    }
+    for (int b = 0; m->band_names && b < m->bands; b++) {
+        free(m->band_names[b]);
+    }
+    free(m->band_names);
+    free(m->has_nodata);
+    free(m->nodata);
+    free(m->crs_wkt);
+    free(m->driver);
+    free(m);
+}
+
+/* WKT2 is what GDAL itself reports; the EPSG code only when the CRS carries one. */
+static strata_status read_crs(GDALDatasetH ds, strata_meta *m) {
+    OGRSpatialReferenceH srs = GDALGetSpatialRef(ds);
+    char *wkt = NULL;
+    if (srs) {
+        const char *opts[] = {"FORMAT=WKT2_2019", "MULTILINE=NO", NULL};
+        if (OSRExportToWktEx(srs, &wkt, opts) != OGRERR_NONE) {
+            CPLFree(wkt);
+            wkt = NULL;
+        }
+        const char *auth = OSRGetAuthorityName(srs, NULL);
+        const char *code = OSRGetAuthorityCode(srs, NULL);
+        if (auth && code && strcmp(auth, "EPSG") == 0) {
+            m->epsg = atoi(code);
+        }
+    }
+    m->crs_wkt = st_strdup(wkt ? wkt : "");
+    CPLFree(wkt);
+    return m->crs_wkt ? STRATA_OK : st_nomem("CRS");
+}
+
+static strata_status read_bands(GDALDatasetH ds, const char *path, strata_meta *m) {
+    for (int b = 0; b < m->bands; b++) {
+        GDALRasterBandH h = GDALGetRasterBand(ds, b + 1);
+        strata_dtype dt = st_dtype_from_gdal(GDALGetRasterDataType(h));
+        if (dt == STRATA_DTYPE_UNKNOWN) {
+            return st_fail(STRATA_ERR_UNSUPPORTED, "%s: band %d has data type %s, not supported",
+                           path, b + 1, GDALGetDataTypeName(GDALGetRasterDataType(h)));
+        }
+        if (b == 0) {
+            m->dtype = dt;
+            GDALGetBlockSize(h, &m->block_x, &m->block_y);
+        } else if (dt != m->dtype) {
+            return st_fail(STRATA_ERR_UNSUPPORTED,
+                           "%s: mixed data types: band 1 is %s, band %d is %s", path,
+                           strata_dtype_name(m->dtype), b + 1, strata_dtype_name(dt));
+        }
+        int has = 0;
+        double nd = GDALGetRasterNoDataValue(h, &has);
+        m->has_nodata[b] = has != 0;
+        m->nodata[b] = has ? nd : 0.0;
+        m->band_names[b] = st_strdup(GDALGetDescription(h));
+        if (!m->band_names[b]) {
+            return st_nomem("band names");
+        }
+    }
+    return STRATA_OK;
+}
+
+strata_status st_meta_from_dataset(GDALDatasetH ds, const char *path, strata_meta **out) {
+    *out = NULL;
+    int bands = GDALGetRasterCount(ds);
+    if (bands < 1) {
+        return st_fail(STRATA_ERR_UNSUPPORTED, "%s: has no raster bands", path);
+    }
+    strata_meta *m = meta_alloc(bands);
+    if (!m) {
+        return st_nomem("meta");
+    }
+    m->rows = GDALGetRasterYSize(ds);
+    m->cols = GDALGetRasterXSize(ds);
+    /* GDAL fills the default (0,1,0,0,0,1) when a file has no geotransform. */
+    GDALGetGeoTransform(ds, m->gt);
+    GDALDriverH drv = GDALGetDatasetDriver(ds);
+    m->driver = st_strdup(drv ? GDALGetDriverShortName(drv) : "");
+    strata_status st = m->driver ? STRATA_OK : st_nomem("meta");
+    if (st == STRATA_OK) {
+        st = read_crs(ds, m);
+    }
+    if (st == STRATA_OK) {
+        st = read_bands(ds, path, m);
+    }
+    if (st != STRATA_OK) {
+        strata_meta_free(m);
+        return st;
+    }
+    *out = m;
+    return STRATA_OK;
+}
+
+strata_status strata_meta_from_file(const char *path, strata_meta **out) {
+    st_clear_error();
+    if (!path || !out) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "strata_meta_from_file: NULL argument");
+    }
+    *out = NULL;
+    st_gdal_quiet_begin();
+    GDALDatasetH ds = st_open_raster(path, NULL);
+    strata_status st = ds ? st_meta_from_dataset(ds, path, out) : STRATA_ERR_IO;
+    if (ds) {
+        GDALClose(ds);
+    }
+    st_gdal_quiet_end();
+    return st;
+}
+
+/* ---- comparison ---------------------------------------------------------------------- */
+
+static bool same_double(double a, double b) {
+    return memcmp(&a, &b, sizeof a) == 0 || (isnan(a) && isnan(b));
+}
+
+int strata_meta_equal(const strata_meta *a, const strata_meta *b) {
+    if (!a || !b) {
+        return a == b;
+    }
+    if (a->epsg != b->epsg || a->rows != b->rows || a->cols != b->cols ||
+        a->bands != b->bands || a->dtype != b->dtype || a->block_x != b->block_x ||
+        a->block_y != b->block_y || strcmp(a->crs_wkt, b->crs_wkt) != 0 ||
+        strcmp(a->driver, b->driver) != 0) {
+        return 0;
+    }
+    for (int i = 0; i < 6; i++) {
+        if (!same_double(a->gt[i], b->gt[i])) {
+            return 0;
+        }
+    }
+    for (int i = 0; i < a->bands; i++) {
+        if (a->has_nodata[i] != b->has_nodata[i] ||
+            (a->has_nodata[i] && !same_double(a->nodata[i], b->nodata[i])) ||
+            strcmp(a->band_names[i], b->band_names[i]) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Geotransforms written by different tools differ in the last bits; a shift of a
+ * millionth of a pixel is the same grid. */
+static bool same_grid(const double *a, const double *b) {
+    double px = fabs(a[1]) + fabs(a[2]) + fabs(a[4]) + fabs(a[5]);
+    for (int i = 0; i < 6; i++) {
+        double tol = (i == 0 || i == 3) ? 1e-6 * px : 1e-9 * (fabs(a[i]) + 1e-300);
+        if (!(fabs(a[i] - b[i]) <= tol)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool same_crs(const char *tmpl_wkt, GDALDatasetH ds) {
+    OGRSpatialReferenceH srs = GDALGetSpatialRef(ds);
+    if (!srs || !tmpl_wkt[0]) {
+        return !srs && !tmpl_wkt[0];
+    }
+    OGRSpatialReferenceH t = OSRNewSpatialReference(NULL);
+    bool same = OSRImportFromWkt(t, (char **)&tmpl_wkt) == OGRERR_NONE && OSRIsSame(t, srs);
+    OSRDestroySpatialReference(t);
+    return same;
+}
+
+bool st_meta_matches(const strata_meta *m, GDALDatasetH ds, char *why, size_t size) {
+    int rows = GDALGetRasterYSize(ds), cols = GDALGetRasterXSize(ds);
+    int bands = GDALGetRasterCount(ds);
+    double gt[6];
+    if (rows != m->rows || cols != m->cols) {
+        snprintf(why, size, "%dx%d pixels (cols x rows), template is %dx%d", cols, rows,
+                 m->cols, m->rows);
+        return false;
+    }
+    if (bands != m->bands) {
+        snprintf(why, size, "%d bands, template has %d", bands, m->bands);
+        return false;
+    }
+    for (int b = 1; b <= bands; b++) {
+        strata_dtype dt = st_dtype_from_gdal(GDALGetRasterDataType(GDALGetRasterBand(ds, b)));
+        if (dt != m->dtype) {
+            snprintf(why, size, "band %d is %s, template is %s", b,
+                     GDALGetDataTypeName(GDALGetRasterDataType(GDALGetRasterBand(ds, b))),
+                     strata_dtype_name(m->dtype));
+            return false;
+        }
+    }
+    GDALGetGeoTransform(ds, gt);
+    if (!same_grid(m->gt, gt)) {
+        snprintf(why, size, "geotransform (%.17g %.17g %.17g %.17g %.17g %.17g) differs from "
+                 "the template's (%.17g %.17g %.17g %.17g %.17g %.17g)",
+                 gt[0], gt[1], gt[2], gt[3], gt[4], gt[5], m->gt[0], m->gt[1], m->gt[2],
+                 m->gt[3], m->gt[4], m->gt[5]);
+        return false;
+    }
+    if (!same_crs(m->crs_wkt, ds)) {
+        snprintf(why, size, "its CRS differs from the template's (EPSG:%d)", m->epsg);
+        return false;
+    }
+    return true;
+}
+
+/* ---- JSON ---------------------------------------------------------------------------- */
+
+/* jansson writes reals with 17 significant digits, which round-trips a double exactly;
+ * JSON has no NaN or infinity, so those travel as strings. */
+static json_t *jdouble(double v) {
+    if (isnan(v)) {
+        return json_string("nan");
+    }
+    if (isinf(v)) {
+        return json_string(v > 0 ? "inf" : "-inf");
+    }
+    return json_real(v);
+}
+
+static bool jget_double(const json_t *j, double *v) {
+    if (json_is_number(j)) {
+        *v = json_number_value(j);
+        return true;
+    }
+    const char *s = json_string_value(j);
+    if (!s) {
+        return false;
+    }
+    if (strcmp(s, "nan") == 0) {
+        *v = NAN;
+    } else if (strcmp(s, "inf") == 0) {
+        *v = INFINITY;
+    } else if (strcmp(s, "-inf") == 0) {
+        *v = -INFINITY;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+void *st_meta_to_jobj(const strata_meta *m) {
+    json_t *o = json_object(), *gt = json_array(), *bands = json_array();
+    for (int i = 0; i < 6; i++) {
+        json_array_append_new(gt, jdouble(m->gt[i]));
+    }
+    for (int b = 0; b < m->bands; b++) {
+        json_t *jb = json_object();
+        json_object_set_new(jb, "name", json_string(m->band_names[b]));
+        json_object_set_new(jb, "nodata", m->has_nodata[b] ? jdouble(m->nodata[b]) : json_null());
+        json_array_append_new(bands, jb);
+    }
+    json_object_set_new(o, "epsg", json_integer(m->epsg));
+    json_object_set_new(o, "crs_wkt", json_string(m->crs_wkt));
+    json_object_set_new(o, "geotransform", gt);
+    json_object_set_new(o, "rows", json_integer(m->rows));
+    json_object_set_new(o, "cols", json_integer(m->cols));
+    json_object_set_new(o, "dtype", json_string(strata_dtype_name(m->dtype)));
+    json_object_set_new(o, "block", json_pack("[ii]", m->block_x, m->block_y));
+    json_object_set_new(o, "driver", json_string(m->driver));
+    json_object_set_new(o, "bands", bands);
+    return o;
+}
+
+char *st_json_dump(const void *jobj) {
+    return json_dumps(jobj, JSON_COMPACT | JSON_REAL_PRECISION(17));
+}
+
+strata_status strata_meta_to_json(const strata_meta *m, char **json) {
+    st_clear_error();
+    if (!m || !json) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "strata_meta_to_json: NULL argument");
+    }
+    json_t *o = st_meta_to_jobj(m);
+    *json = o ? st_json_dump(o) : NULL;
+    json_decref(o);
+    return *json ? STRATA_OK : st_nomem("meta JSON");
+}
+
+static strata_status meta_bad(const char *what) {
+    return st_fail(STRATA_ERR_PARSE, "meta JSON: %s", what);
+}
+
+static strata_status parse_bands(const json_t *jb, strata_meta *m) {
+    for (int b = 0; b < m->bands; b++) {
+        const json_t *e = json_array_get(jb, (size_t)b);
+        const char *name = json_string_value(json_object_get(e, "name"));
+        const json_t *nd = json_object_get(e, "nodata");
+        if (!json_is_object(e) || !name || !nd) {
+            return meta_bad("each band needs \"name\" and \"nodata\"");
+        }
+        m->band_names[b] = st_strdup(name);
+        if (!m->band_names[b]) {
+            return st_nomem("band names");
+        }
+        m->has_nodata[b] = !json_is_null(nd);
+        if (m->has_nodata[b] && !jget_double(nd, &m->nodata[b])) {
+            return meta_bad("band nodata must be a number, a NaN/inf string or null");
+        }
+    }
+    return STRATA_OK;
+}
+
+static bool positive_int(const json_t *j, int *v) {
+    if (!json_is_integer(j) || json_integer_value(j) < 1 || json_integer_value(j) > INT32_MAX) {
+        return false;
+    }
+    *v = (int)json_integer_value(j);
+    return true;
+}
+
+strata_status st_meta_from_jobj(const void *jobj, strata_meta **out) {
+    const json_t *o = jobj, *gt = json_object_get(o, "geotransform");
+    const json_t *jb = json_object_get(o, "bands"), *blk = json_object_get(o, "block");
+    const char *wkt = json_string_value(json_object_get(o, "crs_wkt"));
+    const char *dt = json_string_value(json_object_get(o, "dtype"));
+    const char *drv = json_string_value(json_object_get(o, "driver"));
+    *out = NULL;
+    if (!json_is_object(o)) {
+        return meta_bad("not an object");
+    }
+    if (!json_is_array(gt) || json_array_size(gt) != 6 || !json_is_array(jb) ||
+        json_array_size(jb) < 1 || json_array_size(jb) > 65535 || !wkt || !dt || !drv ||
+        !json_is_integer(json_object_get(o, "epsg")) || json_array_size(blk) != 2) {
+        return meta_bad("missing or mistyped field (epsg, crs_wkt, geotransform, rows, cols, "
+                        "dtype, block, driver, bands)");
+    }
+    strata_meta *m = meta_alloc((int)json_array_size(jb));
+    if (!m) {
+        return st_nomem("meta");
+    }
+    strata_status st = STRATA_OK;
+    m->epsg = (int)json_integer_value(json_object_get(o, "epsg"));
+    m->dtype = strata_dtype_from_name(dt);
+    m->crs_wkt = st_strdup(wkt);
+    m->driver = st_strdup(drv);
+    for (int i = 0; i < 6 && st == STRATA_OK; i++) {
+        if (!jget_double(json_array_get(gt, (size_t)i), &m->gt[i])) {
+            st = meta_bad("geotransform must hold 6 numbers");
+        }
+    }
+    if (st == STRATA_OK && (!positive_int(json_object_get(o, "rows"), &m->rows) ||
+                            !positive_int(json_object_get(o, "cols"), &m->cols) ||
+                            !positive_int(json_array_get(blk, 0), &m->block_x) ||
+                            !positive_int(json_array_get(blk, 1), &m->block_y))) {
+        st = meta_bad("rows, cols and block sizes must be positive integers");
+    }
+    if (st == STRATA_OK && (m->dtype == STRATA_DTYPE_UNKNOWN || m->dtype == STRATA_INT8)) {
+        st = meta_bad("unknown dtype");
+    }
+    if (st == STRATA_OK && (!m->crs_wkt || !m->driver)) {
+        st = st_nomem("meta");
+    }
+    if (st == STRATA_OK) {
+        st = parse_bands(jb, m);
+    }
+    if (st != STRATA_OK) {
+        strata_meta_free(m);
+        return st;
+    }
+    *out = m;
+    return STRATA_OK;
+}
+
+strata_status strata_meta_from_json(const char *text, strata_meta **out) {
+    st_clear_error();
+    if (!text || !out) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "strata_meta_from_json: NULL argument");
+    }
+    json_error_t err;
+    json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+    if (!o) {
+        *out = NULL;
+        return st_fail(STRATA_ERR_PARSE, "meta JSON: %s at line %d, column %d", err.text,
+                       err.line, err.column);
+    }
+    strata_status st = st_meta_from_jobj(o, out);
+    json_decref(o);
+    return st;
+}
+
+strata_status strata_meta_copy(const strata_meta *meta, strata_meta **out) {
+    st_clear_error();
+    if (!meta || !out) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "strata_meta_copy: NULL argument");
+    }
+    json_t *o = st_meta_to_jobj(meta);
+    strata_status st = o ? st_meta_from_jobj(o, out) : st_nomem("meta");
+    json_decref(o);
+    return st;
+}
+
+/* ---- getters ------------------------------------------------------------------------- */
+
+int strata_meta_epsg(const strata_meta *m) {
+    return m->epsg;
+}
+const char *strata_meta_crs_wkt(const strata_meta *m) {
+    return m->crs_wkt;
+}
+void strata_meta_geotransform(const strata_meta *m, double gt[6]) {
+    memcpy(gt, m->gt, sizeof m->gt);
+}
+int strata_meta_rows(const strata_meta *m) {
+    return m->rows;
+}
+int strata_meta_cols(const strata_meta *m) {
+    return m->cols;
+}
+int strata_meta_bands(const strata_meta *m) {
+    return m->bands;
+}
+strata_dtype strata_meta_dtype(const strata_meta *m) {
+    return m->dtype;
+}
+void strata_meta_cell_size(const strata_meta *m, double *x, double *y) {
+    *x = hypot(m->gt[1], m->gt[4]);
+    *y = hypot(m->gt[2], m->gt[5]);
+}
+int strata_meta_nodata(const strata_meta *m, int band, double *value) {
+    if (band < 0 || band >= m->bands || !m->has_nodata[band]) {
+        return 0;
+    }
+    *value = m->nodata[band];
+    return 1;
+}
+const char *strata_meta_band_name(const strata_meta *m, int band) {
+    return (band >= 0 && band < m->bands) ? m->band_names[band] : "";
+}
+void strata_meta_block_size(const strata_meta *m, int *x, int *y) {
+    *x = m->block_x;
+    *y = m->block_y;
+}
+const char *strata_meta_driver(const strata_meta *m) {
+    return m->driver;
+}
+
+double st_meta_nodata_cmp(const strata_meta *m, int band) {
+    double nd = m->nodata[band];
+    return m->dtype == STRATA_FLOAT32 ? (double)(float)nd : nd;
+}

@@ -1,0 +1,169 @@
+/* Outputs of a reduction: types, nodata, conversion from double, and the result object. */
+#include "sink.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const op_names[] = {"mean", "sum", "min", "max",
+                                       "std",  "var", "count", "median"};
+
+const char *strata_op_name(strata_op op) {
+    return (unsigned)op < STRATA_OP_COUNT_OF_OPS ? op_names[op] : "unknown";
+}
+
+strata_status strata_op_from_name(const char *name, strata_op *op) {
+    for (int i = 0; name && i < STRATA_OP_COUNT_OF_OPS; i++) {
+        if (strcmp(name, op_names[i]) == 0) {
+            *op = (strata_op)i;
+            return STRATA_OK;
+        }
+    }
+    return st_fail(STRATA_ERR_INVALID_ARG,
+                   "unknown op '%s' (expected mean, sum, min, max, std, var, count or median)",
+                   name ? name : "(null)");
+}
+
+strata_dtype strata_op_dtype(strata_op op, strata_dtype input) {
+    switch (op) {
+    case STRATA_OP_MIN:
+    case STRATA_OP_MAX: return input;
+    case STRATA_OP_SUM: return st_dtype_is_float(input) ? STRATA_FLOAT64 : STRATA_INT64;
+    case STRATA_OP_COUNT: return STRATA_INT32;
+    default: return STRATA_FLOAT64;
+    }
+}
+
+static bool fits(strata_dtype t, double v) {
+    switch (t) {
+    case STRATA_UINT8: return v >= 0 && v <= 255 && v == floor(v);
+    case STRATA_UINT16: return v >= 0 && v <= 65535 && v == floor(v);
+    case STRATA_INT16: return v >= -32768 && v <= 32767 && v == floor(v);
+    case STRATA_UINT32: return v >= 0 && v <= 4294967295.0 && v == floor(v);
+    case STRATA_INT32: return v >= -2147483648.0 && v <= 2147483647.0 && v == floor(v);
+    case STRATA_INT64: return v >= -9223372036854775808.0 && v < 9223372036854775808.0 &&
+                              v == floor(v);
+    case STRATA_FLOAT32: return isnan(v) || (double)(float)v == v;
+    default: return true;
+    }
+}
+
+/* An integer type's missing marker when the input gives none: the value least likely to
+ * be data (the most negative for signed types, the largest for unsigned). */
+static double int_sentinel(strata_dtype t) {
+    switch (t) {
+    case STRATA_UINT8: return 255;
+    case STRATA_UINT16: return 65535;
+    case STRATA_INT16: return -32768;
+    case STRATA_UINT32: return 4294967295.0;
+    case STRATA_INT32: return -2147483648.0;
+    default: return -9223372036854775808.0;
+    }
+}
+
+void st_output_nodata(const strata_meta *m, int band, strata_op op, strata_dtype out,
+                      bool nan_floats, int *has, double *value) {
+    double in_nd = m->nodata[band];
+    bool in_has = m->has_nodata[band] != 0;
+    *has = op != STRATA_OP_COUNT;
+    if (op == STRATA_OP_COUNT) {
+        *value = 0;
+    } else if (st_dtype_is_float(out)) {
+        *value = (!nan_floats && in_has && fits(out, in_nd)) ? in_nd : NAN;
+    } else {
+        *value = (in_has && fits(out, in_nd)) ? in_nd : int_sentinel(out);
+    }
+}
+
+void st_convert_out(const double *values, size_t n, strata_dtype dtype, double nodata,
+                    void *dst) {
+    enum { CHUNK = 1024 };
+    double tmp[CHUNK];
+    size_t esize = strata_dtype_size(dtype);
+    for (size_t i0 = 0; i0 < n; i0 += CHUNK) {
+        size_t k = n - i0 < CHUNK ? n - i0 : CHUNK;
+        for (size_t i = 0; i < k; i++) {
+            double v = values[i0 + i];
+            tmp[i] = v == v ? v : nodata;
+        }
+        GDALCopyWords64(tmp, GDT_Float64, sizeof(double), (char *)dst + i0 * esize,
+                        st_dtype_to_gdal(dtype), (int)esize, (GPtrDiff_t)k);
+    }
+}
+
+/* ---- result ------------------------------------------------------------------------------ */
+
+strata_result *st_result_new(size_t ngroups, const bool *ops, const strata_meta *m) {
+    strata_result *r = st_calloc(1, sizeof *r);
+    if (!r) {
+        return NULL;
+    }
+    r->ngroups = ngroups;
+    memcpy(r->ops, ops, sizeof r->ops);
+    r->bands = m->bands;
+    r->rows = m->rows;
+    r->cols = m->cols;
+    r->labels = st_calloc(ngroups, sizeof *r->labels);
+    r->sizes = st_calloc(ngroups, sizeof *r->sizes);
+    r->arrays = st_calloc(ngroups * STRATA_OP_COUNT_OF_OPS, sizeof *r->arrays);
+    if (!r->labels || !r->sizes || !r->arrays) {
+        strata_result_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void strata_result_free(strata_result *r) {
+    if (!r) {
+        return;
+    }
+    size_t n = r->ngroups * STRATA_OP_COUNT_OF_OPS;
+    for (size_t i = 0; r->arrays && i < n; i++) {
+        free((void *)r->arrays[i].data);
+    }
+    for (size_t i = 0; r->paths && i < n; i++) {
+        free(r->paths[i]);
+    }
+    for (size_t g = 0; r->labels && g < r->ngroups; g++) {
+        free(r->labels[g]);
+    }
+    free(r->paths);
+    free(r->arrays);
+    free(r->labels);
+    free(r->sizes);
+    free(r);
+}
+
+size_t strata_result_groups(const strata_result *r) {
+    return r->ngroups;
+}
+
+const char *strata_result_label(const strata_result *r, size_t g) {
+    return g < r->ngroups ? r->labels[g] : NULL;
+}
+
+size_t strata_result_group_size(const strata_result *r, size_t g) {
+    return g < r->ngroups ? r->sizes[g] : 0;
+}
+
+const char *strata_result_path(const strata_result *r, size_t g, strata_op op) {
+    if (!r->paths || g >= r->ngroups || (unsigned)op >= STRATA_OP_COUNT_OF_OPS) {
+        return NULL;
+    }
+    return r->paths[g * STRATA_OP_COUNT_OF_OPS + op];
+}
+
+strata_status strata_result_array(const strata_result *r, size_t g, strata_op op,
+                                  strata_array *out) {
+    st_clear_error();
+    if (!r || !out || g >= r->ngroups || (unsigned)op >= STRATA_OP_COUNT_OF_OPS || !r->ops[op]) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "no such group or op in this result");
+    }
+    const strata_array *a = &r->arrays[g * STRATA_OP_COUNT_OF_OPS + op];
+    if (!a->data) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "this result was written to files, not kept in "
+                       "memory (see strata_result_path)");
+    }
+    *out = *a;
+    return STRATA_OK;
+}

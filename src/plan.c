@@ -1,0 +1,61 @@
+/* The chunk grid and the work items of a job: spatial tiles made of whole source blocks,
+ * each split into fixed time ranges when tiles are too few to keep every core busy. */
+#include "internal.h"
+
+/* Tiles of at least this many pixels: a striped file (blocks of one row) is grouped into
+ * bands of rows so per-item overhead stays small. */
+enum { MIN_TILE_PIXELS = 65536, MAX_TILE_PIXELS = 1 << 20 };
+/* Work items wanted per job, and the fewest timesteps worth a range of their own. Both are
+ * constants, not functions of the thread count: that is what makes results identical for
+ * any number of threads. */
+enum { TARGET_ITEMS = 32, MIN_RANGE_LEN = 8 };
+
+void st_default_tile(const strata_meta *m, int *rows, int *cols) {
+    int bx = m->block_x > 0 ? m->block_x : m->cols, by = m->block_y > 0 ? m->block_y : 1;
+    int ty = by, tx = bx;
+    while ((long)ty * tx < MIN_TILE_PIXELS && ty < m->rows) {
+        ty += by;
+    }
+    while ((long)ty * tx < MIN_TILE_PIXELS && tx < m->cols) {
+        tx += bx;
+    }
+    while ((long)ty * tx > MAX_TILE_PIXELS && ty > by) {
+        ty -= by;
+    }
+    *rows = ty < m->rows ? ty : m->rows;
+    *cols = tx < m->cols ? tx : m->cols;
+}
+
+static size_t ceil_div(size_t a, size_t b) {
+    return (a + b - 1) / b;
+}
+
+void st_plan_make(const strata_collection *c, st_plan *p) {
+    const strata_meta *m = c->meta;
+    p->rows = m->rows;
+    p->cols = m->cols;
+    p->tile_rows = c->chunks.y;
+    p->tile_cols = c->chunks.x;
+    p->tiles_y = (int)ceil_div((size_t)m->rows, (size_t)p->tile_rows);
+    p->tiles_x = (int)ceil_div((size_t)m->cols, (size_t)p->tile_cols);
+    p->ntiles = (size_t)p->tiles_y * p->tiles_x;
+    size_t want = ceil_div(TARGET_ITEMS, p->ntiles);
+    size_t most = c->n / MIN_RANGE_LEN ? c->n / MIN_RANGE_LEN : 1;
+    size_t nsplit = want < most ? want : most;
+    p->range_len = ceil_div(c->n, nsplit);
+    p->nsplit = ceil_div(c->n, p->range_len);
+    p->nitems = p->ntiles * p->nsplit;
+}
+
+void st_plan_item(const st_plan *p, size_t item, size_t T, st_rect *rect, size_t *tile,
+                  size_t *range, size_t *t0, size_t *t1) {
+    *tile = item / p->nsplit;
+    *range = item % p->nsplit;
+    int ty = (int)(*tile / (size_t)p->tiles_x), tx = (int)(*tile % (size_t)p->tiles_x);
+    rect->row0 = ty * p->tile_rows;
+    rect->col0 = tx * p->tile_cols;
+    rect->nrows = p->rows - rect->row0 < p->tile_rows ? p->rows - rect->row0 : p->tile_rows;
+    rect->ncols = p->cols - rect->col0 < p->tile_cols ? p->cols - rect->col0 : p->tile_cols;
+    *t0 = *range * p->range_len;
+    *t1 = *t0 + p->range_len < T ? *t0 + p->range_len : T;
+}

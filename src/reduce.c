@@ -1,0 +1,200 @@
+/* Public entry points of reduce and groupby: check the request, map timesteps to groups,
+ * pick a sink and run the engine. */
+#include "sink.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void strata_reduce_opts_init(strata_reduce_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->skipna = 1;
+    o->float_dtype = STRATA_DTYPE_UNKNOWN;
+}
+
+static strata_status check_request(const strata_collection *c, const strata_op *ops, size_t nops,
+                                   const strata_reduce_opts *o, bool marked[]) {
+    if (!c || !ops || nops == 0 || !o) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "a reduction needs a collection and ops");
+    }
+    if (o->ddof < 0) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "ddof must be >= 0, not %d", o->ddof);
+    }
+    if (o->threads < 0) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "threads must be >= 0, not %d", o->threads);
+    }
+    if (o->float_dtype != STRATA_DTYPE_UNKNOWN && o->float_dtype != STRATA_FLOAT32 &&
+        o->float_dtype != STRATA_FLOAT64) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "output float type must be float32 or float64, "
+                       "not %s", strata_dtype_name(o->float_dtype));
+    }
+    memset(marked, 0, STRATA_OP_COUNT_OF_OPS * sizeof *marked);
+    for (size_t i = 0; i < nops; i++) {
+        if ((unsigned)ops[i] >= STRATA_OP_COUNT_OF_OPS) {
+            return st_fail(STRATA_ERR_INVALID_ARG, "unknown op number %d", (int)ops[i]);
+        }
+        marked[ops[i]] = true;
+    }
+    return STRATA_OK;
+}
+
+typedef struct grouping {
+    size_t ngroups;
+    size_t *group_of; /* [T] */
+    char **labels;    /* [ngroups], borrowed from the caller's labels */
+    size_t *sizes;    /* [ngroups] */
+} grouping;
+
+static void grouping_free(grouping *gr) {
+    free(gr->group_of);
+    free(gr->labels);
+    free(gr->sizes);
+}
+
+static int cmp_label(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static size_t find_label(char **labels, size_t n, const char *label) {
+    for (size_t g = 0; g < n; g++) {
+        if (strcmp(labels[g], label) == 0) {
+            return g;
+        }
+    }
+    return n;
+}
+
+/* Groups in first-seen (or sorted) order. Quadratic in the number of distinct labels,
+ * which stays small (months, seasons, years). */
+static strata_status make_grouping(const strata_collection *c, const char *const *labels,
+                                   bool sorted, grouping *gr) {
+    memset(gr, 0, sizeof *gr);
+    gr->group_of = st_calloc(c->n, sizeof *gr->group_of);
+    gr->labels = st_calloc(c->n, sizeof *gr->labels);
+    gr->sizes = st_calloc(c->n, sizeof *gr->sizes);
+    if (!gr->group_of || !gr->labels || !gr->sizes) {
+        return st_nomem("groups");
+    }
+    for (size_t t = 0; t < c->n; t++) {
+        if (!labels[t]) {
+            return st_fail(STRATA_ERR_INVALID_ARG, "timestep %zu (%s) has no label", t,
+                           c->paths[t]);
+        }
+        if (find_label(gr->labels, gr->ngroups, labels[t]) == gr->ngroups) {
+            gr->labels[gr->ngroups++] = (char *)labels[t];
+        }
+    }
+    if (sorted) {
+        qsort(gr->labels, gr->ngroups, sizeof *gr->labels, cmp_label);
+    }
+    for (size_t t = 0; t < c->n; t++) {
+        gr->group_of[t] = find_label(gr->labels, gr->ngroups, labels[t]);
+        gr->sizes[gr->group_of[t]]++;
+    }
+    return STRATA_OK;
+}
+
+static strata_status result_for(const strata_collection *c, const grouping *gr, const bool *ops,
+                                strata_result **out) {
+    strata_result *r = st_result_new(gr->ngroups, ops, c->meta);
+    if (!r) {
+        return st_nomem("result");
+    }
+    for (size_t g = 0; g < gr->ngroups; g++) {
+        r->sizes[g] = gr->sizes[g];
+        if (!(r->labels[g] = st_strdup(gr->labels[g]))) {
+            strata_result_free(r);
+            return st_nomem("result");
+        }
+    }
+    *out = r;
+    return STRATA_OK;
+}
+
+typedef enum sink_kind { SINK_MEMORY, SINK_GTIFF } sink_kind;
+
+static strata_status run(const strata_collection *c, const char *const *labels,
+                         const strata_op *ops, size_t nops, const strata_reduce_opts *o,
+                         sink_kind kind, const char *pattern, strata_result **out) {
+    st_clear_error();
+    bool marked[STRATA_OP_COUNT_OF_OPS];
+    if (out) {
+        *out = NULL;
+    }
+    ST_TRY(check_request(c, ops, nops, o, marked));
+    if (!out || (kind == SINK_GTIFF && (!pattern || !pattern[0]))) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "a reduction needs an output");
+    }
+    static const char *const one_group = "all";
+    const char **single = NULL;
+    if (!labels) {
+        single = st_calloc(c->n, sizeof *single);
+        if (!single) {
+            return st_nomem("labels");
+        }
+        for (size_t t = 0; t < c->n; t++) {
+            single[t] = one_group;
+        }
+        labels = single;
+    }
+    grouping gr;
+    strata_result *r = NULL;
+    st_sink *sink = NULL;
+    strata_status st = make_grouping(c, labels, o->sort_groups != 0, &gr);
+    if (st == STRATA_OK) {
+        st = result_for(c, &gr, marked, &r);
+    }
+    if (st == STRATA_OK) {
+        st_gtiff_spec sp = {pattern, o->float_dtype};
+        st = kind == SINK_MEMORY ? st_memory_sink_new(r, c->meta, &sink)
+                                 : st_gtiff_sink_new(r, c->meta, &sp, &sink);
+    }
+    if (st == STRATA_OK) {
+        st_gdal_quiet_begin();
+        st = st_engine_run(c, marked, o, gr.ngroups, gr.group_of, sink);
+        st_gdal_quiet_end();
+    }
+    if (sink && kind == SINK_GTIFF) {
+        strata_status fst = st_gtiff_sink_finish(sink, st == STRATA_OK);
+        st = st == STRATA_OK ? fst : st;
+    } else {
+        st_memory_sink_free(sink);
+    }
+    grouping_free(&gr);
+    free(single);
+    if (st != STRATA_OK) {
+        strata_result_free(r);
+        return st;
+    }
+    *out = r;
+    return STRATA_OK;
+}
+
+static const char *const *labels_or_collection(const strata_collection *c,
+                                               const char *const *labels) {
+    return labels ? labels : c ? (const char *const *)c->labels : NULL;
+}
+
+strata_status strata_reduce(const strata_collection *c, const strata_op *ops, size_t nops,
+                            const strata_reduce_opts *opts, strata_result **out) {
+    return run(c, NULL, ops, nops, opts, SINK_MEMORY, NULL, out);
+}
+
+strata_status strata_groupby(const strata_collection *c, const char *const *labels,
+                             const strata_op *ops, size_t nops, const strata_reduce_opts *opts,
+                             strata_result **out) {
+    const char *const *l = labels_or_collection(c, labels);
+    if (c && !l) {
+        st_clear_error();
+        return st_fail(STRATA_ERR_INVALID_ARG, "groupby needs labels: pass them or set them on "
+                       "the collection");
+    }
+    return run(c, l, ops, nops, opts, SINK_MEMORY, NULL, out);
+}
+
+strata_status strata_reduce_to_gtiff(const strata_collection *c, const char *const *labels,
+                                     const strata_op *ops, size_t nops,
+                                     const strata_reduce_opts *opts, const char *path_pattern,
+                                     strata_result **out) {
+    return run(c, labels_or_collection(c, labels), ops, nops, opts, SINK_GTIFF, path_pattern,
+               out);
+}

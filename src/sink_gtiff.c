@@ -1,0 +1,259 @@
+/* GeoTIFF sink: one tiled, compressed file per (group, op), each written under a temporary
+ * name and renamed only when the whole job succeeded, so a failed or interrupted run never
+ * leaves a file that looks complete. GDAL datasets are not thread-safe: one lock per file. */
+#include "sink.h"
+
+#include <cpl_conv.h>
+#include <cpl_string.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct out_file {
+    GDALDatasetH ds;
+    pthread_mutex_t lock;
+    strata_dtype dtype;
+    double nodata[1]; /* per band, allocated with the file array */
+} out_file;
+
+typedef struct gtiff_sink {
+    st_sink base;
+    strata_result *r;
+    const strata_meta *m;
+    out_file **files; /* [ngroups][ops], NULL where the op was not asked */
+    char **tmp_paths; /* parallel to files */
+    size_t nfiles;
+} gtiff_sink;
+
+static const char *const TMP_SUFFIX = ".part";
+
+/* Replaces each "{op}" and "{label}" in pattern. */
+static char *expand_pattern(const char *pattern, const char *op, const char *label) {
+    size_t cap = strlen(pattern) + 1, len = 0;
+    for (const char *p = pattern; (p = strchr(p, '{')); p++) {
+        cap += strlen(op) + strlen(label);
+    }
+    char *out = st_malloc(cap);
+    if (!out) {
+        return NULL;
+    }
+    for (const char *p = pattern; *p;) {
+        if (strncmp(p, "{op}", 4) == 0) {
+            len += (size_t)sprintf(out + len, "%s", op);
+            p += 4;
+        } else if (strncmp(p, "{label}", 7) == 0) {
+            len += (size_t)sprintf(out + len, "%s", label);
+            p += 7;
+        } else {
+            out[len++] = *p++;
+        }
+    }
+    out[len] = '\0';
+    return out;
+}
+
+static strata_dtype disk_dtype(strata_op op, const strata_meta *m, strata_dtype float_dtype) {
+    strata_dtype t = strata_op_dtype(op, m->dtype);
+    if (op == STRATA_OP_MEAN || op == STRATA_OP_STD || op == STRATA_OP_VAR ||
+        op == STRATA_OP_MEDIAN) {
+        if (float_dtype != STRATA_DTYPE_UNKNOWN) {
+            return float_dtype;
+        }
+        return m->dtype == STRATA_FLOAT64 ? STRATA_FLOAT64 : STRATA_FLOAT32;
+    }
+    return t;
+}
+
+static void set_band_nodata(GDALRasterBandH h, strata_dtype dtype, double nd) {
+    if (dtype == STRATA_INT64) {
+        GDALSetRasterNoDataValueAsInt64(h, (int64_t)nd);
+    } else {
+        GDALSetRasterNoDataValue(h, nd);
+    }
+}
+
+static strata_status create_file(gtiff_sink *s, strata_op op, const char *tmp, strata_dtype dtype,
+                                 out_file **out) {
+    const strata_meta *m = s->m;
+    out_file *f = st_calloc(1, sizeof *f + (size_t)m->bands * sizeof(double));
+    if (!f) {
+        return st_nomem("output file");
+    }
+    f->dtype = dtype;
+    pthread_mutex_init(&f->lock, NULL);
+    *out = f;
+    const char *pred = st_dtype_is_float(dtype) ? "PREDICTOR=3" : "PREDICTOR=2";
+    char *opts[] = {"TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "COMPRESS=DEFLATE",
+                    (char *)pred, "BIGTIFF=IF_SAFER", NULL};
+    st_gdal_init();
+    GDALDriverH drv = GDALGetDriverByName("GTiff");
+    f->ds = drv ? GDALCreate(drv, tmp, m->cols, m->rows, m->bands, st_dtype_to_gdal(dtype), opts)
+                : NULL;
+    if (!f->ds) {
+        return st_fail_gdal(STRATA_ERR_WRITE, "cannot create %.*s", (int)(strlen(tmp) - 5), tmp);
+    }
+    GDALSetGeoTransform(f->ds, (double *)m->gt);
+    if (m->crs_wkt[0]) {
+        GDALSetProjection(f->ds, m->crs_wkt);
+    }
+    for (int b = 0; b < m->bands; b++) {
+        GDALRasterBandH h = GDALGetRasterBand(f->ds, b + 1);
+        int has;
+        st_output_nodata(m, b, op, dtype, false, &has, &f->nodata[b]);
+        if (has) {
+            set_band_nodata(h, dtype, f->nodata[b]);
+        }
+        if (m->band_names[b][0]) {
+            GDALSetDescription(h, m->band_names[b]);
+        }
+    }
+    return STRATA_OK;
+}
+
+static strata_status gtiff_put(st_sink *base, size_t g, strata_op op, int band,
+                               const st_rect *rect, const double *values) {
+    gtiff_sink *s = (gtiff_sink *)base;
+    out_file *f = s->files[g * STRATA_OP_COUNT_OF_OPS + op];
+    size_t n = (size_t)rect->nrows * rect->ncols;
+    void *buf = st_malloc(n * strata_dtype_size(f->dtype));
+    if (!buf) {
+        return st_nomem("output tile");
+    }
+    st_convert_out(values, n, f->dtype, f->nodata[band], buf);
+    pthread_mutex_lock(&f->lock);
+    CPLErr err = GDALRasterIO(GDALGetRasterBand(f->ds, band + 1), GF_Write, rect->col0,
+                              rect->row0, rect->ncols, rect->nrows, buf, rect->ncols,
+                              rect->nrows, st_dtype_to_gdal(f->dtype), 0, 0);
+    pthread_mutex_unlock(&f->lock);
+    free(buf);
+    if (err != CE_None) {
+        return st_fail_gdal(STRATA_ERR_WRITE, "%s: cannot write a tile",
+                            s->r->paths[g * STRATA_OP_COUNT_OF_OPS + op]);
+    }
+    return STRATA_OK;
+}
+
+static strata_status open_all(gtiff_sink *s, const st_gtiff_spec *sp) {
+    strata_result *r = s->r;
+    for (size_t g = 0; g < r->ngroups; g++) {
+        for (int op = 0; op < STRATA_OP_COUNT_OF_OPS; op++) {
+            size_t i = g * STRATA_OP_COUNT_OF_OPS + op;
+            if (!r->ops[op]) {
+                continue;
+            }
+            r->paths[i] = expand_pattern(sp->pattern, strata_op_name((strata_op)op), r->labels[g]);
+            s->tmp_paths[i] = r->paths[i] ? st_malloc(strlen(r->paths[i]) + 6) : NULL;
+            if (!s->tmp_paths[i]) {
+                return st_nomem("output paths");
+            }
+            sprintf(s->tmp_paths[i], "%s%s", r->paths[i], TMP_SUFFIX);
+            ST_TRY(create_file(s, (strata_op)op, s->tmp_paths[i],
+                               disk_dtype((strata_op)op, s->m, sp->float_dtype), &s->files[i]));
+        }
+    }
+    return STRATA_OK;
+}
+
+static bool distinct_paths(const strata_result *r) {
+    size_t n = r->ngroups * STRATA_OP_COUNT_OF_OPS;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = i + 1; r->paths[i] && k < n; k++) {
+            if (r->paths[k] && strcmp(r->paths[i], r->paths[k]) == 0) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+strata_status st_gtiff_sink_new(strata_result *r, const strata_meta *m, const st_gtiff_spec *sp,
+                                st_sink **out) {
+    gtiff_sink *s = st_calloc(1, sizeof *s);
+    size_t n = r->ngroups * STRATA_OP_COUNT_OF_OPS;
+    if (!s || !(r->paths = st_calloc(n, sizeof *r->paths)) ||
+        !(s->files = st_calloc(n, sizeof *s->files)) ||
+        !(s->tmp_paths = st_calloc(n, sizeof *s->tmp_paths))) {
+        free(s ? s->files : NULL);
+        free(s);
+        return st_nomem("GeoTIFF sink");
+    }
+    s->base.put = gtiff_put;
+    s->r = r;
+    s->m = m;
+    s->nfiles = n;
+    *out = &s->base;
+    strata_status st = STRATA_OK;
+    for (size_t i = 0; i < n; i++) {
+        /* Compute the names first: two outputs with one name would overwrite each other. */
+        int op = (int)(i % STRATA_OP_COUNT_OF_OPS);
+        if (r->ops[op]) {
+            r->paths[i] = expand_pattern(sp->pattern, strata_op_name((strata_op)op),
+                                         r->labels[i / STRATA_OP_COUNT_OF_OPS]);
+            if (!r->paths[i]) {
+                return st_nomem("output paths");
+            }
+        }
+    }
+    if (!distinct_paths(r)) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "output pattern '%s' gives several outputs the "
+                       "same name: use {op} (several ops) and {label} (several groups)",
+                       sp->pattern);
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(r->paths[i]);
+        r->paths[i] = NULL;
+    }
+    st_gdal_quiet_begin();
+    st = open_all(s, sp);
+    st_gdal_quiet_end();
+    return st;
+}
+
+static strata_status close_file(gtiff_sink *s, size_t i) {
+    out_file *f = s->files[i];
+    strata_status st = STRATA_OK;
+    if (f->ds) {
+        CPLErrorReset();
+        GDALClose(f->ds);
+        if (CPLGetLastErrorType() >= CE_Failure) {
+            st = st_fail_gdal(STRATA_ERR_WRITE, "%s: cannot finish writing", s->r->paths[i]);
+        }
+    }
+    pthread_mutex_destroy(&f->lock);
+    free(f);
+    s->files[i] = NULL;
+    return st;
+}
+
+strata_status st_gtiff_sink_finish(st_sink *base, bool ok) {
+    gtiff_sink *s = (gtiff_sink *)base;
+    strata_status st = STRATA_OK;
+    st_gdal_quiet_begin();
+    for (size_t i = 0; i < s->nfiles; i++) {
+        if (s->files[i]) {
+            strata_status cst = close_file(s, i);
+            st = st == STRATA_OK ? cst : st;
+        }
+    }
+    st_gdal_quiet_end();
+    ok = ok && st == STRATA_OK;
+    for (size_t i = 0; i < s->nfiles; i++) {
+        if (!s->tmp_paths[i]) {
+            continue;
+        }
+        if (ok && rename(s->tmp_paths[i], s->r->paths[i]) != 0) {
+            st = st_fail(STRATA_ERR_WRITE, "%s: cannot rename from %s", s->r->paths[i],
+                         s->tmp_paths[i]);
+            ok = false;
+        }
+        if (!ok) {
+            unlink(s->tmp_paths[i]);
+        }
+        free(s->tmp_paths[i]);
+    }
+    free(s->tmp_paths);
+    free(s->files);
+    free(s);
+    return st;
+}

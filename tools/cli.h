@@ -1,0 +1,81 @@
+/* Shared pieces of the strata command-line tool. The tool uses the public API only. */
+#ifndef STRATA_CLI_H
+#define STRATA_CLI_H
+
+#include "strata.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Exit codes: 0 success, 1 the data or the run failed, 2 the command line is wrong. */
+enum { EXIT_RUN = 1, EXIT_USAGE = 2 };
+
+typedef struct string_list {
+    char **items;
+    size_t n, cap;
+} string_list;
+
+void sl_free(string_list *l);
+bool sl_push(string_list *l, const char *s);
+/* Adds one argument: a path, or @LIST naming a file of paths (one per line; blank lines
+ * and lines starting with '#' skipped). */
+bool sl_add_arg(string_list *l, const char *arg);
+/* Splits "a,b,c", or reads @FILE one item per line. */
+bool sl_split(string_list *l, const char *arg);
+
+/* Options every command that reads a stack takes. */
+typedef struct source_opts {
+    string_list files;
+    const char *times;        /* --times list or @FILE */
+    const char *time_pattern; /* --time-pattern */
+    int threads;
+    int cache;
+    bool quiet;
+} source_opts;
+
+/* Returns true when it consumed option opt (getopt_long's value), with optarg. */
+enum {
+    OPT_TIMES = 1000,
+    OPT_TIME_PATTERN,
+    OPT_THREADS,
+    OPT_CACHE,
+    OPT_QUIET,
+    OPT_FIRST_COMMAND /* commands number their own options from here */
+};
+#define SOURCE_LONG_OPTIONS                                                                \
+    {"times", required_argument, NULL, OPT_TIMES},                                         \
+        {"time-pattern", required_argument, NULL, OPT_TIME_PATTERN},                       \
+        {"threads", required_argument, NULL, OPT_THREADS},                                 \
+        {"cache", required_argument, NULL, OPT_CACHE}, {"quiet", no_argument, NULL, 'q'}
+/* Handles a source option; returns 1 when consumed, 0 when not a source option, -1 on a
+ * bad value (message printed). */
+int source_opt(source_opts *so, int opt, const char *arg);
+/* Builds the collection from so (files, times, cache size). Prints the error. */
+strata_collection *open_source(const char *cmd, source_opts *so);
+
+/* Parses a non-negative integer; false on junk. */
+bool parse_int(const char *s, int *out);
+/* Parses "mean,std" into ops. Prints the error. */
+bool parse_ops(const char *cmd, const char *arg, strata_op *ops, size_t *nops);
+
+/* A progress line on stderr when it is a terminal (and not quiet). */
+typedef struct progress_line {
+    const char *what;
+    bool enabled;
+    double start;
+} progress_line;
+void progress_init(progress_line *p, const char *what, bool quiet);
+int progress_cb(size_t done, size_t total, uint64_t bytes, void *user);
+void progress_end(progress_line *p);
+
+void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints strata's last error, prefixed with the command. */
+int cli_fail(const char *cmd);
+
+int cmd_info(int argc, char **argv);
+int cmd_reduce(int argc, char **argv);
+int cmd_groupby(int argc, char **argv);
+int cmd_read_all(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+#endif

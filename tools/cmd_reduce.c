@@ -1,0 +1,368 @@
+/* strata reduce, strata groupby and strata read-all. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const REDUCE_HELP =
+    "usage: strata reduce --op OP[,OP...] -o OUT [options] FILE...\n"
+    "  Reduces the stack over time into (band, row, col) GeoTIFFs, in one pass.\n"
+    "  --op OPS        mean, sum, min, max, std, var, count, median (comma separated)\n"
+    "  -o OUT          output GeoTIFF; with several ops it must contain {op}\n"
+    "  --skipna        ignore missing values (nodata and NaN): the default\n"
+    "  --no-skipna     any missing value makes the pixel missing\n"
+    "  --ddof N        std/var divisor is n - N (default 0)\n"
+    "  --dtype T       float32 or float64: on-disk type of mean, std, var and median\n"
+    "  --threads N     worker threads (default: all cores)\n"
+    "  --cache N       open files kept per thread (default 64)\n"
+    "  --quiet         no progress line\n";
+
+static const char *const GROUPBY_HELP =
+    "usage: strata groupby (--by KEY | --labels L1,L2,...|@FILE) --op OP[,OP...] -o OUTDIR\n"
+    "                      [--times T1,T2,...|@FILE | --time-pattern PATTERN] [options] FILE...\n"
+    "  Reduces each group of timesteps in one pass over the data. Writes OUTDIR/<label>.tif\n"
+    "  (one op) or OUTDIR/<label>_<op>.tif (several), and OUTDIR/index.json.\n"
+    "  --by KEY        year, month, season, dayofyear, yearmonth or yearseason (needs times)\n"
+    "  --labels L      one label per file, as a comma list or @FILE (one per line)\n"
+    "  --times T       ISO 8601 time per file (comma list or @FILE)\n"
+    "  --time-pattern  read times from file names, e.g. %Y%m%d\n"
+    "  other options as in 'strata reduce'\n";
+
+enum {
+    OPT_OP = OPT_FIRST_COMMAND,
+    OPT_SKIPNA,
+    OPT_NO_SKIPNA,
+    OPT_DDOF,
+    OPT_DTYPE,
+    OPT_BY,
+    OPT_LABELS
+};
+
+typedef struct reduce_args {
+    source_opts so;
+    strata_op ops[STRATA_OP_COUNT_OF_OPS];
+    size_t nops;
+    strata_reduce_opts ro;
+    const char *out;
+    const char *by;
+    const char *labels;
+    bool help;
+} reduce_args;
+
+static int parse_option(const char *cmd, reduce_args *a, int opt, const char *arg) {
+    int used = source_opt(&a->so, opt, arg);
+    if (used) {
+        return used > 0 ? 0 : EXIT_USAGE;
+    }
+    switch (opt) {
+    case OPT_OP: return parse_ops(cmd, arg, a->ops, &a->nops) ? 0 : EXIT_USAGE;
+    case OPT_SKIPNA: a->ro.skipna = 1; return 0;
+    case OPT_NO_SKIPNA: a->ro.skipna = 0; return 0;
+    case OPT_DDOF:
+        if (!parse_int(arg, &a->ro.ddof)) {
+            cli_error(cmd, "--ddof takes a non-negative integer, not '%s'", arg);
+            return EXIT_USAGE;
+        }
+        return 0;
+    case OPT_DTYPE:
+        a->ro.float_dtype = strata_dtype_from_name(arg);
+        if (a->ro.float_dtype != STRATA_FLOAT32 && a->ro.float_dtype != STRATA_FLOAT64) {
+            cli_error(cmd, "--dtype takes float32 or float64, not '%s'", arg);
+            return EXIT_USAGE;
+        }
+        return 0;
+    case 'o': a->out = arg; return 0;
+    case OPT_BY: a->by = arg; return 0;
+    case OPT_LABELS: a->labels = arg; return 0;
+    case 'h': a->help = true; return 0;
+    default: return EXIT_USAGE;
+    }
+}
+
+static int parse_args(const char *cmd, int argc, char **argv, reduce_args *a) {
+    static const struct option longopts[] = {SOURCE_LONG_OPTIONS,
+                                             {"op", required_argument, NULL, OPT_OP},
+                                             {"skipna", no_argument, NULL, OPT_SKIPNA},
+                                             {"no-skipna", no_argument, NULL, OPT_NO_SKIPNA},
+                                             {"ddof", required_argument, NULL, OPT_DDOF},
+                                             {"dtype", required_argument, NULL, OPT_DTYPE},
+                                             {"output", required_argument, NULL, 'o'},
+                                             {"by", required_argument, NULL, OPT_BY},
+                                             {"labels", required_argument, NULL, OPT_LABELS},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {0}};
+    memset(a, 0, sizeof *a);
+    strata_reduce_opts_init(&a->ro);
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "ho:q", longopts, NULL)) != -1) {
+        int rc = parse_option(cmd, a, opt, optarg);
+        if (rc) {
+            return rc;
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (!sl_add_arg(&a->so.files, argv[i])) {
+            return EXIT_RUN;
+        }
+    }
+    a->ro.threads = a->so.threads;
+    return 0;
+}
+
+static int run_job(const char *cmd, reduce_args *a, strata_collection *c,
+                   const char *const *labels, const char *pattern, strata_result **out) {
+    progress_line pl;
+    progress_init(&pl, cmd, a->so.quiet);
+    a->ro.progress = progress_cb;
+    a->ro.progress_user = &pl;
+    strata_status st = strata_reduce_to_gtiff(c, labels, a->ops, a->nops, &a->ro, pattern, out);
+    progress_end(&pl);
+    return st == STRATA_OK ? 0 : cli_fail(cmd);
+}
+
+int cmd_reduce(int argc, char **argv) {
+    reduce_args a;
+    int rc = parse_args("reduce", argc, argv, &a);
+    if (!rc && a.help) {
+        fputs(REDUCE_HELP, stdout);
+    } else if (!rc && (a.nops == 0 || !a.out)) {
+        cli_error("reduce", "needs --op and -o OUT (see strata reduce --help)");
+        rc = EXIT_USAGE;
+    } else if (!rc && a.nops > 1 && !strstr(a.out, "{op}")) {
+        cli_error("reduce", "several ops need {op} in the output name, e.g. -o out_{op}.tif");
+        rc = EXIT_USAGE;
+    } else if (!rc) {
+        strata_collection *c = open_source("reduce", &a.so);
+        strata_result *r = NULL;
+        rc = c ? run_job("reduce", &a, c, NULL, a.out, &r) : EXIT_RUN;
+        for (size_t i = 0; !rc && i < a.nops; i++) {
+            if (!a.so.quiet) {
+                printf("wrote %s\n", strata_result_path(r, 0, a.ops[i]));
+            }
+        }
+        strata_result_free(r);
+        strata_collection_free(c);
+    }
+    sl_free(&a.so.files);
+    return rc;
+}
+
+/* ---- groupby ------------------------------------------------------------------------ */
+
+static bool label_is_file_safe(const char *s) {
+    return s[0] && s[0] != '.' && !strchr(s, '/');
+}
+
+/* Labels given on the command line, or derived from times with --by. */
+static int group_labels(reduce_args *a, strata_collection *c, string_list *labels) {
+    size_t n = strata_collection_size(c);
+    if (a->by) {
+        char **derived = NULL;
+        if (strata_labels_from_times(c, a->by, &derived) != STRATA_OK) {
+            return cli_fail("groupby");
+        }
+        for (size_t t = 0; t < n; t++) {
+            sl_push(labels, derived[t]);
+        }
+        strata_labels_free(derived, n);
+        a->ro.sort_groups = 1;
+    } else if (!sl_split(labels, a->labels)) {
+        return EXIT_RUN;
+    }
+    if (labels->n != n) {
+        cli_error("groupby", "%zu labels for %zu files: give exactly one label per file",
+                  labels->n, n);
+        return EXIT_USAGE;
+    }
+    for (size_t t = 0; t < n; t++) {
+        if (!label_is_file_safe(labels->items[t])) {
+            cli_error("groupby", "label '%s' of timestep %zu (%s) cannot name a file",
+                      labels->items[t], t, strata_collection_path(c, t));
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+static const char *base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* index.json is written last, under a temporary name: its presence means the run ended. */
+static int write_index(const reduce_args *a, const char *dir, const strata_result *r) {
+    json_t *groups = json_array(), *ops = json_array();
+    for (size_t i = 0; i < a->nops; i++) {
+        json_array_append_new(ops, json_string(strata_op_name(a->ops[i])));
+    }
+    for (size_t g = 0; g < strata_result_groups(r); g++) {
+        json_t *files = json_object();
+        for (size_t i = 0; i < a->nops; i++) {
+            json_object_set_new(files, strata_op_name(a->ops[i]),
+                                json_string(base_name(strata_result_path(r, g, a->ops[i]))));
+        }
+        json_array_append_new(groups, json_pack("{s:s,s:I,s:o}", "label",
+                                                strata_result_label(r, g), "count",
+                                                (json_int_t)strata_result_group_size(r, g),
+                                                "files", files));
+    }
+    json_t *index = json_pack("{s:o,s:o}", "groups", groups, "ops", ops);
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/index.json", dir);
+    snprintf(tmp, sizeof tmp, "%s.part", path);
+    int bad = json_dump_file(index, tmp, JSON_INDENT(2)) != 0 || rename(tmp, path) != 0;
+    json_decref(index);
+    if (bad) {
+        unlink(tmp);
+        cli_error("groupby", "%s: cannot write: %s", path, strerror(errno));
+        return EXIT_RUN;
+    }
+    return 0;
+}
+
+static int groupby_run(reduce_args *a) {
+    if (mkdir(a->out, 0777) != 0 && errno != EEXIST) {
+        cli_error("groupby", "%s: cannot create the output folder: %s", a->out, strerror(errno));
+        return EXIT_RUN;
+    }
+    strata_collection *c = open_source("groupby", &a->so);
+    if (!c) {
+        return EXIT_RUN;
+    }
+    string_list labels = {0};
+    strata_result *r = NULL;
+    char pattern[4096];
+    snprintf(pattern, sizeof pattern, "%s/{label}%s.tif", a->out, a->nops > 1 ? "_{op}" : "");
+    int rc = group_labels(a, c, &labels);
+    if (!rc) {
+        rc = run_job("groupby", a, c, (const char *const *)labels.items, pattern, &r);
+    }
+    if (!rc) {
+        rc = write_index(a, a->out, r);
+    }
+    for (size_t g = 0; !rc && !a->so.quiet && g < strata_result_groups(r); g++) {
+        printf("%-10s %4zu timesteps -> %s\n", strata_result_label(r, g),
+               strata_result_group_size(r, g), strata_result_path(r, g, a->ops[0]));
+    }
+    strata_result_free(r);
+    sl_free(&labels);
+    strata_collection_free(c);
+    return rc;
+}
+
+int cmd_groupby(int argc, char **argv) {
+    reduce_args a;
+    int rc = parse_args("groupby", argc, argv, &a);
+    if (!rc && a.help) {
+        fputs(GROUPBY_HELP, stdout);
+    } else if (!rc && (a.nops == 0 || !a.out || (!a.by == !a.labels))) {
+        cli_error("groupby", "needs --op, -o OUTDIR and one of --by or --labels (see strata "
+                  "groupby --help)");
+        rc = EXIT_USAGE;
+    } else if (!rc) {
+        rc = groupby_run(&a);
+    }
+    sl_free(&a.so.files);
+    return rc;
+}
+
+/* ---- read-all: the reader's benchmark -------------------------------------------------- */
+
+typedef struct read_all_job {
+    const strata_collection *c;
+    int tile_rows, tile_cols, tiles_x;
+    size_t ntiles, nitems;
+    size_t next; /* guarded by lock */
+    pthread_mutex_t lock;
+    double checksum;
+    int failed;
+} read_all_job;
+
+static bool next_item(read_all_job *j, size_t *item) {
+    pthread_mutex_lock(&j->lock);
+    bool ok = !j->failed && j->next < j->nitems;
+    *item = j->next++;
+    pthread_mutex_unlock(&j->lock);
+    return ok;
+}
+
+/* Time-major items, so a thread keeps reading the file it has open. */
+static void *read_all_worker(void *arg) {
+    read_all_job *j = arg;
+    const strata_meta *m = strata_collection_meta(j->c);
+    float *buf = malloc((size_t)j->tile_rows * j->tile_cols * sizeof(float));
+    double sum = 0;
+    size_t item;
+    while (buf && next_item(j, &item)) {
+        size_t t = item / j->ntiles, tile = item % j->ntiles;
+        int row0 = (int)(tile / (size_t)j->tiles_x) * j->tile_rows;
+        int col0 = (int)(tile % (size_t)j->tiles_x) * j->tile_cols;
+        strata_window w = {t, 1, 0, 1, row0, j->tile_rows, col0, j->tile_cols};
+        w.nrows = strata_meta_rows(m) - row0 < w.nrows ? strata_meta_rows(m) - row0 : w.nrows;
+        w.ncols = strata_meta_cols(m) - col0 < w.ncols ? strata_meta_cols(m) - col0 : w.ncols;
+        for (int b = 0; b < strata_meta_bands(m); b++) {
+            w.b0 = b;
+            if (strata_collection_read(j->c, &w, STRATA_FLOAT32, buf) != STRATA_OK) {
+                pthread_mutex_lock(&j->lock);
+                if (!j->failed) {
+                    cli_fail("read-all");
+                }
+                j->failed = 1;
+                pthread_mutex_unlock(&j->lock);
+                break;
+            }
+            sum += buf[0];
+        }
+    }
+    pthread_mutex_lock(&j->lock);
+    j->checksum += sum;
+    j->failed |= buf == NULL;
+    pthread_mutex_unlock(&j->lock);
+    free(buf);
+    return NULL;
+}
+
+int cmd_read_all(int argc, char **argv) {
+    reduce_args a;
+    int rc = parse_args("read-all", argc, argv, &a);
+    strata_collection *c = rc ? NULL : open_source("read-all", &a.so);
+    if (c) {
+        read_all_job j = {.c = c};
+        strata_chunks ch;
+        strata_collection_chunks(c, &ch);
+        const strata_meta *m = strata_collection_meta(c);
+        j.tile_rows = ch.y;
+        j.tile_cols = ch.x;
+        j.tiles_x = (strata_meta_cols(m) + ch.x - 1) / ch.x;
+        j.ntiles = (size_t)j.tiles_x * ((strata_meta_rows(m) + ch.y - 1) / ch.y);
+        j.nitems = j.ntiles * strata_collection_size(c);
+        pthread_mutex_init(&j.lock, NULL);
+        int n = a.so.threads > 0 ? a.so.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+        pthread_t tids[256];
+        n = n < 1 ? 1 : n > 256 ? 256 : n;
+        for (int i = 0; i < n; i++) {
+            pthread_create(&tids[i], NULL, read_all_worker, &j);
+        }
+        for (int i = 0; i < n; i++) {
+            pthread_join(tids[i], NULL);
+        }
+        pthread_mutex_destroy(&j.lock);
+        rc = j.failed ? EXIT_RUN : 0;
+        if (!rc) {
+            printf("read %zu tiles of %zu files, checksum %g\n", j.nitems,
+                   strata_collection_size(c), j.checksum);
+        }
+        strata_collection_free(c);
+    } else if (!rc) {
+        rc = EXIT_RUN;
+    }
+    sl_free(&a.so.files);
+    return rc;
+}
