@@ -1,6 +1,7 @@
 /* strata_collection: ordered timesteps (paths, times, labels) over one template geobox. */
 #include "internal.h"
 
+#include <cpl_string.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,21 @@ static strata_status copy_paths(strata_collection *c, const char *const *paths) 
     return STRATA_OK;
 }
 
+/* Opens the template once: its meta, and whether it has side files the others may have. */
+static strata_status snapshot_template(strata_collection *c) {
+    st_gdal_quiet_begin();
+    GDALDatasetH ds = st_open_raster(c->paths[0], NULL, true);
+    strata_status st = ds ? st_meta_from_dataset(ds, c->paths[0], &c->meta) : STRATA_ERR_IO;
+    if (ds) {
+        char **files = GDALGetFileList(ds);
+        c->sidecars = CSLCount(files) > 1;
+        CSLDestroy(files);
+        GDALClose(ds);
+    }
+    st_gdal_quiet_end();
+    return st;
+}
+
 static void set_default_chunks(strata_collection *c) {
     c->chunks.t = 1;
     c->chunks.b = 1;
@@ -85,7 +101,7 @@ strata_status strata_collection_from_files(const char *const *paths, size_t n,
     }
     strata_status st = copy_paths(c, paths);
     if (st == STRATA_OK) {
-        st = strata_meta_from_file(c->paths[0], &c->meta);
+        st = snapshot_template(c);
     }
     if (st != STRATA_OK) {
         strata_collection_free(c);
@@ -256,6 +272,7 @@ strata_status strata_collection_to_json(const strata_collection *c, char **json)
     json_object_set_new(o, "chunks", json_pack("[iiii]", c->chunks.t, c->chunks.b, c->chunks.y,
                                                c->chunks.x));
     json_object_set_new(o, "cache_capacity", json_integer(c->cache_capacity));
+    json_object_set_new(o, "sidecars", json_boolean(c->sidecars));
     json_object_set_new(o, "timesteps", steps);
     *json = st_json_dump(o);
     json_decref(o);
@@ -303,6 +320,7 @@ static strata_status parse_collection(const json_t *o, strata_collection **out) 
         return st_nomem("collection");
     }
     bool labels = json_object_get(json_array_get(steps, 0), "label") != NULL;
+    c->sidecars = json_is_true(json_object_get(o, "sidecars"));
     strata_status st = STRATA_OK;
     if (labels && !(c->labels = st_calloc(n, sizeof *c->labels))) {
         st = st_nomem("labels");

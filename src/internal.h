@@ -5,6 +5,7 @@
 #include "strata.h"
 
 #include <gdal.h>
+#include <ogr_srs_api.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -69,7 +70,10 @@ struct strata_meta {
 strata_status st_meta_from_dataset(GDALDatasetH ds, const char *path, strata_meta **out);
 /* Empty string when ds matches the template, else a description of the first difference
  * written into why (size bytes). */
-bool st_meta_matches(const strata_meta *tmpl, GDALDatasetH ds, char *why, size_t size);
+bool st_meta_matches(const strata_meta *tmpl, OGRSpatialReferenceH tmpl_srs, GDALDatasetH ds,
+                     char *why, size_t size);
+/* The template's CRS parsed (NULL when it has none); free with OSRDestroySpatialReference. */
+OGRSpatialReferenceH st_meta_srs(const strata_meta *meta);
 /* jansson is an implementation detail: these pass json_t as void. */
 void *st_meta_to_jobj(const strata_meta *meta);
 strata_status st_meta_from_jobj(const void *jobj, strata_meta **out);
@@ -89,6 +93,7 @@ struct strata_collection {
     strata_meta *meta;
     strata_chunks chunks;
     int cache_capacity;
+    bool sidecars; /* the template has side files (.aux.xml, .ovr, .msk): look for them */
     atomic_uchar *checked; /* [n]: 1 once the file was opened and matched the template */
     pthread_mutex_t lock;  /* guards the caches list, not the caches */
     st_thread_cache **caches;
@@ -106,7 +111,7 @@ void st_cache_free(st_thread_cache *tc);
 void *st_cache_scratch(st_thread_cache *tc, size_t n);
 /* Opens a path as a raster with GDAL, quiet, preferring driver; NULL on failure with the
  * error recorded. */
-GDALDatasetH st_open_raster(const char *path, const char *driver);
+GDALDatasetH st_open_raster(const char *path, const char *driver, bool sidecars);
 
 /* ---- reading (read.c) ---------------------------------------------------------------- */
 

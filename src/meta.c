@@ -127,7 +127,7 @@ strata_status strata_meta_from_file(const char *path, strata_meta **out) {
     }
     *out = NULL;
     st_gdal_quiet_begin();
-    GDALDatasetH ds = st_open_raster(path, NULL);
+    GDALDatasetH ds = st_open_raster(path, NULL, true);
     strata_status st = ds ? st_meta_from_dataset(ds, path, out) : STRATA_ERR_IO;
     if (ds) {
         GDALClose(ds);
@@ -180,18 +180,29 @@ static bool same_grid(const double *a, const double *b) {
     return true;
 }
 
-static bool same_crs(const char *tmpl_wkt, GDALDatasetH ds) {
+static bool same_crs(OGRSpatialReferenceH tmpl, GDALDatasetH ds) {
     OGRSpatialReferenceH srs = GDALGetSpatialRef(ds);
-    if (!srs || !tmpl_wkt[0]) {
-        return !srs && !tmpl_wkt[0];
+    if (!srs || !tmpl) {
+        return !srs && !tmpl;
     }
-    OGRSpatialReferenceH t = OSRNewSpatialReference(NULL);
-    bool same = OSRImportFromWkt(t, (char **)&tmpl_wkt) == OGRERR_NONE && OSRIsSame(t, srs);
-    OSRDestroySpatialReference(t);
-    return same;
+    return OSRIsSame(tmpl, srs);
 }
 
-bool st_meta_matches(const strata_meta *m, GDALDatasetH ds, char *why, size_t size) {
+OGRSpatialReferenceH st_meta_srs(const strata_meta *m) {
+    if (!m->crs_wkt[0]) {
+        return NULL;
+    }
+    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+    const char *wkt = m->crs_wkt;
+    if (srs && OSRImportFromWkt(srs, (char **)&wkt) != OGRERR_NONE) {
+        OSRDestroySpatialReference(srs);
+        srs = NULL;
+    }
+    return srs;
+}
+
+bool st_meta_matches(const strata_meta *m, OGRSpatialReferenceH srs, GDALDatasetH ds, char *why,
+                     size_t size) {
     int rows = GDALGetRasterYSize(ds), cols = GDALGetRasterXSize(ds);
     int bands = GDALGetRasterCount(ds);
     double gt[6];
@@ -221,7 +232,7 @@ bool st_meta_matches(const strata_meta *m, GDALDatasetH ds, char *why, size_t si
                  m->gt[3], m->gt[4], m->gt[5]);
         return false;
     }
-    if (!same_crs(m->crs_wkt, ds)) {
+    if (!same_crs(srs, ds)) {
         snprintf(why, size, "its CRS differs from the template's (EPSG:%d)", m->epsg);
         return false;
     }

@@ -62,7 +62,12 @@ def run_cli(args, timeout=120):
 def check_ok(proc, what=""):
     if proc.returncode != 0:
         raise AssertionError("%s: strata exited %d\ncmd: %s\nstderr:\n%s" % (
-            what, proc.returncode, " ".join(proc.args), proc.stderr[-4000:]))
+            what, proc.returncode, short_cmd(proc.args), proc.stderr[-4000:]))
+
+
+def short_cmd(args, limit=600):
+    s = " ".join(str(a) for a in args)
+    return s if len(s) <= limit else s[:limit] + " ... (%d chars)" % len(s)
 
 
 # ---- writing stacks ------------------------------------------------------------------

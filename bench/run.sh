@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# strata benchmark harness: strata vs the decode-once limit vs the Python stack, in one run.
+#
+# usage: bench/run.sh [--quick] [--only WORKLOAD[,WORKLOAD...]] [--peers-only] [-h]
+#
+#   --quick        small stacks, one timed run each: a smoke test of the harness
+#   --only W       run only these workloads: read, reduce, groupby, memflat (comma list)
+#   --peers-only   skip the strata rows (measure the limit and the Python peers only)
+#
+# Environment:
+#   STRATA             strata binary            (default: <repo>/build/tools/strata)
+#   LIMIT_READ         limit_read binary        (default: <repo>/build/bench/limit_read)
+#   STRATA_SHARED_DIR  peer scripts             (default: <repo>/../shared/peers)
+#   STRATA_BENCH_DIR   stack cache + work dir   (default: /tmp/strata-bench)
+#   PYTHON             Python with gdal/xarray  (default: /usr/bin/python3)
+#   REPS               timed runs per contender (default: 3, --quick: 1)
+#
+# Every contender gets one untimed warm-up run (so the page cache is warm for everyone), then
+# REPS timed runs under /usr/bin/time; the table reports the median wall time and the largest
+# peak RSS. The table is printed on stdout and saved to $STRATA_BENCH_DIR/<run>/results.md.
+set -euo pipefail
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STRATA=${STRATA:-$REPO_ROOT/build/tools/strata}
+LIMIT_READ=${LIMIT_READ:-$REPO_ROOT/build/bench/limit_read}
+PEERS=${STRATA_SHARED_DIR:-$REPO_ROOT/../shared/peers}
+BENCH_DIR=${STRATA_BENCH_DIR:-/tmp/strata-bench}
+PYTHON=${PYTHON:-/usr/bin/python3}
+TIME_BIN=/usr/bin/time
+NGROUPS=12
+ALL_WORKLOADS=read,reduce,groupby,memflat
+
+QUICK=0
+ONLY=$ALL_WORKLOADS
+PEERS_ONLY=0
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { printf 'run.sh: error: %s\n' "$*" >&2; exit 1; }
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
+
+parse_args() {
+    while (($#)); do
+        case $1 in
+            --quick) QUICK=1 ;;
+            --only) [[ $# -ge 2 ]] || die "--only needs a workload"; ONLY=$2; shift ;;
+            --only=*) ONLY=${1#--only=} ;;
+            --peers-only) PEERS_ONLY=1 ;;
+            -h|--help) usage; exit 0 ;;
+            *) die "unknown argument '$1' (see --help)" ;;
+        esac
+        shift
+    done
+    local w
+    for w in ${ONLY//,/ }; do
+        [[ ",$ALL_WORKLOADS," == *",$w,"* ]] || die "unknown workload '$w' (one of $ALL_WORKLOADS)"
+    done
+}
+
+selected() { [[ ",$ONLY," == *",$1,"* ]]; }
+
+# ---- set-up ---------------------------------------------------------------------------------
+
+check_tools() {
+    if [[ ! -x $TIME_BIN ]]; then
+        log "$TIME_BIN missing: installing package 'time'"
+        apt-get install -y time >&2 || die "cannot install 'time' (run: apt-get install time)"
+    fi
+    [[ -x $PYTHON ]] || die "python not found at $PYTHON (set PYTHON=...)"
+    [[ -f $PEERS/make_stack.py ]] || die "peer scripts not found in $PEERS (set STRATA_SHARED_DIR=...)"
+    [[ -x $LIMIT_READ ]] ||
+        die "limit_read not found at $LIMIT_READ (build it: cmake --build build --target limit_read, or set LIMIT_READ=...)"
+    if ((!PEERS_ONLY)); then
+        [[ -x $STRATA ]] ||
+            die "strata binary not found at $STRATA (build it: cmake --build build, or set STRATA=...; --peers-only skips strata)"
+    fi
+}
+
+# ensure_stack T ROWS COLS: generate the stack once into the cache, print its directory.
+ensure_stack() {
+    local t=$1 rows=$2 cols=$3
+    local dir=$BENCH_DIR/stack_${t}x${rows}x${cols}
+    local have
+    have=$(find "$dir" -maxdepth 1 -name '*.tif' 2>/dev/null | wc -l) || true
+    if ((have != t)); then
+        log "generating $t x ${rows}x${cols} float32 DEFLATE stack in $dir"
+        rm -rf "$dir" "$dir.partial"
+        "$PYTHON" "$PEERS/make_stack.py" "$dir.partial" "$t" "$rows" "$cols" >&2
+        mv "$dir.partial" "$dir"
+    fi
+    printf '%s\n' "$dir"
+}
+
+# write_list DIR OUT [N]: the first N (default all) files of a stack, sorted, one per line.
+write_list() {
+    local dir=$1 out=$2 files=("$1"/*.tif)
+    local n=${3:-${#files[@]}}
+    printf '%s\n' "${files[@]:0:n}" >"$out"
+}
+
+# write_labels LIST OUT: label of timestep t is t % NGROUPS (as the xarray peer does).
+write_labels() {
+    local n t
+    n=$(wc -l <"$1")
+    for ((t = 0; t < n; t++)); do printf '%d\n' $((t % NGROUPS)); done >"$2"
+}
+
+machine_info() {
+    local cpu mem gdal
+    cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+    mem=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+    gdal=$("$PYTHON" -c 'from osgeo import gdal; print(gdal.__version__)' 2>/dev/null || echo '?')
+    printf -- '- machine: %s cores (nproc), %s, %s RAM\n' "$(nproc)" "$cpu" "$mem"
+    printf -- '- GDAL %s; %s\n' "$gdal" "$("$PYTHON" --version 2>&1)"
+    if ((!PEERS_ONLY)); then
+        printf -- '- strata: %s (modified %s)\n' "$STRATA" "$(date -r "$STRATA" '+%F %T')"
+    fi
+    printf -- '- %s timed run(s) per contender after one warm-up; median wall seconds, max peak RSS\n' "$REPS"
+}
+
+# ---- measuring --------------------------------------------------------------------------------
+
+# reset_out: an empty output folder before every run, so no run pays for another's files.
+reset_out() { rm -rf "$OUT"; mkdir -p "$OUT"; }
+
+# run_once LOG CMD...: run CMD under /usr/bin/time, print "SECONDS PEAK_KB".
+run_once() {
+    local log=$1 tf
+    shift
+    tf=$(mktemp)
+    if ! "$TIME_BIN" -f '%e %M' -o "$tf" "$@" >"$log" 2>&1; then
+        log "FAILED: $*"
+        tail -n 20 "$log" >&2
+        rm -f "$tf"
+        exit 1
+    fi
+    tail -n 1 "$tf"
+    rm -f "$tf"
+}
+
+# bench WORKLOAD KEY CMD...: warm-up + REPS timed runs; append a row to $RESULTS.
+# Leaves the log of the last run in LAST_LOG and the outputs of the last run in $OUT.
+bench() {
+    local workload=$1 key=$2
+    shift 2
+    LAST_LOG=$WORK/logs/$(tr -c 'A-Za-z0-9\n' '_' <<<"$workload")-$key.log
+    log "$workload | $key: warm-up + $REPS run(s)"
+    reset_out
+    run_once "$LAST_LOG" "$@" >/dev/null
+    local i r secs=() kb=0
+    for ((i = 0; i < REPS; i++)); do
+        reset_out
+        r=$(run_once "$LAST_LOG" "$@")
+        secs+=("${r% *}")
+        ((${r#* } > kb)) && kb=${r#* }
+        printf '%s\t%s\t%s\t%s\n' "$workload" "$key" "${r% *}" "${r#* }" >>"$WORK/raw.tsv"
+    done
+    local sorted
+    sorted=$(printf '%s\n' "${secs[@]}" | sort -g)
+    local med min max
+    med=$(sed -n "$(((REPS + 1) / 2))p" <<<"$sorted")
+    min=$(head -n 1 <<<"$sorted")
+    max=$(tail -n 1 <<<"$sorted")
+    printf '%s\t%s\t%s\t%s\t%s\t%d\n' "$workload" "$key" "$med" "$min" "$max" $((kb / 1024)) >>"$RESULTS"
+    log "  -> ${med} s (min ${min}, max ${max}), peak $((kb / 1024)) MB"
+}
+
+# The limit of a file list is measured once per run and reused by every workload on it.
+declare -A LIMIT_ROW=()
+bench_limit() {
+    local workload=$1 list=$2
+    if [[ -z ${LIMIT_ROW[$list]:-} ]]; then
+        local files
+        mapfile -t files <"$list"
+        bench "$workload" limit "$LIMIT_READ" "${files[@]}"
+        LIMIT_ROW[$list]=$(tail -n 1 "$RESULTS" | cut -f 3-)
+    else
+        printf '%s\tlimit\t%s\n' "$workload" "${LIMIT_ROW[$list]}" >>"$RESULTS"
+    fi
+}
+
+# run the strata command only if strata is being measured
+bench_strata() {
+    ((PEERS_ONLY)) || bench "$1" strata "$STRATA" "${@:2}"
+}
+
+# raster_mean FILE...: mean of all valid (not nodata, not NaN) pixels of all bands and files.
+raster_mean() {
+    "$PYTHON" - "$@" <<'EOF'
+import sys, numpy as np
+from osgeo import gdal
+s, n = 0.0, 0
+for f in sys.argv[1:]:
+    ds = gdal.Open(f)
+    for b in range(1, ds.RasterCount + 1):
+        band = ds.GetRasterBand(b)
+        a = band.ReadAsArray().astype(np.float64)
+        ok = np.isfinite(a)
+        if band.GetNoDataValue() is not None:
+            ok &= a != band.GetNoDataValue()
+        s += a[ok].sum(); n += int(ok.sum())
+print(s / n)
+EOF
+}
+
+# check WORKLOAD KEY VALUE: record a result value to cross-check strata against xarray.
+check() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$WORK/checks.tsv"; }
+last_value() { tail -n 1 "$LAST_LOG" | awk '{print $NF}'; }
+
+# ---- workloads ----------------------------------------------------------------------------------
+
+workload_read() {
+    local name
+    for name in A B; do
+        local wl="read, stack $name (${DESC[$name]})"
+        bench_limit "$wl" "${LIST[$name]}"
+        bench_strata "$wl" read-all "@${LIST[$name]}"
+    done
+}
+
+workload_reduce() {
+    local op name
+    for op in mean std; do
+        for name in A B; do
+            local wl="reduce $op, stack $name (${DESC[$name]})"
+            bench_limit "$wl" "${LIST[$name]}"
+            if ! ((PEERS_ONLY)); then
+                bench_strata "$wl" reduce --quiet --op "$op" -o "$OUT/$op.tif" "@${LIST[$name]}"
+                check "$wl" strata "$(raster_mean "$OUT/$op.tif")"
+            fi
+            bench "$wl" xarray "$PYTHON" "$PEERS/peer_xarray.py" "$op" "${DIR[$name]}"
+            check "$wl" xarray "$(last_value)"
+            bench "$wl" seed "$PYTHON" "$PEERS/peer_seed_engine.py" "$op" "${DIR[$name]}"
+        done
+    done
+}
+
+workload_groupby() {
+    local wl="groupby mean, $NGROUPS groups, stack A (${DESC[A]})"
+    local labels=$WORK/labels_A.txt
+    write_labels "${LIST[A]}" "$labels"
+    bench_limit "$wl" "${LIST[A]}"
+    if ! ((PEERS_ONLY)); then
+        bench_strata "$wl" groupby --quiet --labels "@$labels" --op mean -o "$OUT/groups" "@${LIST[A]}"
+        check "$wl" strata "$(raster_mean "$OUT"/groups/*.tif)"
+    fi
+    bench "$wl" xarray "$PYTHON" "$PEERS/peer_xarray_groupby.py" "${DIR[A]}" "$NGROUPS"
+    check "$wl" xarray "$(last_value)"
+}
+
+# Peak memory of strata read-all on the first T/4, T/2 and T files of stack A: must stay flat.
+workload_memflat() {
+    local t=${SIZE_A[0]} n
+    for n in $((t / 4)) $((t / 2)) "$t"; do
+        local list=$WORK/A_first$n.lst wl="memory vs T: read, first $n files of stack A"
+        write_list "${DIR[A]}" "$list" "$n"
+        bench_limit "$wl" "$list"
+        bench_strata "$wl" read-all "@$list"
+    done
+}
+
+# ---- report -------------------------------------------------------------------------------------
+
+render_table() {
+    awk -F'\t' '
+        function name(k) {
+            if (k == "limit") return "decode-once limit"
+            if (k == "xarray") return "xarray + dask"
+            if (k == "seed") return "seed engine (dask.delayed)"
+            return k
+        }
+        NR == FNR { if ($2 == "limit") lim[$1] = $3; if ($2 == "xarray") xa[$1] = $3; next }
+        FNR == 1 {
+            print "| workload | contender | seconds (median) | min - max | peak MB | x limit | speed-up vs xarray |"
+            print "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+        }
+        {
+            ratio = ($1 in lim && lim[$1] > 0) ? sprintf("%.2f", $3 / lim[$1]) : "-"
+            speed = ($1 in xa && $3 > 0) ? sprintf("%.1f", xa[$1] / $3) : "-"
+            printf "| %s | %s | %.2f | %.2f - %.2f | %d | %s | %s |\n", \
+                   ($1 == prev ? "" : $1), name($2), $3, $4, $5, $6, ratio, speed
+            prev = $1
+        }' "$RESULTS" "$RESULTS"
+}
+
+render_checks() {
+    [[ -s $WORK/checks.tsv ]] || return 0
+    printf '\nResult check (mean of all valid output pixels; the seed engine does not mask nodata and is not checked):\n\n'
+    awk -F'\t' '
+        { v[$1, $2] = $3; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
+        END {
+            print "| workload | strata | xarray | relative difference |"
+            print "| --- | ---: | ---: | ---: |"
+            for (i = 1; i <= n; i++) {
+                w = order[i]; s = v[w, "strata"]; x = v[w, "xarray"]
+                d = (s != "" && x != "" && x != 0) ? sprintf("%.1e", (s - x) / x) : "-"
+                printf "| %s | %s | %s | %s |\n", w, (s == "" ? "-" : s), (x == "" ? "-" : x), d
+            }
+        }' "$WORK/checks.tsv"
+}
+
+# ---- main -----------------------------------------------------------------------------------------
+
+main() {
+    parse_args "$@"
+    if ((QUICK)); then
+        SIZE_A=(24 512 512) SIZE_B=(120 64 64)
+        REPS=${REPS:-1}
+        WORK=$BENCH_DIR/run-quick
+    else
+        SIZE_A=(60 2048 2048) SIZE_B=(1000 256 256)
+        REPS=${REPS:-3}
+        WORK=$BENCH_DIR/run
+    fi
+    check_tools
+    OUT=$WORK/out RESULTS=$WORK/results.tsv
+    rm -rf "$WORK"
+    mkdir -p "$WORK/logs"
+    : >"$RESULTS"
+    : >"$WORK/raw.tsv"
+
+    declare -gA DIR LIST DESC
+    DIR[A]=$(ensure_stack "${SIZE_A[@]}")
+    DESC[A]="${SIZE_A[0]} x ${SIZE_A[1]}x${SIZE_A[2]}"
+    if selected read || selected reduce; then
+        DIR[B]=$(ensure_stack "${SIZE_B[@]}")
+        DESC[B]="${SIZE_B[0]} x ${SIZE_B[1]}x${SIZE_B[2]}"
+    fi
+    local name
+    for name in "${!DIR[@]}"; do
+        LIST[$name]=$WORK/$name.lst
+        write_list "${DIR[$name]}" "${LIST[$name]}"
+    done
+
+    local w
+    for w in ${ALL_WORKLOADS//,/ }; do
+        if selected "$w"; then "workload_$w"; fi
+    done
+
+    {
+        machine_info
+        printf '\n'
+        render_table
+        render_checks
+    } | tee "$WORK/results.md"
+    log "saved $WORK/results.md (raw timings: $WORK/raw.tsv, logs: $WORK/logs)"
+}
+
+main "$@"
