@@ -7,15 +7,22 @@ target_link_libraries(strata_test_fixtures PUBLIC GDAL::GDAL m)
 
 function(strata_unit_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "LABELS;LIBS" ${ARGN})
+  if(NOT EXISTS ${CMAKE_CURRENT_LIST_DIR}/${name}.c)
+    return()
+  endif()
   add_executable(${name} ${CMAKE_CURRENT_LIST_DIR}/${name}.c)
   target_link_libraries(${name} PRIVATE strata strata_test_fixtures GDAL::GDAL Threads::Threads m
                         ${ARG_LIBS})
   add_test(NAME ${name} COMMAND ${name})
+  set(ARG_LABELS_SEP "")
+  if(ARG_LABELS)
+    set(ARG_LABELS_SEP ";")
+  endif()
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 60)
   endif()
   set_tests_properties(${name} PROPERTIES
-    LABELS "unit;${ARG_LABELS}"
+    LABELS "unit${ARG_LABELS_SEP}${ARG_LABELS}"
     TIMEOUT ${ARG_TIMEOUT}
     ENVIRONMENT "${STRATA_TEST_ENV}")
 endfunction()

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian 12 machine: installs what is missing, builds, and then
+#   ./setup.sh demo [DIR]   runs `strata demo` (a sample stack through every capability)
+#   ./setup.sh test         runs the whole suite: ASan+UBSan build, then the TSan build
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(build-essential cmake pkg-config clang-format time
+          libgdal-dev gdal-bin libjansson-dev
+          python3-gdal python3-numpy python3-xarray python3-rioxarray python3-dask
+          python3-flox python3-zarr python3-netcdf4 python3-fsspec python3-rasterio)
+
+install_missing() {
+    local missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
+}
+
+build() { # build DIR [cmake options...]
+    local dir=$1
+    shift
+    cmake -S . -B "$dir" "$@" >/dev/null
+    cmake --build "$dir" -j"$(nproc)"
+}
+
+run_tests() {
+    build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE=address,undefined
+    ctest --test-dir build-asan --output-on-failure -j"$(nproc)" --timeout 600
+    # Threaded tests again under ThreadSanitizer (it cannot share a build with ASan).
+    build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE=thread \
+        -DSTRATA_BUILD_BENCH=OFF
+    ctest --test-dir build-tsan --output-on-failure -L tsan --timeout 600
+}
+
+case "${1:-}" in
+demo)
+    install_missing
+    build build -DCMAKE_BUILD_TYPE=Release
+    build/tools/strata demo "${2:-strata-demo}"
+    ;;
+test)
+    install_missing
+    run_tests
+    ;;
+*)
+    echo "usage: $0 demo [DIR] | test" >&2
+    exit 2
+    ;;
+esac
