@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config clang-format time
-          libgdal-dev gdal-bin libjansson-dev
+          libgdal-dev gdal-bin libjansson-dev libblosc-dev libzstd-dev zlib1g-dev libhdf5-dev
           python3-gdal python3-numpy python3-xarray python3-rioxarray python3-dask
           python3-flox python3-zarr python3-netcdf4 python3-fsspec python3-rasterio)
 

@@ -274,6 +274,60 @@ STRATA_API strata_status strata_result_array(const strata_result *r, size_t grou
                                              strata_array *out);
 STRATA_API void strata_result_free(strata_result *r);
 
+/* ---- Zarr writer ------------------------------------------------------------------------ */
+
+typedef enum strata_zarr_mode {
+    STRATA_ZARR_OVERWRITE = 0, /* "w": replace whatever is at the store path */
+    STRATA_ZARR_CREATE,        /* "w-": fail when the store exists, leaving it untouched */
+    STRATA_ZARR_APPEND         /* "a": append timesteps to a store strata wrote */
+} strata_zarr_mode;
+
+typedef enum strata_codec {
+    STRATA_CODEC_BLOSC_LZ4 = 0,
+    STRATA_CODEC_BLOSC_ZSTD,
+    STRATA_CODEC_ZSTD,
+    STRATA_CODEC_ZLIB,
+    STRATA_CODEC_NONE
+} strata_codec;
+
+/* "blosc-lz4", "blosc-zstd", "zstd", "zlib", "none". */
+STRATA_API const char *strata_codec_name(strata_codec codec);
+STRATA_API strata_status strata_codec_from_name(const char *name, strata_codec *codec);
+
+typedef struct strata_zarr_opts {
+    strata_zarr_mode mode;    /* default STRATA_ZARR_OVERWRITE */
+    int zarr_version;         /* 2 (default) or 3 */
+    strata_chunks chunks;     /* all 0 (default): the collection's chunk grid */
+    strata_codec codec;       /* default STRATA_CODEC_BLOSC_LZ4 */
+    const char *name;         /* the cube variable; NULL: "data" */
+    int threads;              /* 0: all cores */
+    strata_progress_fn progress;
+    void *progress_user;
+} strata_zarr_opts;
+
+STRATA_API void strata_zarr_opts_init(strata_zarr_opts *opts);
+/* Writes the cube to a Zarr store (a directory): the variable (time, band, y, x) in the
+ * source data type, coordinates time/band/y/x, a spatial_ref variable, and geo attributes that
+ * xarray + rioxarray and GDAL read. Chunks are encoded and written in parallel, each to a
+ * temporary name then renamed; metadata is written last. */
+STRATA_API strata_status strata_to_zarr(const strata_collection *c, const char *store,
+                                        const strata_zarr_opts *opts);
+
+/* ---- kerchunk reference indexes ---------------------------------------------------------- */
+
+typedef struct strata_kerchunk_opts {
+    const char *concat_dim;  /* dimension to concatenate files along; NULL: "time" */
+    const char *var;         /* only this variable (and the coordinates); NULL: all */
+    size_t inline_threshold; /* chunks smaller than this many bytes are inlined (default 500) */
+    int absolute_paths;      /* 1: write absolute paths; 0 (default): paths as given */
+} strata_kerchunk_opts;
+
+STRATA_API void strata_kerchunk_opts_init(strata_kerchunk_opts *opts);
+/* Writes a kerchunk version 1 reference file for NetCDF4/HDF5, NetCDF3 or GeoTIFF files,
+ * concatenated along concat_dim, written to a temporary name and renamed at the end. */
+STRATA_API strata_status strata_kerchunk(const char *const *paths, size_t n, const char *out_json,
+                                         const strata_kerchunk_opts *opts);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,8 @@ static const struct command {
     {"info", cmd_info, "describe a stack: shape, type, chunks, CRS, geotransform, nodata"},
     {"reduce", cmd_reduce, "reduce over time: mean, sum, min, max, std, var, count, median"},
     {"groupby", cmd_groupby, "reduce groups of timesteps (months, seasons, labels)"},
+    {"to-zarr", cmd_to_zarr, "write the cube to a Zarr store (v2 or v3), in parallel"},
+    {"kerchunk", cmd_kerchunk, "index NetCDF/HDF5/GeoTIFF files as kerchunk references"},
     {"demo", cmd_demo, "make a sample stack and walk through every capability"},
     {"read-all", cmd_read_all, "read every pixel through strata (benchmark of the reader)"},
 };

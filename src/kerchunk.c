@@ -1,0 +1,2 @@
+/* Placeholder until the kerchunk indexer lands. */
+#include "internal.h"

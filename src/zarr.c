@@ -1,0 +1,2 @@
+/* Placeholder until the Zarr writer lands. */
+#include "internal.h"
