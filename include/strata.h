@@ -225,6 +225,8 @@ typedef struct strata_reduce_opts {
     strata_dtype float_dtype; /* on-disk type of mean/std/var/median: float32 or float64;
                                  UNKNOWN (default): float64 for float64 input, else float32 */
     int sort_groups; /* groupby: 1 orders groups by label (strcmp), 0 (default) first-seen */
+    const char *compress; /* GeoTIFF outputs: "deflate" (default, level 1), "zstd", "lzw" or
+                             "none" */
     strata_progress_fn progress;
     void *progress_user;
 } strata_reduce_opts;

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The kernels must inline into each target clone of st_acc_add, or they run as baseline code. */
+#define ST_INLINE inline __attribute__((always_inline))
+
 unsigned st_fields_for(const bool ops[STRATA_OP_COUNT_OF_OPS], int skipna) {
     unsigned f = 1u << F_CNT;
     if (!skipna) {
@@ -51,6 +54,17 @@ void st_acc_free(st_acc *a) {
     free(a);
 }
 
+void st_acc_reset(st_acc *a, size_t t0) {
+    size_t len = (size_t)a->groups * a->bands * a->npx;
+    for (int f = 0; f < NFIELDS; f++) {
+        double v = field_init(f);
+        for (size_t i = 0; a->f[f] && i < len; i++) {
+            a->f[f][i] = v;
+        }
+    }
+    a->t0 = t0;
+}
+
 st_acc *st_acc_new(unsigned fields, int groups, int bands, size_t npx, bool vals, size_t t0,
                    size_t nt) {
     st_acc *a = st_calloc(1, sizeof *a);
@@ -67,15 +81,12 @@ st_acc *st_acc_new(unsigned fields, int groups, int bands, size_t npx, bool vals
             st_acc_free(a);
             return NULL;
         }
-        double v = field_init(f);
-        for (size_t i = 0; i < len; i++) {
-            a->f[f][i] = v;
-        }
     }
     if (vals && !(a->vals = st_malloc(nt * bands * npx * sizeof(double)))) {
         st_acc_free(a);
         return NULL;
     }
+    st_acc_reset(a, t0);
     return a;
 }
 
@@ -85,7 +96,7 @@ static double *field(const st_acc *a, int f, int g, int b) {
 
 /* ---- accumulate -------------------------------------------------------------------- */
 
-static void mark_valid(st_scratch *s, size_t n, bool has_nodata, double nodata) {
+static ST_INLINE void mark_valid(st_scratch *s, size_t n, bool has_nodata, double nodata) {
     double *restrict x = s->x, *restrict ok = s->ok, *restrict xz = s->xz;
     /* Without nodata, compare with NaN: never equal, so only NaN counts as missing. */
     double nd = has_nodata ? nodata : NAN;
@@ -96,25 +107,25 @@ static void mark_valid(st_scratch *s, size_t n, bool has_nodata, double nodata) 
     }
 }
 
-static void add_count(double *restrict cnt, const double *restrict ok, size_t n) {
+static ST_INLINE void add_count(double *restrict cnt, const double *restrict ok, size_t n) {
     for (size_t i = 0; i < n; i++) {
         cnt[i] += ok[i];
     }
 }
 
-static void add_missing(double *restrict miss, const double *restrict ok, size_t n) {
+static ST_INLINE void add_missing(double *restrict miss, const double *restrict ok, size_t n) {
     for (size_t i = 0; i < n; i++) {
         miss[i] += 1.0 - ok[i];
     }
 }
 
-static void add_sum(double *restrict sum, const double *restrict xz, size_t n) {
+static ST_INLINE void add_sum(double *restrict sum, const double *restrict xz, size_t n) {
     for (size_t i = 0; i < n; i++) {
         sum[i] += xz[i];
     }
 }
 
-static void add_min(double *restrict mn, const double *restrict x, const double *restrict ok,
+static ST_INLINE void add_min(double *restrict mn, const double *restrict x, const double *restrict ok,
                     size_t n) {
     for (size_t i = 0; i < n; i++) {
         double v = ok[i] != 0.0 ? x[i] : INFINITY;
@@ -122,7 +133,7 @@ static void add_min(double *restrict mn, const double *restrict x, const double 
     }
 }
 
-static void add_max(double *restrict mx, const double *restrict x, const double *restrict ok,
+static ST_INLINE void add_max(double *restrict mx, const double *restrict x, const double *restrict ok,
                     size_t n) {
     for (size_t i = 0; i < n; i++) {
         double v = ok[i] != 0.0 ? x[i] : -INFINITY;
@@ -130,7 +141,7 @@ static void add_max(double *restrict mx, const double *restrict x, const double 
     }
 }
 
-static void add_shifted(double *restrict k, double *restrict s1, double *restrict s2,
+static ST_INLINE void add_shifted(double *restrict k, double *restrict s1, double *restrict s2,
                         const double *restrict x, const double *restrict ok, size_t n) {
     for (size_t i = 0; i < n; i++) {
         double ki = (ok[i] != 0.0 && k[i] != k[i]) ? x[i] : k[i];
@@ -141,7 +152,7 @@ static void add_shifted(double *restrict k, double *restrict s1, double *restric
     }
 }
 
-static void keep_values(double *restrict dst, const double *restrict x,
+static ST_INLINE void keep_values(double *restrict dst, const double *restrict x,
                         const double *restrict ok, size_t n) {
     for (size_t i = 0; i < n; i++) {
         dst[i] = ok[i] != 0.0 ? x[i] : NAN;
@@ -151,7 +162,7 @@ static void keep_values(double *restrict dst, const double *restrict x,
 /* Source planes to double, one loop per type: GDALCopyWords is general and measurably
  * slower on these short runs, and this loop vectorises. */
 #define DEFINE_LOAD(name, type)                                                            \
-    static void name(const void *src, size_t n, double *restrict x) {                      \
+    static ST_INLINE void name(const void *src, size_t n, double *restrict x) {                      \
         const type *restrict s = src;                                                      \
         for (size_t i = 0; i < n; i++) {                                                   \
             x[i] = (double)s[i];                                                           \
@@ -166,7 +177,7 @@ DEFINE_LOAD(load_i64, int64_t)
 DEFINE_LOAD(load_f32, float)
 DEFINE_LOAD(load_f64, double)
 
-static void load_plane(const void *src, strata_dtype dtype, size_t n, double *x) {
+static ST_INLINE void load_plane(const void *src, strata_dtype dtype, size_t n, double *x) {
     switch (dtype) {
     case STRATA_UINT8: load_u8(src, n, x); break;
     case STRATA_UINT16: load_u16(src, n, x); break;

@@ -25,6 +25,9 @@ bool st_needs_vals(const bool ops[STRATA_OP_COUNT_OF_OPS]);
 st_acc *st_acc_new(unsigned fields, int groups, int bands, size_t npx, bool vals, size_t t0,
                    size_t nt);
 void st_acc_free(st_acc *a);
+/* Back to the empty state, for timesteps from t0 (same shape): reuse beats a fresh
+ * allocation, whose page faults cost more than the work on large tiles. */
+void st_acc_reset(st_acc *a, size_t t0);
 
 /* Per-worker scratch for the accumulate step: one sub-tile converted to double. */
 enum { ST_SUBTILE = 1024 };

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Timesteps read before they are accumulated: enough to amortise the sub-tile loop, few
- * enough that a batch of a large tile stays at a few MB. */
-enum { BATCH_BYTES = 8 << 20, MAX_BATCH = 32 };
+/* Timesteps read before they are accumulated: a batch that stays in the outer caches while
+ * its sub-tiles stream through the accumulators (2 MB: eight 256x256 float32 blocks). */
+enum { BATCH_BYTES = 2 << 20, MAX_BATCH = 32 };
 
 typedef struct tile_slot {
     pthread_mutex_t lock;
@@ -25,6 +25,7 @@ typedef struct worker_state {
     st_scratch scratch;
     double *out;          /* [npx] finished values */
     double *gather;       /* [T] median scratch */
+    st_acc *spare;        /* accumulators of the last finished tile, for reuse */
 } worker_state;
 
 typedef struct job {
@@ -65,6 +66,7 @@ static void worker_free(worker_state *w) {
     free(w->batch);
     free(w->out);
     free(w->gather);
+    st_acc_free(w->spare);
 }
 
 /* Reads timesteps [t0, t1) of every band of rect into the batch buffer. */
@@ -103,8 +105,14 @@ static void accumulate_batch(job *j, worker_state *w, st_acc *a, size_t npx, siz
 static strata_status accumulate_range(job *j, worker_state *w, const st_rect *r, size_t t0,
                                       size_t t1, st_acc **out) {
     size_t npx = (size_t)r->nrows * r->ncols;
-    st_acc *a = st_acc_new(j->fields, (int)j->ngroups, j->c->meta->bands, npx, j->vals, t0,
-                           t1 - t0);
+    st_acc *a = w->spare;
+    w->spare = NULL;
+    if (a && a->npx == npx && a->nt == t1 - t0) {
+        st_acc_reset(a, t0);
+    } else {
+        st_acc_free(a);
+        a = st_acc_new(j->fields, (int)j->ngroups, j->c->meta->bands, npx, j->vals, t0, t1 - t0);
+    }
     if (!a) {
         return st_nomem("accumulators");
     }
@@ -188,7 +196,11 @@ static strata_status run_item(void *ctx, size_t item, int worker) {
         }
     }
     strata_status st = finish_tile(j, w, a, &r);
-    st_acc_free(a);
+    if (j->plan.nsplit == 1) {
+        w->spare = a;
+    } else {
+        st_acc_free(a);
+    }
     return st;
 }
 

@@ -27,6 +27,10 @@ static strata_status check_request(const strata_collection *c, const strata_op *
         return st_fail(STRATA_ERR_INVALID_ARG, "output float type must be float32 or float64, "
                        "not %s", strata_dtype_name(o->float_dtype));
     }
+    if (o->compress && !st_gtiff_compress_ok(o->compress)) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "unknown compression '%s' (expected deflate, "
+                       "zstd, lzw or none)", o->compress);
+    }
     memset(marked, 0, STRATA_OP_COUNT_OF_OPS * sizeof *marked);
     for (size_t i = 0; i < nops; i++) {
         if ((unsigned)ops[i] >= STRATA_OP_COUNT_OF_OPS) {
@@ -144,7 +148,7 @@ static strata_status run(const strata_collection *c, const char *const *labels,
         st = result_for(c, &gr, marked, &r);
     }
     if (st == STRATA_OK) {
-        st_gtiff_spec sp = {pattern, o->float_dtype};
+        st_gtiff_spec sp = {pattern, o->float_dtype, o->compress};
         st = kind == SINK_MEMORY ? st_memory_sink_new(r, c->meta, &sink)
                                  : st_gtiff_sink_new(r, c->meta, &sp, &sink);
     }

@@ -39,7 +39,9 @@ void st_memory_sink_free(st_sink *s);
 typedef struct st_gtiff_spec {
     const char *pattern;      /* "{op}" and "{label}" placeholders */
     strata_dtype float_dtype; /* on-disk type of mean/std/var/median */
+    const char *compress;     /* NULL or a name accepted by st_gtiff_compress_ok */
 } st_gtiff_spec;
+bool st_gtiff_compress_ok(const char *name);
 strata_status st_gtiff_sink_new(strata_result *r, const strata_meta *m, const st_gtiff_spec *sp,
                                 st_sink **out);
 /* Closes every file; on success renames each temporary file to its final name, on failure

@@ -19,6 +19,7 @@ static const char *const REDUCE_HELP =
     "  --no-skipna     any missing value makes the pixel missing\n"
     "  --ddof N        std/var divisor is n - N (default 0)\n"
     "  --dtype T       float32 or float64: on-disk type of mean, std, var and median\n"
+    "  --compress C    deflate (default, level 1), zstd (faster), lzw or none\n"
     "  --threads N     worker threads (default: all cores)\n"
     "  --cache N       open files kept per thread (default 64)\n"
     "  --quiet         no progress line\n";
@@ -41,7 +42,8 @@ enum {
     OPT_DDOF,
     OPT_DTYPE,
     OPT_BY,
-    OPT_LABELS
+    OPT_LABELS,
+    OPT_COMPRESS
 };
 
 typedef struct reduce_args {
@@ -80,6 +82,7 @@ static int parse_option(const char *cmd, reduce_args *a, int opt, const char *ar
     case 'o': a->out = arg; return 0;
     case OPT_BY: a->by = arg; return 0;
     case OPT_LABELS: a->labels = arg; return 0;
+    case OPT_COMPRESS: a->ro.compress = arg; return 0;
     case 'h': a->help = true; return 0;
     default: return EXIT_USAGE;
     }
@@ -95,6 +98,7 @@ static int parse_args(const char *cmd, int argc, char **argv, reduce_args *a) {
                                              {"output", required_argument, NULL, 'o'},
                                              {"by", required_argument, NULL, OPT_BY},
                                              {"labels", required_argument, NULL, OPT_LABELS},
+                                             {"compress", required_argument, NULL, OPT_COMPRESS},
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};
     memset(a, 0, sizeof *a);
