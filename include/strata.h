@@ -146,7 +146,12 @@ STRATA_API strata_status strata_collection_set_cache_capacity(strata_collection 
 
 STRATA_API size_t strata_collection_size(const strata_collection *c);
 STRATA_API const strata_meta *strata_collection_meta(const strata_collection *c);
+/* The (first) file of timestep t. */
 STRATA_API const char *strata_collection_path(const strata_collection *c, size_t t);
+/* Files per timestep: 1, or one per asset of a STAC collection made of several assets. */
+STRATA_API size_t strata_collection_sources(const strata_collection *c);
+/* File k of timestep t, or NULL when out of range. */
+STRATA_API const char *strata_collection_source(const strata_collection *c, size_t t, size_t k);
 /* Returns 1 and sets *utc when timestep t has a time. */
 STRATA_API int strata_collection_time(const strata_collection *c, size_t t, int64_t *utc);
 /* Label of timestep t, or NULL when the collection has none. */

@@ -149,7 +149,7 @@ static strata_status open_checked(st_thread_cache *tc, size_t t, GDALDatasetH *o
             tc->tmpl_srs = st_meta_srs(c->meta);
             tc->srs_parsed = true;
         }
-        if (!st_meta_matches(c->meta, tc->tmpl_srs, ds, why, sizeof why)) {
+        if (!st_meta_matches(c->meta, tc->tmpl_srs, c->src_bands, ds, why, sizeof why)) {
             GDALClose(ds);
             return st_fail(STRATA_ERR_MISALIGNED, "%s: %s", path, why);
         }

@@ -6,17 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static strata_collection *collection_alloc(size_t n) {
+static strata_collection *collection_alloc(size_t n, size_t nsrc) {
     strata_collection *c = st_calloc(1, sizeof *c);
     if (!c) {
         return NULL;
     }
     c->n = n;
+    c->nsrc = nsrc;
     c->cache_capacity = 64;
-    c->paths = st_calloc(n, sizeof *c->paths);
+    c->paths = st_calloc(n * nsrc, sizeof *c->paths);
     c->times = st_calloc(n, sizeof *c->times);
     c->has_time = st_calloc(n, 1);
-    c->checked = st_calloc(n, sizeof *c->checked);
+    c->checked = st_calloc(n * nsrc, sizeof *c->checked);
     if (!c->paths || !c->times || !c->has_time || !c->checked) {
         free(c->paths);
         free(c->times);
@@ -45,7 +46,7 @@ void strata_collection_free(strata_collection *c) {
     }
     free(c->caches);
     pthread_mutex_destroy(&c->lock);
-    free_strings(c->paths, c->n);
+    free_strings(c->paths, c->n * c->nsrc);
     free_strings(c->labels, c->n);
     free(c->times);
     free(c->has_time);
@@ -55,9 +56,9 @@ void strata_collection_free(strata_collection *c) {
 }
 
 static strata_status copy_paths(strata_collection *c, const char *const *paths) {
-    for (size_t i = 0; i < c->n; i++) {
+    for (size_t i = 0; i < c->n * c->nsrc; i++) {
         if (!paths[i] || !paths[i][0]) {
-            return st_fail(STRATA_ERR_INVALID_ARG, "timestep %zu: empty path", i);
+            return st_fail(STRATA_ERR_INVALID_ARG, "timestep %zu: empty path", i / c->nsrc);
         }
         c->paths[i] = st_strdup(paths[i]);
         if (!c->paths[i]) {
@@ -88,29 +89,59 @@ static void set_default_chunks(strata_collection *c) {
     st_default_tile(c->meta, &c->chunks.y, &c->chunks.x);
 }
 
-strata_status strata_collection_from_files(const char *const *paths, size_t n,
-                                           strata_collection **out) {
-    st_clear_error();
-    if (!out || !paths || n == 0) {
+/* With several sources a timestep, the template's bands repeat once per source. */
+static strata_status widen_meta(strata_collection *c, const char *const *band_names) {
+    c->src_bands = c->meta->bands;
+    if (c->nsrc == 1 && !band_names) {
+        return STRATA_OK;
+    }
+    strata_meta *wide;
+    ST_TRY(st_meta_repeat_bands(c->meta, c->nsrc, band_names, &wide));
+    strata_meta_free(c->meta);
+    c->meta = wide;
+    return STRATA_OK;
+}
+
+strata_status st_collection_new(const char *const *paths, size_t n, size_t nsrc,
+                                const char *const *band_names, strata_meta *meta,
+                                strata_collection **out) {
+    *out = NULL;
+    if (!paths || n == 0 || nsrc == 0) {
+        strata_meta_free(meta);
         return st_fail(STRATA_ERR_INVALID_ARG, "a collection needs at least one file");
     }
-    *out = NULL;
-    strata_collection *c = collection_alloc(n);
+    strata_collection *c = collection_alloc(n, nsrc);
     if (!c) {
+        strata_meta_free(meta);
         return st_nomem("collection");
     }
+    c->meta = meta;
     strata_status st = copy_paths(c, paths);
-    if (st == STRATA_OK) {
+    if (st == STRATA_OK && !meta) {
         st = snapshot_template(c);
+        if (st == STRATA_OK) {
+            atomic_store(&c->checked[0], 1);
+        }
+    }
+    if (st == STRATA_OK) {
+        st = widen_meta(c, band_names);
     }
     if (st != STRATA_OK) {
         strata_collection_free(c);
         return st;
     }
-    atomic_store(&c->checked[0], 1);
     set_default_chunks(c);
     *out = c;
     return STRATA_OK;
+}
+
+strata_status strata_collection_from_files(const char *const *paths, size_t n,
+                                           strata_collection **out) {
+    st_clear_error();
+    if (!out) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "strata_collection_from_files: NULL argument");
+    }
+    return st_collection_new(paths, n, 1, NULL, NULL, out);
 }
 
 /* ---- times and labels ------------------------------------------------------------------ */
@@ -140,7 +171,7 @@ strata_status strata_collection_set_times_iso(strata_collection *c, const char *
     for (size_t i = 0; i < c->n && st == STRATA_OK; i++) {
         if (!iso[i] || st_parse_iso8601(iso[i], &t[i]) != STRATA_OK) {
             st = st_fail(STRATA_ERR_PARSE, "timestep %zu (%s): unparseable time '%s'", i,
-                         c->paths[i], iso[i] ? iso[i] : "(null)");
+                         c->paths[i * c->nsrc], iso[i] ? iso[i] : "(null)");
         }
     }
     if (st == STRATA_OK) {
@@ -166,9 +197,10 @@ strata_status strata_collection_set_times_pattern(strata_collection *c, const ch
     }
     strata_status st = STRATA_OK;
     for (size_t i = 0; i < c->n && st == STRATA_OK; i++) {
-        if (st_parse_time_pattern(base_name(c->paths[i]), pattern, &t[i]) != STRATA_OK) {
+        const char *path = c->paths[i * c->nsrc];
+        if (st_parse_time_pattern(base_name(path), pattern, &t[i]) != STRATA_OK) {
             st = st_fail(STRATA_ERR_PARSE, "timestep %zu: no time matching '%s' in file name %s",
-                         i, pattern, c->paths[i]);
+                         i, pattern, path);
         }
     }
     if (st == STRATA_OK) {
@@ -219,7 +251,13 @@ const strata_meta *strata_collection_meta(const strata_collection *c) {
     return c->meta;
 }
 const char *strata_collection_path(const strata_collection *c, size_t t) {
-    return t < c->n ? c->paths[t] : NULL;
+    return t < c->n ? c->paths[t * c->nsrc] : NULL;
+}
+size_t strata_collection_sources(const strata_collection *c) {
+    return c->nsrc;
+}
+const char *strata_collection_source(const strata_collection *c, size_t t, size_t k) {
+    return t < c->n && k < c->nsrc ? c->paths[t * c->nsrc + k] : NULL;
 }
 int strata_collection_time(const strata_collection *c, size_t t, int64_t *utc) {
     if (t >= c->n || !c->has_time[t]) {
@@ -258,7 +296,15 @@ strata_status strata_collection_to_json(const strata_collection *c, char **json)
     json_t *o = json_object(), *steps = json_array();
     for (size_t i = 0; i < c->n; i++) {
         json_t *s = json_object();
-        json_object_set_new(s, "path", json_string(c->paths[i]));
+        if (c->nsrc == 1) {
+            json_object_set_new(s, "path", json_string(c->paths[i]));
+        } else {
+            json_t *p = json_array();
+            for (size_t k = 0; k < c->nsrc; k++) {
+                json_array_append_new(p, json_string(c->paths[i * c->nsrc + k]));
+            }
+            json_object_set_new(s, "paths", p);
+        }
         if (c->has_time[i]) {
             json_object_set_new(s, "time", json_integer(c->times[i]));
         }
@@ -273,19 +319,35 @@ strata_status strata_collection_to_json(const strata_collection *c, char **json)
                                                c->chunks.x));
     json_object_set_new(o, "cache_capacity", json_integer(c->cache_capacity));
     json_object_set_new(o, "sidecars", json_boolean(c->sidecars));
+    json_object_set_new(o, "sources", json_integer((json_int_t)c->nsrc));
     json_object_set_new(o, "timesteps", steps);
     *json = st_json_dump(o);
     json_decref(o);
     return *json ? STRATA_OK : st_nomem("collection JSON");
 }
 
+static strata_status parse_paths(strata_collection *c, size_t i, const json_t *s) {
+    const json_t *one = json_object_get(s, "path"), *many = json_object_get(s, "paths");
+    if (c->nsrc == 1 ? !json_string_value(one) : json_array_size(many) != c->nsrc) {
+        return st_fail(STRATA_ERR_PARSE, "collection JSON: timestep %zu needs %s", i,
+                       c->nsrc == 1 ? "a \"path\"" : "\"paths\", one per source");
+    }
+    for (size_t k = 0; k < c->nsrc; k++) {
+        const char *p = json_string_value(c->nsrc == 1 ? one : json_array_get(many, k));
+        if (!p || !p[0]) {
+            return st_fail(STRATA_ERR_PARSE, "collection JSON: timestep %zu: empty path", i);
+        }
+        if (!(c->paths[i * c->nsrc + k] = st_strdup(p))) {
+            return st_nomem("collection");
+        }
+    }
+    return STRATA_OK;
+}
+
 static strata_status parse_step(strata_collection *c, size_t i, const json_t *s, bool labels) {
-    const char *path = json_string_value(json_object_get(s, "path"));
     const json_t *t = json_object_get(s, "time");
     const char *label = json_string_value(json_object_get(s, "label"));
-    if (!path || !path[0]) {
-        return st_fail(STRATA_ERR_PARSE, "collection JSON: timestep %zu has no \"path\"", i);
-    }
+    ST_TRY(parse_paths(c, i, s));
     if (t && !json_is_integer(t)) {
         return st_fail(STRATA_ERR_PARSE, "collection JSON: timestep %zu: time is not an integer",
                        i);
@@ -294,11 +356,7 @@ static strata_status parse_step(strata_collection *c, size_t i, const json_t *s,
         return st_fail(STRATA_ERR_PARSE, "collection JSON: timestep %zu: labels must be given "
                        "for every timestep or none", i);
     }
-    c->paths[i] = st_strdup(path);
-    if (labels) {
-        c->labels[i] = st_strdup(label);
-    }
-    if (!c->paths[i] || (labels && !c->labels[i])) {
+    if (labels && !(c->labels[i] = st_strdup(label))) {
         return st_nomem("collection");
     }
     c->has_time[i] = t != NULL;
@@ -315,7 +373,12 @@ static strata_status parse_collection(const json_t *o, strata_collection **out) 
                        "integers), \"cache_capacity\" and a non-empty \"timesteps\" array");
     }
     size_t n = json_array_size(steps);
-    strata_collection *c = collection_alloc(n);
+    const json_t *js = json_object_get(o, "sources");
+    json_int_t nsrc = js ? json_integer_value(js) : 1;
+    if (nsrc < 1 || nsrc > 65535) {
+        return st_fail(STRATA_ERR_PARSE, "collection JSON: \"sources\" must be 1..65535");
+    }
+    strata_collection *c = collection_alloc(n, (size_t)nsrc);
     if (!c) {
         return st_nomem("collection");
     }
@@ -330,6 +393,13 @@ static strata_status parse_collection(const json_t *o, strata_collection **out) 
     }
     if (st == STRATA_OK) {
         st = st_meta_from_jobj(json_object_get(o, "meta"), &c->meta);
+    }
+    if (st == STRATA_OK && c->meta->bands % (int)c->nsrc != 0) {
+        st = st_fail(STRATA_ERR_PARSE, "collection JSON: %d bands do not split over %zu sources",
+                     c->meta->bands, c->nsrc);
+    }
+    if (st == STRATA_OK) {
+        c->src_bands = c->meta->bands / (int)c->nsrc;
     }
     strata_chunks chunks = {(int)json_integer_value(json_array_get(ch, 0)),
                             (int)json_integer_value(json_array_get(ch, 1)),
@@ -377,9 +447,9 @@ strata_status strata_collection_validate(const strata_collection *c) {
     }
     st_thread_cache *tc;
     ST_TRY(st_cache_for_thread(c, &tc));
-    for (size_t t = 0; t < c->n; t++) {
+    for (size_t f = 0; f < c->n * c->nsrc; f++) {
         GDALDatasetH ds;
-        ST_TRY(st_cache_acquire(tc, t, &ds));
+        ST_TRY(st_cache_acquire(tc, f, &ds));
     }
     return STRATA_OK;
 }

@@ -70,8 +70,17 @@ struct strata_meta {
 strata_status st_meta_from_dataset(GDALDatasetH ds, const char *path, strata_meta **out);
 /* Empty string when ds matches the template, else a description of the first difference
  * written into why (size bytes). */
-bool st_meta_matches(const strata_meta *tmpl, OGRSpatialReferenceH tmpl_srs, GDALDatasetH ds,
-                     char *why, size_t size);
+bool st_meta_matches(const strata_meta *tmpl, OGRSpatialReferenceH tmpl_srs, int bands,
+                     GDALDatasetH ds, char *why, size_t size);
+/* A meta whose bands are nsrc copies of m's bands (one file per source), named names[k] when
+ * given (one name per source, for single-band sources) */
+strata_status st_meta_repeat_bands(const strata_meta *m, size_t nsrc, const char *const *names,
+                                   strata_meta **out);
+/* Builds a collection over n timesteps of nsrc files each. meta NULL: snapshot the first file.
+ * Takes ownership of meta. band_names: one per source or NULL. */
+strata_status st_collection_new(const char *const *paths, size_t n, size_t nsrc,
+                                const char *const *band_names, strata_meta *meta,
+                                strata_collection **out);
 /* The template's CRS parsed (NULL when it has none); free with OSRDestroySpatialReference. */
 OGRSpatialReferenceH st_meta_srs(const strata_meta *meta);
 /* jansson is an implementation detail: these pass json_t as void. */
@@ -86,7 +95,9 @@ typedef struct st_thread_cache st_thread_cache;
 
 struct strata_collection {
     size_t n;
-    char **paths;
+    size_t nsrc;   /* files per timestep (STAC assets as bands); 1 for plain stacks */
+    int src_bands; /* bands of each file; meta->bands == nsrc * src_bands */
+    char **paths;  /* [n * nsrc], timestep-major */
     int64_t *times;
     unsigned char *has_time;
     char **labels; /* NULL or [n] */
@@ -94,7 +105,7 @@ struct strata_collection {
     strata_chunks chunks;
     int cache_capacity;
     bool sidecars; /* the template has side files (.aux.xml, .ovr, .msk): look for them */
-    atomic_uchar *checked; /* [n]: 1 once the file was opened and matched the template */
+    atomic_uchar *checked; /* [n * nsrc]: 1 once the file was opened and matched the template */
     pthread_mutex_t lock;  /* guards the caches list, not the caches */
     st_thread_cache **caches;
     size_t ncaches, caches_cap;
@@ -102,8 +113,9 @@ struct strata_collection {
 
 /* The calling thread's cache for c (created on first use). */
 strata_status st_cache_for_thread(const strata_collection *c, st_thread_cache **out);
-/* The open dataset of timestep t, opened and checked against the template on first use. */
-strata_status st_cache_acquire(st_thread_cache *tc, size_t t, GDALDatasetH *out);
+/* The open dataset of file f (timestep t, source k: f = t * nsrc + k), opened and checked
+ * against the template on first use. */
+strata_status st_cache_acquire(st_thread_cache *tc, size_t f, GDALDatasetH *out);
 int st_cache_open_count(const st_thread_cache *tc);
 const strata_collection *st_cache_collection(const st_thread_cache *tc);
 void st_cache_free(st_thread_cache *tc);

@@ -58,7 +58,7 @@ strata_status strata_labels_from_times(const strata_collection *c, const char *k
             strata_labels_free(labels, c->n);
             return st_fail(STRATA_ERR_INVALID_ARG, "grouping by %s needs times, and timestep "
                            "%zu (%s) has none (give --times or --time-pattern)", key, t,
-                           c->paths[t]);
+                           strata_collection_path(c, t));
         }
         format_label(key, c->times[t], buf, sizeof buf);
         if (!(labels[t] = st_strdup(buf))) {

@@ -201,8 +201,8 @@ OGRSpatialReferenceH st_meta_srs(const strata_meta *m) {
     return srs;
 }
 
-bool st_meta_matches(const strata_meta *m, OGRSpatialReferenceH srs, GDALDatasetH ds, char *why,
-                     size_t size) {
+bool st_meta_matches(const strata_meta *m, OGRSpatialReferenceH srs, int expected_bands,
+                     GDALDatasetH ds, char *why, size_t size) {
     int rows = GDALGetRasterYSize(ds), cols = GDALGetRasterXSize(ds);
     int bands = GDALGetRasterCount(ds);
     double gt[6];
@@ -211,8 +211,8 @@ bool st_meta_matches(const strata_meta *m, OGRSpatialReferenceH srs, GDALDataset
                  m->cols, m->rows);
         return false;
     }
-    if (bands != m->bands) {
-        snprintf(why, size, "%d bands, template has %d", bands, m->bands);
+    if (bands != expected_bands) {
+        snprintf(why, size, "%d bands, template has %d", bands, expected_bands);
         return false;
     }
     for (int b = 1; b <= bands; b++) {
@@ -237,6 +237,44 @@ bool st_meta_matches(const strata_meta *m, OGRSpatialReferenceH srs, GDALDataset
         return false;
     }
     return true;
+}
+
+strata_status st_meta_repeat_bands(const strata_meta *m, size_t nsrc, const char *const *names,
+                                   strata_meta **out) {
+    *out = NULL;
+    if (nsrc * (size_t)m->bands > 65535) {
+        return st_fail(STRATA_ERR_UNSUPPORTED, "%zu sources of %d bands: too many bands", nsrc,
+                       m->bands);
+    }
+    strata_meta *r = meta_alloc((int)nsrc * m->bands);
+    if (!r) {
+        return st_nomem("meta");
+    }
+    r->epsg = m->epsg;
+    r->crs_wkt = st_strdup(m->crs_wkt);
+    memcpy(r->gt, m->gt, sizeof r->gt);
+    r->rows = m->rows;
+    r->cols = m->cols;
+    r->dtype = m->dtype;
+    r->block_x = m->block_x;
+    r->block_y = m->block_y;
+    r->driver = st_strdup(m->driver);
+    strata_status st = r->crs_wkt && r->driver ? STRATA_OK : st_nomem("meta");
+    for (int b = 0; b < r->bands && st == STRATA_OK; b++) {
+        int src = b % m->bands;
+        const char *name = names && m->bands == 1 ? names[b] : m->band_names[src];
+        r->has_nodata[b] = m->has_nodata[src];
+        r->nodata[b] = m->nodata[src];
+        if (!(r->band_names[b] = st_strdup(name))) {
+            st = st_nomem("meta");
+        }
+    }
+    if (st != STRATA_OK) {
+        strata_meta_free(r);
+        return st;
+    }
+    *out = r;
+    return STRATA_OK;
 }
 
 /* ---- JSON ---------------------------------------------------------------------------- */

@@ -38,12 +38,16 @@ strata_status st_read_rect(st_thread_cache *tc, size_t t, int band, const st_rec
     const strata_collection *c = st_cache_collection(tc);
     const strata_meta *m = c->meta;
     GDALDatasetH ds;
-    ST_TRY(st_cache_acquire(tc, t, &ds));
-    GDALRasterBandH h = GDALGetRasterBand(ds, band + 1);
+    size_t f = t * c->nsrc + (size_t)(band / c->src_bands);
+    ST_TRY(st_cache_acquire(tc, f, &ds));
+    GDALRasterBandH h = GDALGetRasterBand(ds, band % c->src_bands + 1);
     GDALDataType src_type = st_dtype_to_gdal(m->dtype), dst_type = st_dtype_to_gdal(dtype);
-    int bw = m->block_x, bh = m->block_y;
+    /* The file's own blocks: a meta built from STAC metadata does not know them. */
+    int bw, bh;
+    GDALGetBlockSize(h, &bw, &bh);
     bool direct = dtype == m->dtype && is_whole_block(r, bw, bh);
-    void *blk = direct ? dst : st_cache_scratch(tc, (size_t)bw * bh * strata_dtype_size(m->dtype));
+    void *blk =
+        direct ? dst : st_cache_scratch(tc, (size_t)bw * bh * strata_dtype_size(m->dtype));
     if (!blk) {
         return st_nomem("block buffer");
     }
@@ -54,7 +58,7 @@ strata_status st_read_rect(st_thread_cache *tc, size_t t, int band, const st_rec
         for (int bx = xs.first; bx <= xs.last && st == STRATA_OK; bx++) {
             if (GDALReadBlock(h, bx, by, blk) != CE_None) {
                 st = st_fail_gdal(STRATA_ERR_IO, "%s: cannot read band %d block (%d, %d)",
-                                  c->paths[t], band + 1, bx, by);
+                                  c->paths[f], band % c->src_bands + 1, bx, by);
             } else if (!direct) {
                 copy_from_block(blk, src_type, bx, by, bw, bh, r, dst, dst_type);
             }

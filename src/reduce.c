@@ -81,7 +81,7 @@ static strata_status make_grouping(const strata_collection *c, const char *const
     for (size_t t = 0; t < c->n; t++) {
         if (!labels[t]) {
             return st_fail(STRATA_ERR_INVALID_ARG, "timestep %zu (%s) has no label", t,
-                           c->paths[t]);
+                           strata_collection_path(c, t));
         }
         if (find_label(gr->labels, gr->ngroups, labels[t]) == gr->ngroups) {
             gr->labels[gr->ngroups++] = (char *)labels[t];
