@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config clang-format time
-          libgdal-dev gdal-bin libjansson-dev libblosc-dev libzstd-dev zlib1g-dev libhdf5-dev
+          openmpi-bin libopenmpi-dev libgdal-dev gdal-bin libjansson-dev libblosc-dev libzstd-dev zlib1g-dev libhdf5-dev
           python3-gdal python3-numpy python3-xarray python3-rioxarray python3-dask
-          python3-flox python3-zarr python3-netcdf4 python3-fsspec python3-rasterio)
+          python3-flox python3-zarr python3-netcdf4 python3-fsspec python3-rasterio
+          clang libclang-rt-14-dev)
 
 install_missing() {
     local missing=()
@@ -35,6 +36,10 @@ build() { # build DIR [cmake options...]
 run_tests() {
     build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE=address,undefined
     ctest --test-dir build-asan --output-on-failure -j"$(nproc)" --timeout 600
+    # The kerchunk TIFF and NetCDF3 header parsers under libFuzzer (clang), 20 s each.
+    build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_BUILD_FUZZERS=ON \
+        -DCMAKE_C_COMPILER=clang -DSTRATA_BUILD_BENCH=OFF
+    ctest --test-dir build-fuzz --output-on-failure -L fuzz --timeout 600
     # Threaded tests again under ThreadSanitizer (it cannot share a build with ASan).
     build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE=thread \
         -DSTRATA_BUILD_BENCH=OFF

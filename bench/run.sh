@@ -14,6 +14,8 @@
 #   STRATA_BENCH_DIR   stack cache + work dir   (default: /tmp/strata-bench)
 #   PYTHON             Python with gdal/xarray  (default: /usr/bin/python3)
 #   REPS               timed runs per contender (default: 3, --quick: 1)
+#   MAX_OTHER          retry a timed run if other processes used more CPU than this, in cores,
+#                      meanwhile (default 0.3); RETRIES (default 3) and RETRY_PAUSE (15 s) bound it
 #
 # Every contender gets one untimed warm-up run (so the page cache is warm for everyone), then
 # REPS timed runs under /usr/bin/time; the table reports the median wall time and the largest
@@ -28,6 +30,10 @@ BENCH_DIR=${STRATA_BENCH_DIR:-/tmp/strata-bench}
 PYTHON=${PYTHON:-/usr/bin/python3}
 TIME_BIN=/usr/bin/time
 NGROUPS=12
+MAX_OTHER=${MAX_OTHER:-0.3}
+RETRIES=${RETRIES:-3}
+RETRY_PAUSE=${RETRY_PAUSE:-15}
+CLK_TCK=$(getconf CLK_TCK)
 ALL_WORKLOADS=read,reduce,groupby,memflat
 
 QUICK=0
@@ -115,6 +121,8 @@ machine_info() {
         printf -- '- strata: %s (modified %s)\n' "$STRATA" "$(date -r "$STRATA" '+%F %T')"
     fi
     printf -- '- %s timed run(s) per contender after one warm-up; median wall seconds, max peak RSS\n' "$REPS"
+    printf -- '- other load: most CPU (in cores) other processes used during a kept run; runs above %s\n' "$MAX_OTHER"
+    printf -- '  were retried up to %s times\n' "$RETRIES"
 }
 
 # ---- measuring --------------------------------------------------------------------------------
@@ -122,19 +130,49 @@ machine_info() {
 # reset_out: an empty output folder before every run, so no run pays for another's files.
 reset_out() { rm -rf "$OUT"; mkdir -p "$OUT"; }
 
-# run_once LOG CMD...: run CMD under /usr/bin/time, print "SECONDS PEAK_KB".
+# cpu_busy: clock ticks the whole machine has spent busy (user+nice+system+irq+softirq+steal).
+cpu_busy() {
+    local _cpu user nice system _idle _iowait irq softirq steal
+    read -r _cpu user nice system _idle _iowait irq softirq steal _ </proc/stat
+    echo $((user + nice + system + irq + softirq + steal))
+}
+
+# run_once LOG CMD...: run CMD under /usr/bin/time, print "SECONDS PEAK_KB OTHER", where OTHER
+# is the CPU that other processes used meanwhile, in cores: the machine's busy time minus the
+# command's own user+system time, over the wall time. A gauge of noisy neighbours.
 run_once() {
-    local log=$1 tf
+    local log=$1 tf b0 b1
     shift
     tf=$(mktemp)
-    if ! "$TIME_BIN" -f '%e %M' -o "$tf" "$@" >"$log" 2>&1; then
+    b0=$(cpu_busy)
+    if ! "$TIME_BIN" -f '%e %M %U %S' -o "$tf" "$@" >"$log" 2>&1; then
         log "FAILED: $*"
         tail -n 20 "$log" >&2
         rm -f "$tf"
         exit 1
     fi
-    tail -n 1 "$tf"
+    b1=$(cpu_busy)
+    tail -n 1 "$tf" | awk -v ticks=$((b1 - b0)) -v hz="$CLK_TCK" '{
+        other = (ticks / hz - $3 - $4) / ($1 > 0.01 ? $1 : 0.01)
+        printf "%s %s %.2f\n", $1, $2, (other > 0 ? other : 0)
+    }'
     rm -f "$tf"
+}
+
+# timed_run LOG CMD...: run_once, retried (up to RETRIES times, after a pause) while other
+# processes used more than MAX_OTHER cores during the run.
+timed_run() {
+    local try r
+    for ((try = 1; ; try++)); do
+        reset_out
+        r=$(run_once "$@")
+        if awk -v o="${r##* }" -v max="$MAX_OTHER" 'BEGIN { exit !(o <= max) }' || ((try > RETRIES)); then
+            printf '%s\n' "$r"
+            return
+        fi
+        log "  other processes used ${r##* } cores during the run: retrying in ${RETRY_PAUSE}s"
+        sleep "$RETRY_PAUSE"
+    done
 }
 
 # bench WORKLOAD KEY CMD...: warm-up + REPS timed runs; append a row to $RESULTS.
@@ -146,13 +184,13 @@ bench() {
     log "$workload | $key: warm-up + $REPS run(s)"
     reset_out
     run_once "$LAST_LOG" "$@" >/dev/null
-    local i r secs=() kb=0
+    local i sec k other secs=() kb=0 max_other=0
     for ((i = 0; i < REPS; i++)); do
-        reset_out
-        r=$(run_once "$LAST_LOG" "$@")
-        secs+=("${r% *}")
-        ((${r#* } > kb)) && kb=${r#* }
-        printf '%s\t%s\t%s\t%s\n' "$workload" "$key" "${r% *}" "${r#* }" >>"$WORK/raw.tsv"
+        read -r sec k other < <(timed_run "$LAST_LOG" "$@")
+        secs+=("$sec")
+        ((k > kb)) && kb=$k
+        max_other=$(awk -v a="$max_other" -v b="$other" 'BEGIN { print (b > a ? b : a) }')
+        printf '%s\t%s\t%s\t%s\t%s\n' "$workload" "$key" "$sec" "$k" "$other" >>"$WORK/raw.tsv"
     done
     local sorted
     sorted=$(printf '%s\n' "${secs[@]}" | sort -g)
@@ -160,8 +198,9 @@ bench() {
     med=$(sed -n "$(((REPS + 1) / 2))p" <<<"$sorted")
     min=$(head -n 1 <<<"$sorted")
     max=$(tail -n 1 <<<"$sorted")
-    printf '%s\t%s\t%s\t%s\t%s\t%d\n' "$workload" "$key" "$med" "$min" "$max" $((kb / 1024)) >>"$RESULTS"
-    log "  -> ${med} s (min ${min}, max ${max}), peak $((kb / 1024)) MB"
+    printf '%s\t%s\t%s\t%s\t%s\t%d\t%s\n' "$workload" "$key" "$med" "$min" "$max" $((kb / 1024)) \
+        "$max_other" >>"$RESULTS"
+    log "  -> ${med} s (min ${min}, max ${max}), peak $((kb / 1024)) MB, others used <= $max_other cores"
 }
 
 # The limit of a file list is measured once per run and reused by every workload on it.
@@ -270,14 +309,14 @@ render_table() {
         }
         NR == FNR { if ($2 == "limit") lim[$1] = $3; if ($2 == "xarray") xa[$1] = $3; next }
         FNR == 1 {
-            print "| workload | contender | seconds (median) | min - max | peak MB | x limit | speed-up vs xarray |"
-            print "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+            print "| workload | contender | seconds (median) | min - max | peak MB | x limit | speed-up vs xarray | other load |"
+            print "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
         }
         {
             ratio = ($1 in lim && lim[$1] > 0) ? sprintf("%.2f", $3 / lim[$1]) : "-"
             speed = ($1 in xa && $3 > 0) ? sprintf("%.1f", xa[$1] / $3) : "-"
-            printf "| %s | %s | %.2f | %.2f - %.2f | %d | %s | %s |\n", \
-                   ($1 == prev ? "" : $1), name($2), $3, $4, $5, $6, ratio, speed
+            printf "| %s | %s | %.2f | %.2f - %.2f | %d | %s | %s | %.2f |\n", \
+                   ($1 == prev ? "" : $1), name($2), $3, $4, $5, $6, ratio, speed, $7
             prev = $1
         }' "$RESULTS" "$RESULTS"
 }

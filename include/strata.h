@@ -232,6 +232,9 @@ typedef struct strata_reduce_opts {
     int sort_groups; /* groupby: 1 orders groups by label (strcmp), 0 (default) first-seen */
     const char *compress; /* GeoTIFF outputs: "deflate" (default, level 1), "zstd", "lzw" or
                              "none" */
+    int part_index, part_count; /* distributed runs: compute only the spatial tiles whose
+                                   index % part_count == part_index (0, 0: all tiles); the
+                                   others stay zero in memory results */
     strata_progress_fn progress;
     void *progress_user;
 } strata_reduce_opts;
@@ -270,6 +273,13 @@ STRATA_API strata_status strata_reduce_to_gtiff(const strata_collection *c,
                                                 size_t nops, const strata_reduce_opts *opts,
                                                 const char *path_pattern, strata_result **out);
 
+/* Writes an in-memory result as GeoTIFFs, exactly as strata_reduce_to_gtiff would have
+ * (same types, nodata, names, temporary names renamed at the end). Used to write a result
+ * assembled from the parts of a distributed run. The paths are then set on r. */
+STRATA_API strata_status strata_result_to_gtiff(strata_result *r, const strata_collection *c,
+                                                const strata_reduce_opts *opts,
+                                                const char *path_pattern);
+
 STRATA_API size_t strata_result_groups(const strata_result *r);
 STRATA_API const char *strata_result_label(const strata_result *r, size_t group);
 /* Number of timesteps in the group. */
@@ -281,10 +291,43 @@ STRATA_API strata_status strata_result_array(const strata_result *r, size_t grou
                                              strata_array *out);
 STRATA_API void strata_result_free(strata_result *r);
 
+/* ---- STAC sources ------------------------------------------------------------------------ */
+
+/* Rewrites an asset href before it is read (mirrors, signed URLs). Returns a new string
+ * allocated with malloc (strata frees it), or NULL to keep href as it is. */
+typedef char *(*strata_href_fn)(const char *href, void *user);
+
+typedef struct strata_stac_opts {
+    const char *const *assets; /* asset keys, one band (group) each, in order; NULL: the
+                                  first asset of the first item */
+    size_t nassets;
+    int keep_order;            /* 1: keep the given order; 0 (default): sort by datetime */
+    int has_bbox;              /* 1: drop items whose bbox misses bbox (lon/lat) */
+    double bbox[4];            /* minx, miny, maxx, maxy */
+    size_t max_items;          /* 0 (default): all, else at most this many after filtering */
+    strata_href_fn href_rewrite;
+    void *href_user;
+} strata_stac_opts;
+
+STRATA_API void strata_stac_opts_init(strata_stac_opts *opts);
+/* Builds a collection from STAC JSON text: an Item, an ItemCollection/FeatureCollection, a
+ * JSON array of items or a STAC API search response. base is the location the text came
+ * from (a path or URL) to resolve relative hrefs when an item has no self link; may be NULL.
+ * Item times travel with the collection. */
+STRATA_API strata_status strata_collection_from_stac(const char *json, const char *base,
+                                                     const strata_stac_opts *opts,
+                                                     strata_collection **out);
+/* As strata_collection_from_stac, reading the JSON from a file, an http(s) URL, or "-"
+ * (standard input). */
+STRATA_API strata_status strata_collection_from_stac_file(const char *source,
+                                                          const strata_stac_opts *opts,
+                                                          strata_collection **out);
+
 /* ---- Zarr writer ------------------------------------------------------------------------ */
 
 typedef enum strata_zarr_mode {
-    STRATA_ZARR_OVERWRITE = 0, /* "w": replace whatever is at the store path */
+    STRATA_ZARR_OVERWRITE = 0, /* "w": replace a store (or file) at the path; a folder that
+                                  is not a Zarr store is refused, never deleted */
     STRATA_ZARR_CREATE,        /* "w-": fail when the store exists, leaving it untouched */
     STRATA_ZARR_APPEND         /* "a": append timesteps to a store strata wrote */
 } strata_zarr_mode;

@@ -17,6 +17,7 @@ struct st_thread_cache {
     const strata_collection *c;
     pthread_t owner;
     cache_entry *entries;
+    int capacity; /* entries allocated; follows the collection's setting on next use */
     int count;
     uint64_t tick;
     void *scratch;
@@ -76,6 +77,7 @@ strata_status st_cache_for_thread(const strata_collection *cc, st_thread_cache *
             tc->c = c;
             tc->owner = self;
             tc->entries = st_calloc((size_t)c->cache_capacity, sizeof *tc->entries);
+            tc->capacity = c->cache_capacity;
         }
         if (!tc || !tc->entries || (st = add_cache(c, tc)) != STRATA_OK) {
             st_cache_free(tc);
@@ -122,10 +124,18 @@ GDALDatasetH st_open_raster(const char *path, const char *driver, bool sidecars)
     /* Naming the template's driver skips probing every other driver on each open. */
     GDALDatasetH ds = NULL;
     st_gdal_init();
+    if (st_remote_path(path)) {
+        st_remote_configure();
+    }
     if (driver && driver[0]) {
         ds = GDALOpenEx(path, flags, only, NULL, siblings);
     }
     if (!ds) {
+        ds = GDALOpenEx(path, flags, NULL, NULL, siblings);
+    }
+    /* A transient network failure must not stick: one more try with GDAL's memory of the
+     * file cleared. */
+    if (!ds && st_remote_forget(path)) {
         ds = GDALOpenEx(path, flags, NULL, NULL, siblings);
     }
     if (!ds) {
@@ -169,7 +179,29 @@ static int least_recently_used(const st_thread_cache *tc) {
     return lru;
 }
 
+/* The capacity may have changed since this thread's cache was made: close the least recently
+ * used datasets beyond the new bound and resize. */
+static strata_status follow_capacity(st_thread_cache *tc) {
+    int want = tc->c->cache_capacity;
+    if (want == tc->capacity) {
+        return STRATA_OK;
+    }
+    while (tc->count > want) {
+        int lru = least_recently_used(tc);
+        GDALClose(tc->entries[lru].ds);
+        tc->entries[lru] = tc->entries[--tc->count];
+    }
+    cache_entry *e = st_realloc(tc->entries, (size_t)want * sizeof *e);
+    if (!e) {
+        return st_nomem("handle cache");
+    }
+    tc->entries = e;
+    tc->capacity = want;
+    return STRATA_OK;
+}
+
 strata_status st_cache_acquire(st_thread_cache *tc, size_t t, GDALDatasetH *out) {
+    ST_TRY(follow_capacity(tc));
     for (int i = 0; i < tc->count; i++) {
         if (tc->entries[i].t == t) {
             tc->entries[i].last_use = ++tc->tick;
@@ -180,7 +212,7 @@ strata_status st_cache_acquire(st_thread_cache *tc, size_t t, GDALDatasetH *out)
     GDALDatasetH ds;
     ST_TRY(open_checked(tc, t, &ds));
     int slot = tc->count;
-    if (tc->count == tc->c->cache_capacity) {
+    if (tc->count == tc->capacity) {
         slot = least_recently_used(tc);
         GDALClose(tc->entries[slot].ds);
     } else {

@@ -367,7 +367,12 @@ static strata_status parse_step(strata_collection *c, size_t i, const json_t *s,
 static strata_status parse_collection(const json_t *o, strata_collection **out) {
     const json_t *steps = json_object_get(o, "timesteps"), *ch = json_object_get(o, "chunks");
     const json_t *cap = json_object_get(o, "cache_capacity");
-    if (!json_is_array(steps) || json_array_size(steps) == 0 || json_array_size(ch) != 4 ||
+    bool chunks_ok = json_array_size(ch) == 4;
+    for (size_t i = 0; chunks_ok && i < 4; i++) {
+        json_int_t v = json_integer_value(json_array_get(ch, i));
+        chunks_ok = json_is_integer(json_array_get(ch, i)) && v >= 1 && v <= INT32_MAX;
+    }
+    if (!json_is_array(steps) || json_array_size(steps) == 0 || !chunks_ok ||
         !json_is_integer(cap)) {
         return st_fail(STRATA_ERR_PARSE, "collection JSON: needs \"meta\", \"chunks\" (4 "
                        "integers), \"cache_capacity\" and a non-empty \"timesteps\" array");

@@ -185,7 +185,8 @@ static strata_status run_item(void *ctx, size_t item, int worker) {
     }
     st_rect r;
     size_t tile, range, t0, t1;
-    st_plan_item(&j->plan, item, j->c->n, &r, &tile, &range, &t0, &t1);
+    st_plan_item(&j->plan, st_plan_global_item(&j->plan, item), j->c->n, &r, &tile, &range, &t0,
+                 &t1);
     st_acc *a = NULL;
     ST_TRY(accumulate_range(j, w, &r, t0, t1, &a));
     if (j->plan.nsplit > 1) {
@@ -236,6 +237,7 @@ static strata_status job_init(job *j, const strata_collection *c, const bool *op
     j->group_of = group_of;
     j->sink = sink;
     st_plan_make(c, &j->plan);
+    st_plan_restrict(&j->plan, o->part_index, o->part_count);
     j->nworkers = st_thread_count(o->threads, j->plan.nitems);
     j->workers = st_calloc((size_t)j->nworkers, sizeof *j->workers);
     if (!j->workers) {

@@ -145,7 +145,8 @@ typedef struct st_plan {
     size_t ntiles;
     size_t nsplit;    /* time ranges per tile */
     size_t range_len; /* timesteps per range (the last may be shorter) */
-    size_t nitems;    /* ntiles * nsplit */
+    size_t nitems;    /* work items of this part (all: ntiles * nsplit) */
+    size_t part_index, part_count;
 } st_plan;
 
 /* Default spatial tile: whole source blocks, grown to a useful size. */
@@ -156,6 +157,11 @@ void st_default_tile(const strata_meta *meta, int *rows, int *cols);
 void st_plan_make(const strata_collection *c, st_plan *plan);
 void st_plan_item(const st_plan *plan, size_t item, size_t T, st_rect *rect, size_t *tile,
                   size_t *range, size_t *t0, size_t *t1);
+/* Restricts the plan to the tiles of one part (tile % count == index), round-robin so parts
+ * get a fair mix of edge and inner tiles. count 0 or 1: every tile. */
+void st_plan_restrict(st_plan *plan, int index, int count);
+/* The plan's own numbering of items to the global one. */
+size_t st_plan_global_item(const st_plan *plan, size_t local);
 
 /* ---- executor (executor.c) ----------------------------------------------------------- */
 
@@ -192,6 +198,18 @@ void st_format_iso8601(int64_t utc, char *buf, size_t size);
 /* Matches pattern anywhere in name; 0 on success. */
 strata_status st_parse_time_pattern(const char *name, const char *pattern, int64_t *utc);
 void st_civil_from_utc(int64_t utc, int *year, int *month, int *day, int *yday);
+
+/* ---- remote sources (stac_remote.c) ------------------------------------------------- */
+
+/* Applies strata's remote-read defaults (retries, merged ranges, no folder listing) to
+ * GDAL's configuration once per process, leaving every option the user set alone. */
+void st_remote_configure(void);
+/* True when GDAL reads path over the network (/vsicurl/, /vsis3/, ...). */
+bool st_remote_path(const char *path);
+/* After a failed open of a network path: makes GDAL forget what it cached about it (a failed
+ * request is remembered as "does not exist") and returns true, so the caller may try once
+ * more. False for local paths. */
+bool st_remote_forget(const char *path);
 
 /* ---- JSON helpers ---------------------------------------------------------------------- */
 char *st_json_dump(const void *jobj); /* compact, doubles exact; NULL on failure */

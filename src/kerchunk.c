@@ -1,2 +1,618 @@
-/* Placeholder until the kerchunk indexer lands. */
-#include "internal.h"
+/* strata_kerchunk: one kerchunk (version 1) reference file over many NetCDF/HDF5/GeoTIFF files.
+ *
+ * The first file is the template: it decides the variables, and how each one meets the
+ * concat dimension. A variable that has the dimension is concatenated along it (its chunk
+ * indices along that axis continue from the previous file's); a file stack without the
+ * dimension gets a new leading one, one file per step; anything else (lat, lon) is taken from
+ * the first file. Each later file is read, checked against the template (shapes, chunking,
+ * types, codecs, fill, scale and offset), and its references added, then freed, so memory
+ * grows with the references only. The concat coordinate's values are concatenated and
+ * inlined as one chunk. */
+#include "kerchunk.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+/* ASCII only: zarr decodes metadata as ASCII, and a CRS's WKT has degree signs. Doubles
+ * with 17 digits round-trip exactly. */
+#define KC_JSON_FLAGS (JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(17))
+
+typedef enum { KC_STATIC, KC_ALONG, KC_NEW } kc_mode;
+typedef enum { KC_FMT_HDF5, KC_FMT_NC3, KC_FMT_TIFF } kc_format;
+
+typedef struct kc_out {
+    const kc_var *tmpl; /* in the first file */
+    kc_mode mode;
+    int axis;          /* KC_ALONG: the concat axis */
+    bool coord;        /* the concat coordinate: values concatenated and inlined */
+    uint64_t total;    /* KC_ALONG: length along the axis so far */
+    uint64_t chunk_at; /* KC_ALONG: chunk index of the next file's first chunk */
+    unsigned char *values;
+    size_t nvalues;
+    char *fill_b64; /* the inline chunk written for chunks a file lacks */
+} kc_out;
+
+typedef struct kc_job {
+    const strata_kerchunk_opts *opts;
+    const char *const *paths;
+    size_t n;
+    const char *dim;
+    kc_format format;
+    kc_file first;
+    strata_meta *geo; /* GeoTIFF: the first file's geobox */
+    kc_out *out;
+    size_t nout;
+    json_t *refs;
+} kc_job;
+
+void strata_kerchunk_opts_init(strata_kerchunk_opts *opts) {
+    memset(opts, 0, sizeof *opts);
+    opts->inline_threshold = 500;
+}
+
+/* ---- reading one file ---------------------------------------------------------------- */
+
+static strata_status detect(const char *path, kc_format *fmt) {
+    kc_src s;
+    unsigned char head[8] = {0};
+    ST_TRY(kc_src_open(&s, path));
+    strata_status st = kc_read(&s, 0, head, s.size < 8 ? (size_t)s.size : 8);
+    kc_src_close(&s);
+    ST_TRY(st);
+    if (kc_is_hdf5(head, 8)) {
+        *fmt = KC_FMT_HDF5;
+    } else if (kc_is_nc3(head, 8)) {
+        *fmt = KC_FMT_NC3;
+    } else if (kc_is_tiff(head, 8)) {
+        *fmt = KC_FMT_TIFF;
+    } else {
+        return st_fail(STRATA_ERR_UNSUPPORTED,
+                       "%s: not a NetCDF4/HDF5, NetCDF3 or GeoTIFF file (unknown signature)", path);
+    }
+    return STRATA_OK;
+}
+
+static strata_status read_nc3(const char *path, const kc_read_opts *ro, kc_file *f) {
+    kc_src s;
+    ST_TRY(kc_src_open(&s, path));
+    strata_status st = kc_nc3_read(&s, ro, f);
+    kc_src_close(&s);
+    return st;
+}
+
+static strata_status read_one(kc_job *j, size_t i, kc_file *f, strata_meta **geo) {
+    const char *path = j->paths[i];
+    kc_format fmt = KC_FMT_HDF5;
+    ST_TRY(detect(path, &fmt));
+    if (i > 0 && fmt != j->format) {
+        return st_fail(STRATA_ERR_MISALIGNED, "%s: a different format from %s", path, j->paths[0]);
+    }
+    j->format = fmt;
+    kc_read_opts ro = {.inline_threshold = j->opts->inline_threshold, .concat_dim = j->dim};
+    switch (fmt) {
+    case KC_FMT_HDF5:
+        return kc_hdf5_read(path, &ro, f);
+    case KC_FMT_NC3:
+        return read_nc3(path, &ro, f);
+    default:
+        return kc_geotiff_read(path, j->opts->var ? j->opts->var : "data", &ro, f, geo);
+    }
+}
+
+/* ---- choosing the variables ---------------------------------------------------------- */
+
+static bool has_dim(const kc_var *v, const char *dim, int *axis) {
+    for (int d = 0; d < v->ndim; d++) {
+        if (strcmp(v->dims[d], dim) == 0) {
+            *axis = d;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool file_has_dim(const kc_file *f, const char *dim) {
+    int axis;
+    for (size_t i = 0; i < f->nvars; i++) {
+        if (!f->vars[i].unsupported && has_dim(&f->vars[i], dim, &axis)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool is_dim_coord(const kc_var *v) {
+    return v->ndim == 1 && strcmp(v->name, v->dims[0]) == 0;
+}
+
+/* With --var: the variable, and the coordinates of its dimensions. */
+static bool wanted(const kc_job *j, const kc_var *v) {
+    const char *var = j->opts->var;
+    if (v->unsupported) {
+        return false;
+    }
+    if (!var || strcmp(v->name, var) == 0) {
+        return true;
+    }
+    const kc_var *target = kc_file_find(&j->first, var);
+    int axis;
+    return is_dim_coord(v) && target && has_dim(target, v->name, &axis);
+}
+
+static strata_status check_requested(const kc_job *j) {
+    const char *var = j->opts->var;
+    const kc_var *v = var ? kc_file_find(&j->first, var) : NULL;
+    if (var && !v) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "%s: no variable '%s'", j->paths[0], var);
+    }
+    if (v && v->unsupported) {
+        return st_fail(STRATA_ERR_UNSUPPORTED, "%s: variable '%s' cannot be indexed: %s",
+                       j->paths[0], var, v->unsupported);
+    }
+    return STRATA_OK;
+}
+
+static strata_status plan(kc_job *j) {
+    ST_TRY(check_requested(j));
+    bool along = file_has_dim(&j->first, j->dim);
+    j->out = st_calloc(j->first.nvars, sizeof *j->out);
+    if (!j->out) {
+        return st_nomem("variables");
+    }
+    for (size_t i = 0; i < j->first.nvars; i++) {
+        const kc_var *v = &j->first.vars[i];
+        if (!wanted(j, v)) {
+            continue;
+        }
+        kc_out *o = &j->out[j->nout++];
+        o->tmpl = v;
+        if (along && has_dim(v, j->dim, &o->axis)) {
+            o->mode = KC_ALONG;
+            o->coord = v->ndim == 1 && strcmp(v->name, j->dim) == 0;
+        } else if (!along && j->n > 1 && !is_dim_coord(v)) {
+            o->mode = KC_NEW;
+        }
+    }
+    if (j->nout == 0) {
+        return st_fail(STRATA_ERR_UNSUPPORTED, "%s: no variable that can be indexed", j->paths[0]);
+    }
+    return STRATA_OK;
+}
+
+/* ---- checking a file against the first ---------------------------------------------- */
+
+static void shape_text(const uint64_t *s, int n, char *buf, size_t size) {
+    size_t at = (size_t)snprintf(buf, size, "(");
+    for (int d = 0; d < n && at < size; d++) {
+        at += (size_t)snprintf(buf + at, size - at, "%s%llu", d ? ", " : "",
+                               (unsigned long long)s[d]);
+    }
+    if (at < size) {
+        snprintf(buf + at, size - at, ")");
+    }
+}
+
+static strata_status differ_shape(const kc_job *j, size_t i, const kc_var *v, const char *what,
+                                  const uint64_t *a, const uint64_t *b) {
+    char ta[256], tb[256];
+    shape_text(a, v->ndim, ta, sizeof ta);
+    shape_text(b, v->ndim, tb, sizeof tb);
+    return st_fail(STRATA_ERR_MISALIGNED, "%s: variable '%s' has %s %s, but %s has %s", j->paths[i],
+                   v->name, what, ta, j->paths[0], tb);
+}
+
+static bool same_json(const json_t *a, const json_t *b) {
+    return (!a && !b) || (a && b && json_equal((json_t *)a, (json_t *)b));
+}
+
+static bool same_attr(const kc_var *a, const kc_var *b, const char *key) {
+    return same_json(json_object_get(a->attrs, key), json_object_get(b->attrs, key));
+}
+
+static strata_status differ(const kc_job *j, size_t i, const kc_var *v, const char *what) {
+    return st_fail(STRATA_ERR_MISALIGNED, "%s: variable '%s' differs from %s in its %s",
+                   j->paths[i], v->name, j->paths[0], what);
+}
+
+static strata_status check_shapes(const kc_job *j, size_t i, const kc_out *o, const kc_var *v) {
+    const kc_var *t = o->tmpl;
+    for (int d = 0; d < t->ndim; d++) {
+        if (strcmp(v->dims[d], t->dims[d]) != 0) {
+            return differ(j, i, v, "dimensions");
+        }
+        if (v->chunks[d] != t->chunks[d] && !o->coord) {
+            return differ_shape(j, i, v, "chunks", v->chunks, t->chunks);
+        }
+        if (v->shape[d] != t->shape[d] && (o->mode != KC_ALONG || d != o->axis)) {
+            return differ_shape(j, i, v, "shape", v->shape, t->shape);
+        }
+    }
+    return STRATA_OK;
+}
+
+static strata_status check_var(const kc_job *j, size_t i, const kc_out *o, const kc_var *v) {
+    const kc_var *t = o->tmpl;
+    if (!v) {
+        return st_fail(STRATA_ERR_MISALIGNED, "%s: has no variable '%s' (%s has)", j->paths[i],
+                       t->name, j->paths[0]);
+    }
+    if (v->unsupported) {
+        return st_fail(STRATA_ERR_UNSUPPORTED, "%s: variable '%s' cannot be indexed: %s",
+                       j->paths[i], v->name, v->unsupported);
+    }
+    if (v->ndim != t->ndim) {
+        return differ(j, i, v, "number of dimensions");
+    }
+    if (strcmp(v->dtype, t->dtype) != 0) {
+        return st_fail(STRATA_ERR_MISALIGNED, "%s: variable '%s' is %s, but %s has %s", j->paths[i],
+                       v->name, v->dtype, j->paths[0], t->dtype);
+    }
+    ST_TRY(check_shapes(j, i, o, v));
+    if (!o->coord &&
+        (!same_json(v->compressor, t->compressor) || !same_json(v->filters, t->filters))) {
+        return differ(j, i, v, "codecs (compression, shuffle)");
+    }
+    if (!same_json(v->fill, t->fill)) {
+        return differ(j, i, v, "fill value");
+    }
+    if (!same_attr(v, t, "scale_factor") || !same_attr(v, t, "add_offset")) {
+        return differ(j, i, v, "scale_factor or add_offset");
+    }
+    if (o->coord && !same_attr(v, t, "units")) {
+        return differ(j, i, v, "units");
+    }
+    return STRATA_OK;
+}
+
+/* ---- references ---------------------------------------------------------------------- */
+
+static uint64_t grid(const kc_var *v, int d) {
+    return v->shape[d] / v->chunks[d] + (v->shape[d] % v->chunks[d] != 0);
+}
+
+/* "name/[lead.]i.j.k" of flat chunk k of v, the concat axis shifted by shift. */
+static void chunk_key(const kc_var *v, size_t k, long long lead, int axis, uint64_t shift,
+                      char *buf, size_t size) {
+    uint64_t idx[KC_MAXDIM];
+    for (int d = v->ndim - 1; d >= 0; d--) {
+        idx[d] = k % grid(v, d);
+        k /= grid(v, d);
+    }
+    size_t at = (size_t)snprintf(buf, size, "%s/", v->name);
+    if (lead >= 0) {
+        at += (size_t)snprintf(buf + at, size - at, "%lld%s", lead, v->ndim ? "." : "");
+    }
+    for (int d = 0; d < v->ndim && at < size; d++) {
+        uint64_t x = idx[d] + (d == axis ? shift : 0);
+        at += (size_t)snprintf(buf + at, size - at, "%s%llu", d ? "." : "", (unsigned long long)x);
+    }
+    if (v->ndim == 0 && lead < 0) {
+        snprintf(buf + at, size > at ? size - at : 0, "0");
+    }
+}
+
+static json_t *chunk_ref(const kc_chunk *c, const char *path) {
+    if (c->data) {
+        char *b64 = kc_base64(c->data, (size_t)c->size);
+        json_t *s = b64 ? json_string(b64) : NULL;
+        free(b64);
+        return s;
+    }
+    return json_pack("[s, I, I]", path, (json_int_t)c->offset, (json_int_t)c->size);
+}
+
+/* fsspec 2022.11 fails on missing keys, so a chunk the file lacks is written as fill. */
+static json_t *fill_ref(kc_out *o, const kc_var *v) {
+    if (!o->fill_b64) {
+        unsigned char *buf;
+        size_t n;
+        if (kc_fill_chunk(v, &buf, &n) != STRATA_OK) {
+            return NULL;
+        }
+        o->fill_b64 = kc_base64(buf, n);
+        free(buf);
+    }
+    return o->fill_b64 ? json_string(o->fill_b64) : NULL;
+}
+
+static strata_status add_chunks(kc_job *j, size_t i, kc_out *o, const kc_var *v, const char *path) {
+    long long lead = o->mode == KC_NEW ? (long long)i : -1;
+    int axis = o->mode == KC_ALONG ? o->axis : -1;
+    for (size_t k = 0; k < v->nchunks; k++) {
+        char key[1024];
+        chunk_key(v, k, lead, axis, o->chunk_at, key, sizeof key);
+        json_t *ref = v->chunk[k].present ? chunk_ref(&v->chunk[k], path) : fill_ref(o, v);
+        if (!ref || json_object_set_new(j->refs, key, ref) != 0) {
+            return st_nomem("references");
+        }
+    }
+    return STRATA_OK;
+}
+
+static strata_status append_values(kc_out *o, const kc_var *v, const char *path) {
+    if (!v->values) {
+        return st_fail(STRATA_ERR_IO, "%s: cannot read the values of '%s'", path, v->name);
+    }
+    unsigned char *grown = st_realloc(o->values, o->nvalues + v->values_size);
+    if (!grown) {
+        return st_nomem("coordinate values");
+    }
+    memcpy(grown + o->nvalues, v->values, v->values_size);
+    o->values = grown;
+    o->nvalues += v->values_size;
+    return STRATA_OK;
+}
+
+/* Chunks along the axis must tile it exactly, or the next file's would be misplaced. */
+static strata_status advance(const kc_job *j, size_t i, kc_out *o, const kc_var *v) {
+    uint64_t len = v->shape[o->axis], c = v->chunks[o->axis];
+    if (!o->coord && i + 1 < j->n && len % c != 0) {
+        return st_fail(STRATA_ERR_MISALIGNED,
+                       "%s: variable '%s' has %llu steps along '%s', not a multiple of its "
+                       "chunk size %llu there, so the next file's chunks cannot follow on",
+                       j->paths[i], v->name, (unsigned long long)len, j->dim,
+                       (unsigned long long)c);
+    }
+    o->total += len;
+    o->chunk_at += len / c + (len % c != 0);
+    return STRATA_OK;
+}
+
+static strata_status add_var(kc_job *j, size_t i, kc_out *o, const kc_var *v, const char *path) {
+    if (o->mode == KC_STATIC && i > 0) {
+        return STRATA_OK;
+    }
+    if (o->coord) {
+        ST_TRY(append_values(o, v, j->paths[i]));
+        o->total += v->shape[0];
+        return STRATA_OK;
+    }
+    ST_TRY(add_chunks(j, i, o, v, path));
+    return o->mode == KC_ALONG ? advance(j, i, o, v) : STRATA_OK;
+}
+
+static strata_status ref_path(const kc_job *j, size_t i, char **out) {
+    if (!j->opts->absolute_paths) {
+        *out = st_strdup(j->paths[i]);
+        return *out ? STRATA_OK : st_nomem("path");
+    }
+    char *abs = realpath(j->paths[i], NULL);
+    if (!abs) {
+        return st_fail(STRATA_ERR_IO, "%s: %s", j->paths[i], strerror(errno));
+    }
+    *out = st_strdup(abs);
+    free(abs);
+    return *out ? STRATA_OK : st_nomem("path");
+}
+
+static strata_status check_geo(const kc_job *j, size_t i, const strata_meta *geo) {
+    if (j->geo && geo && !strata_meta_equal(j->geo, geo)) {
+        return st_fail(STRATA_ERR_MISALIGNED,
+                       "%s: its geobox (size, CRS, geotransform, bands or nodata) differs "
+                       "from %s",
+                       j->paths[i], j->paths[0]);
+    }
+    return STRATA_OK;
+}
+
+static strata_status add_file(kc_job *j, size_t i, const kc_file *f) {
+    char *path;
+    ST_TRY(ref_path(j, i, &path));
+    strata_status st = STRATA_OK;
+    for (size_t k = 0; st == STRATA_OK && k < j->nout; k++) {
+        kc_out *o = &j->out[k];
+        const kc_var *v = i == 0 ? o->tmpl : kc_file_find(f, o->tmpl->name);
+        st = i == 0 ? STRATA_OK : check_var(j, i, o, v);
+        if (st == STRATA_OK) {
+            st = add_var(j, i, o, v, path);
+        }
+    }
+    free(path);
+    return st;
+}
+
+static strata_status index_files(kc_job *j) {
+    ST_TRY(read_one(j, 0, &j->first, &j->geo));
+    ST_TRY(plan(j));
+    ST_TRY(add_file(j, 0, &j->first));
+    for (size_t i = 1; i < j->n; i++) {
+        kc_file f;
+        strata_meta *geo = NULL;
+        ST_TRY(read_one(j, i, &f, &geo));
+        strata_status st = check_geo(j, i, geo);
+        if (st == STRATA_OK) {
+            st = add_file(j, i, &f);
+        }
+        kc_file_free(&f);
+        strata_meta_free(geo);
+        ST_TRY(st);
+    }
+    return STRATA_OK;
+}
+
+/* ---- metadata ------------------------------------------------------------------------ */
+
+static json_t *u64_list(const uint64_t *a, int n, bool lead, uint64_t first) {
+    json_t *l = json_array();
+    if (l && lead) {
+        json_array_append_new(l, json_integer((json_int_t)first));
+    }
+    for (int d = 0; l && d < n; d++) {
+        json_array_append_new(l, json_integer((json_int_t)a[d]));
+    }
+    return l;
+}
+
+static strata_status put_json(kc_job *j, const char *name, const char *file, json_t *o) {
+    char key[1024];
+    char *text = o ? json_dumps(o, KC_JSON_FLAGS) : NULL;
+    json_decref(o);
+    snprintf(key, sizeof key, "%s/%s", name, file);
+    json_t *s = text ? json_string(text) : NULL;
+    free(text);
+    if (!s || json_object_set_new(j->refs, name[0] ? key : file, s) != 0) {
+        return st_nomem("metadata");
+    }
+    return STRATA_OK;
+}
+
+static json_t *codec_json(const json_t *c) {
+    return c ? json_deep_copy(c) : json_null();
+}
+
+static strata_status put_zarray(kc_job *j, const kc_out *o) {
+    const kc_var *t = o->tmpl;
+    uint64_t shape[KC_MAXDIM], chunks[KC_MAXDIM];
+    memcpy(shape, t->shape, sizeof shape);
+    memcpy(chunks, t->chunks, sizeof chunks);
+    if (o->mode == KC_ALONG) {
+        shape[o->axis] = o->total;
+    }
+    if (o->coord) {
+        chunks[0] = o->total ? o->total : 1;
+    }
+    bool lead = o->mode == KC_NEW;
+    bool plain = o->coord || !t->filters || json_array_size(t->filters) == 0;
+    json_t *z = json_pack("{s:o, s:o, s:s, s:o, s:o, s:s, s:o, s:i}", "chunks",
+                          u64_list(chunks, t->ndim, lead, 1), "compressor",
+                          o->coord ? json_null() : codec_json(t->compressor), "dtype", t->dtype,
+                          "fill_value", t->fill ? json_deep_copy(t->fill) : json_null(), "filters",
+                          plain ? json_null() : json_deep_copy(t->filters), "order", "C", "shape",
+                          u64_list(shape, t->ndim, lead, j->n), "zarr_format", 2);
+    return put_json(j, t->name, ".zarray", z);
+}
+
+static strata_status put_zattrs(kc_job *j, const kc_out *o) {
+    const kc_var *t = o->tmpl;
+    json_t *a = json_deep_copy(t->attrs), *dims = json_array();
+    if (dims && o->mode == KC_NEW) {
+        json_array_append_new(dims, json_string(j->dim));
+    }
+    for (int d = 0; dims && d < t->ndim; d++) {
+        json_array_append_new(dims, json_string(t->dims[d]));
+    }
+    if (a && dims) {
+        json_object_set_new(a, "_ARRAY_DIMENSIONS", dims);
+        dims = NULL;
+    }
+    json_decref(dims);
+    return put_json(j, t->name, ".zattrs", a);
+}
+
+static strata_status put_coord_chunk(kc_job *j, const kc_out *o) {
+    char key[1024];
+    snprintf(key, sizeof key, "%s/0", o->tmpl->name);
+    if (o->nvalues == 0) {
+        return STRATA_OK;
+    }
+    char *b64 = kc_base64(o->values, o->nvalues);
+    json_t *s = b64 ? json_string(b64) : NULL;
+    free(b64);
+    if (!s || json_object_set_new(j->refs, key, s) != 0) {
+        return st_nomem("coordinate");
+    }
+    return STRATA_OK;
+}
+
+static strata_status put_metadata(kc_job *j) {
+    ST_TRY(put_json(j, "", ".zgroup", json_pack("{s:i}", "zarr_format", 2)));
+    ST_TRY(put_json(j, "", ".zattrs", json_deep_copy(j->first.attrs)));
+    for (size_t k = 0; k < j->nout; k++) {
+        ST_TRY(put_zarray(j, &j->out[k]));
+        ST_TRY(put_zattrs(j, &j->out[k]));
+        if (j->out[k].coord) {
+            ST_TRY(put_coord_chunk(j, &j->out[k]));
+        }
+    }
+    return STRATA_OK;
+}
+
+/* ---- output -------------------------------------------------------------------------- */
+
+/* Written beside the output under a unique name, then renamed over it. open() rather than
+ * mkstemp() so the file gets the usual 0666 & ~umask permissions. */
+static strata_status write_text(const char *path, const char *text) {
+    static atomic_uint serial;
+    size_t len = strlen(path) + 48;
+    char *tmp = st_malloc(len);
+    if (!tmp) {
+        return st_nomem("path");
+    }
+    snprintf(tmp, len, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&serial, 1));
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f && fd >= 0) {
+        close(fd);
+    }
+    bool ok = f && fputs(text, f) >= 0;
+    ok = (f && fclose(f) == 0) && ok;
+    ok = ok && rename(tmp, path) == 0;
+    int err = errno;
+    if (!ok && fd >= 0) {
+        unlink(tmp);
+    }
+    free(tmp);
+    return ok ? STRATA_OK : st_fail(STRATA_ERR_WRITE, "%s: cannot write: %s", path, strerror(err));
+}
+
+static strata_status write_refs(kc_job *j, const char *out_json) {
+    json_t *root = json_pack("{s:i, s:O}", "version", 1, "refs", j->refs);
+    char *text = root ? json_dumps(root, KC_JSON_FLAGS) : NULL;
+    json_decref(root);
+    if (!text) {
+        return st_nomem("reference JSON");
+    }
+    strata_status st = write_text(out_json, text);
+    free(text);
+    return st;
+}
+
+static void job_free(kc_job *j) {
+    for (size_t k = 0; k < j->nout; k++) {
+        free(j->out[k].values);
+        free(j->out[k].fill_b64);
+    }
+    free(j->out);
+    kc_file_free(&j->first);
+    strata_meta_free(j->geo);
+    json_decref(j->refs);
+}
+
+static strata_status check_args(const char *const *paths, size_t n, const char *out_json) {
+    if (!paths || n == 0 || !out_json) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "strata_kerchunk: no input files or no output");
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!paths[i]) {
+            return st_fail(STRATA_ERR_INVALID_ARG, "strata_kerchunk: path %zu is NULL", i);
+        }
+    }
+    return STRATA_OK;
+}
+
+strata_status strata_kerchunk(const char *const *paths, size_t n, const char *out_json,
+                              const strata_kerchunk_opts *opts) {
+    st_clear_error();
+    ST_TRY(check_args(paths, n, out_json));
+    strata_kerchunk_opts defaults;
+    if (!opts) {
+        strata_kerchunk_opts_init(&defaults);
+        opts = &defaults;
+    }
+    kc_job j = {.opts = opts, .paths = paths, .n = n, .refs = json_object()};
+    j.dim = opts->concat_dim && opts->concat_dim[0] ? opts->concat_dim : "time";
+    strata_status st = j.refs ? index_files(&j) : st_nomem("references");
+    if (st == STRATA_OK) {
+        st = put_metadata(&j);
+    }
+    if (st == STRATA_OK) {
+        st = write_refs(&j, out_json);
+    }
+    job_free(&j);
+    return st;
+}

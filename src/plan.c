@@ -45,6 +45,23 @@ void st_plan_make(const strata_collection *c, st_plan *p) {
     p->range_len = ceil_div(c->n, nsplit);
     p->nsplit = ceil_div(c->n, p->range_len);
     p->nitems = p->ntiles * p->nsplit;
+    p->part_index = 0;
+    p->part_count = 1;
+}
+
+void st_plan_restrict(st_plan *p, int index, int count) {
+    if (count <= 1 || index < 0 || index >= count) {
+        return;
+    }
+    p->part_index = (size_t)index;
+    p->part_count = (size_t)count;
+    size_t tiles = p->ntiles > p->part_index ? ceil_div(p->ntiles - p->part_index, p->part_count) : 0;
+    p->nitems = tiles * p->nsplit;
+}
+
+size_t st_plan_global_item(const st_plan *p, size_t local) {
+    size_t tile = p->part_index + (local / p->nsplit) * p->part_count;
+    return tile * p->nsplit + local % p->nsplit;
 }
 
 void st_plan_item(const st_plan *p, size_t item, size_t T, st_rect *rect, size_t *tile,

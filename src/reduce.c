@@ -2,6 +2,7 @@
  * pick a sink and run the engine. */
 #include "sink.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,11 @@ static strata_status check_request(const strata_collection *c, const strata_op *
     }
     if (o->ddof < 0) {
         return st_fail(STRATA_ERR_INVALID_ARG, "ddof must be >= 0, not %d", o->ddof);
+    }
+    if (o->part_count < 0 || (o->part_count > 0 && (o->part_index < 0 ||
+                                                      o->part_index >= o->part_count))) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "part %d of %d does not exist", o->part_index,
+                       o->part_count);
     }
     if (o->threads < 0) {
         return st_fail(STRATA_ERR_INVALID_ARG, "threads must be >= 0, not %d", o->threads);
@@ -201,4 +207,62 @@ strata_status strata_reduce_to_gtiff(const strata_collection *c, const char *con
                                      strata_result **out) {
     return run(c, labels_or_collection(c, labels), ops, nops, opts, SINK_GTIFF, path_pattern,
                out);
+}
+
+/* ---- writing a result held in memory ------------------------------------------------- */
+
+/* Hands one band of an array to the sink in strips, missing values as NaN. */
+static strata_status put_array(st_sink *sink, const strata_array *a, size_t g, strata_op op,
+                               int band) {
+    enum { STRIP = 256 };
+    size_t esize = strata_dtype_size(a->dtype);
+    double *v = st_malloc((size_t)STRIP * a->cols * sizeof *v);
+    if (!v) {
+        return st_nomem("strip");
+    }
+    strata_status st = STRATA_OK;
+    for (int row0 = 0; row0 < a->rows && st == STRATA_OK; row0 += STRIP) {
+        st_rect r = {row0, a->rows - row0 < STRIP ? a->rows - row0 : STRIP, 0, a->cols};
+        size_t n = (size_t)r.nrows * r.ncols;
+        const char *src = (const char *)a->data + ((size_t)band * a->rows + row0) * a->cols * esize;
+        GDALCopyWords64(src, st_dtype_to_gdal(a->dtype), (int)esize, v, GDT_Float64,
+                        sizeof(double), (GPtrDiff_t)n);
+        for (size_t i = 0; a->has_nodata && i < n; i++) {
+            v[i] = v[i] == a->nodata ? NAN : v[i];
+        }
+        st = sink->put(sink, g, op, band, &r, v);
+    }
+    free(v);
+    return st;
+}
+
+strata_status strata_result_to_gtiff(strata_result *r, const strata_collection *c,
+                                     const strata_reduce_opts *o, const char *pattern) {
+    st_clear_error();
+    if (!r || !c || !o || !pattern || !pattern[0] || r->paths || r->bands != c->meta->bands ||
+        r->rows != c->meta->rows || r->cols != c->meta->cols) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "strata_result_to_gtiff needs an in-memory result "
+                       "of this collection's shape and an output pattern");
+    }
+    if (o->compress && !st_gtiff_compress_ok(o->compress)) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "unknown compression '%s'", o->compress);
+    }
+    st_gtiff_spec sp = {pattern, o->float_dtype, o->compress};
+    st_sink *sink = NULL;
+    st_gdal_quiet_begin();
+    strata_status st = st_gtiff_sink_new(r, c->meta, &sp, &sink);
+    for (size_t g = 0; g < r->ngroups && st == STRATA_OK; g++) {
+        for (int op = 0; op < STRATA_OP_COUNT_OF_OPS && st == STRATA_OK; op++) {
+            const strata_array *a = &r->arrays[g * STRATA_OP_COUNT_OF_OPS + op];
+            for (int b = 0; r->ops[op] && b < r->bands && st == STRATA_OK; b++) {
+                st = put_array(sink, a, g, (strata_op)op, b);
+            }
+        }
+    }
+    if (sink) {
+        strata_status fst = st_gtiff_sink_finish(sink, st == STRATA_OK);
+        st = st == STRATA_OK ? fst : st;
+    }
+    st_gdal_quiet_end();
+    return st;
 }

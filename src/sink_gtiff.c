@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct out_file {
@@ -262,6 +264,30 @@ static strata_status close_file(gtiff_sink *s, size_t i) {
     return st;
 }
 
+/* Renames every temporary file to its name. A name taken by a folder is found before any
+ * rename; a rename failing anyway takes back the ones done, so outputs appear all or none. */
+static strata_status publish_all(gtiff_sink *s) {
+    struct stat sb;
+    for (size_t i = 0; i < s->nfiles; i++) {
+        if (s->tmp_paths[i] && stat(s->r->paths[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            return st_fail(STRATA_ERR_WRITE, "%s: is a directory", s->r->paths[i]);
+        }
+    }
+    for (size_t i = 0; i < s->nfiles; i++) {
+        if (s->tmp_paths[i] && rename(s->tmp_paths[i], s->r->paths[i]) != 0) {
+            strata_status st = st_fail(STRATA_ERR_WRITE, "%s: cannot rename from %s: %s",
+                                       s->r->paths[i], s->tmp_paths[i], strerror(errno));
+            for (size_t k = 0; k < i; k++) {
+                if (s->tmp_paths[k]) {
+                    unlink(s->r->paths[k]);
+                }
+            }
+            return st;
+        }
+    }
+    return STRATA_OK;
+}
+
 strata_status st_gtiff_sink_finish(st_sink *base, bool ok) {
     gtiff_sink *s = (gtiff_sink *)base;
     strata_status st = STRATA_OK;
@@ -273,18 +299,12 @@ strata_status st_gtiff_sink_finish(st_sink *base, bool ok) {
         }
     }
     st_gdal_quiet_end();
-    ok = ok && st == STRATA_OK;
+    if (ok && st == STRATA_OK) {
+        st = publish_all(s);
+    }
     for (size_t i = 0; i < s->nfiles; i++) {
-        if (!s->tmp_paths[i]) {
-            continue;
-        }
-        if (ok && rename(s->tmp_paths[i], s->r->paths[i]) != 0) {
-            st = st_fail(STRATA_ERR_WRITE, "%s: cannot rename from %s", s->r->paths[i],
-                         s->tmp_paths[i]);
-            ok = false;
-        }
-        if (!ok) {
-            unlink(s->tmp_paths[i]);
+        if (s->tmp_paths[i]) {
+            unlink(s->tmp_paths[i]); /* gone already when published */
         }
         free(s->tmp_paths[i]);
     }

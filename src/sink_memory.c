@@ -37,7 +37,7 @@ strata_status st_memory_sink_new(strata_result *r, const strata_meta *m, st_sink
             a->rows = m->rows;
             a->cols = m->cols;
             st_output_nodata(m, 0, (strata_op)op, a->dtype, true, &a->has_nodata, &a->nodata);
-            if (!(a->data = st_malloc(plane * strata_dtype_size(a->dtype)))) {
+            if (!(a->data = st_calloc(plane, strata_dtype_size(a->dtype)))) {
                 return st_nomem("result arrays");
             }
         }

@@ -65,7 +65,8 @@ static bool digits(const char **p, int n, int *out) {
 }
 
 typedef struct civil {
-    int year, month, day, hour, min, sec, yday;
+    int year, month, day, hour, min, sec;
+    int yday; /* 0: not given (the date is year-month-day) */
 } civil;
 
 static bool civil_valid(const civil *c) {
@@ -169,7 +170,7 @@ static bool match_at(const char *s, const char *pat, civil *c) {
             continue;
         default: return false;
         }
-        if (!digits(&s, width, field)) {
+        if (!digits(&s, width, field) || (field == &c->yday && *field == 0)) {
             return false;
         }
     }

@@ -1,5 +1,4 @@
 /* Test fixtures: see fixtures.h. */
-#define _GNU_SOURCE
 #include "fixtures.h"
 
 #include <cpl_conv.h>
@@ -299,4 +298,71 @@ const char *fx_run(const char *cmd, int *status) {
     }
     out[len] = '\0';
     return fx_keep(out);
+}
+
+/* ---- checks against strata --------------------------------------------------------------- */
+
+GDALDataType fx_gdal_type(strata_dtype dtype) {
+    switch (dtype) {
+    case STRATA_UINT8: return GDT_Byte;
+    case STRATA_UINT16: return GDT_UInt16;
+    case STRATA_INT16: return GDT_Int16;
+    case STRATA_UINT32: return GDT_UInt32;
+    case STRATA_INT32: return GDT_Int32;
+    case STRATA_INT64: return GDT_Int64;
+    case STRATA_FLOAT32: return GDT_Float32;
+    case STRATA_FLOAT64: return GDT_Float64;
+    default: return GDT_Unknown;
+    }
+}
+
+double fx_convert(double v, GDALDataType from, strata_dtype to) {
+    unsigned char a[16], b[16];
+    double out = 0;
+    GDALCopyWords64(&v, GDT_Float64, 0, a, from, 0, 1);
+    GDALCopyWords64(a, from, 0, b, fx_gdal_type(to), 0, 1);
+    GDALCopyWords64(b, fx_gdal_type(to), 0, &out, GDT_Float64, 0, 1);
+    return out;
+}
+
+long fx_window_mismatches(const strata_collection *c, const fx_spec *s, const strata_window *w,
+                          strata_dtype dtype, strata_status *st) {
+    size_t n = w->nt * (size_t)w->nb * (size_t)w->nrows * (size_t)w->ncols;
+    size_t esize = strata_dtype_size(dtype);
+    unsigned char *buf = malloc(n * esize + 1);
+    double *got = malloc(n * sizeof *got + 1);
+    if (!buf || !got) {
+        fx_die("out of memory");
+    }
+    strata_status rc = strata_collection_read(c, w, dtype, buf);
+    if (st) {
+        *st = rc;
+    }
+    if (rc != STRATA_OK) {
+        free(buf);
+        free(got);
+        return -1;
+    }
+    GDALCopyWords64(buf, fx_gdal_type(dtype), (int)esize, got, GDT_Float64, sizeof(double),
+                    (GPtrDiff_t)n);
+    long bad = 0;
+    size_t i = 0;
+    for (size_t t = w->t0; t < w->t0 + w->nt; t++) {
+        for (int b = w->b0; b < w->b0 + w->nb; b++) {
+            for (int r = w->row0; r < w->row0 + w->nrows; r++) {
+                for (int col = w->col0; col < w->col0 + w->ncols; col++, i++) {
+                    double e = fx_convert(fx_expected(s, (int)t, b, r, col), s->type, dtype);
+                    int same = got[i] == e || (isnan(got[i]) && isnan(e));
+                    if (!same && bad++ < 5) {
+                        fprintf(stderr, "  pixel t=%zu b=%d row=%d col=%d (%s): got %.17g, "
+                                "expected %.17g\n", t, b, r, col, strata_dtype_name(dtype),
+                                got[i], e);
+                    }
+                }
+            }
+        }
+    }
+    free(buf);
+    free(got);
+    return bad;
 }

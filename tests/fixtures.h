@@ -69,6 +69,18 @@ int fx_remove(const char *path);
 /* 1 when path exists. */
 int fx_exists(const char *path);
 
+/* ---- checks against strata (fixtures.c links libstrata) ------------------------------ */
+#include "strata.h"
+
+GDALDataType fx_gdal_type(strata_dtype dtype);
+/* v (held in a file of type from) as a buffer of type to holds it, as a double. */
+double fx_convert(double v, GDALDataType from, strata_dtype to);
+/* Reads window w of c into dtype and compares every value with fx_expected (converted to
+ * dtype as GDAL converts). Returns the number of mismatches (the first few are printed),
+ * or -1 when the read fails (*st receives the status; may be NULL). */
+long fx_window_mismatches(const strata_collection *c, const fx_spec *s, const strata_window *w,
+                          strata_dtype dtype, strata_status *st);
+
 /* Removes every temporary folder and frees every string handed out. */
 void fx_cleanup(void);
 

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int th_current_failed; /* failures of the running test */
 static long th_checks;        /* checks evaluated (all tests) */
@@ -124,6 +126,33 @@ static inline void th_fail(const char *file, int line, const char *what) {
     } while (0)
 
 #define REQUIRE_OK(call) REQUIRE_STATUS(call, STRATA_OK)
+
+/* Runs fn in a child process, so that a crash (or a sanitizer abort) in the library fails
+ * this check instead of ending the whole test executable. Checks failed in the child count
+ * as one failure here. */
+#define CHECK_IN_CHILD(fn)                                                                 \
+    do {                                                                                   \
+        th_checks++;                                                                       \
+        fflush(stdout);                                                                    \
+        fflush(stderr);                                                                    \
+        pid_t th_pid_ = fork();                                                            \
+        if (th_pid_ == 0) {                                                                \
+            th_current_failed = 0;                                                         \
+            fn();                                                                          \
+            fflush(stderr);                                                                \
+            _exit(th_current_failed ? 1 : 0);                                              \
+        }                                                                                  \
+        int th_ws_ = 0;                                                                    \
+        if (th_pid_ < 0 || waitpid(th_pid_, &th_ws_, 0) != th_pid_) {                      \
+            th_fail(__FILE__, __LINE__, "CHECK_IN_CHILD(" #fn "): cannot fork");           \
+        } else if (!WIFEXITED(th_ws_) || WEXITSTATUS(th_ws_) != 0) {                       \
+            char th_buf_[256];                                                             \
+            snprintf(th_buf_, sizeof th_buf_, "CHECK_IN_CHILD(%s): child %s %d", #fn,       \
+                     WIFEXITED(th_ws_) ? "exited with" : "killed by signal",               \
+                     WIFEXITED(th_ws_) ? WEXITSTATUS(th_ws_) : WTERMSIG(th_ws_));          \
+            th_fail(__FILE__, __LINE__, th_buf_);                                          \
+        }                                                                                  \
+    } while (0)
 
 typedef struct th_test {
     const char *name;

@@ -3,7 +3,7 @@
 # runs it with `ctest -L tsan`.
 add_library(strata_test_fixtures STATIC ${CMAKE_CURRENT_LIST_DIR}/fixtures.c)
 target_include_directories(strata_test_fixtures PUBLIC ${CMAKE_CURRENT_LIST_DIR})
-target_link_libraries(strata_test_fixtures PUBLIC GDAL::GDAL m)
+target_link_libraries(strata_test_fixtures PUBLIC strata GDAL::GDAL m)
 
 function(strata_unit_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "LABELS;LIBS" ${ARGN})
@@ -28,7 +28,7 @@ function(strata_unit_test name)
 endfunction()
 
 strata_unit_test(test_meta LIBS PkgConfig::JANSSON)
-strata_unit_test(test_collection)
+strata_unit_test(test_collection LIBS PkgConfig::JANSSON)
 strata_unit_test(test_read)
 strata_unit_test(test_cache LABELS tsan TIMEOUT 120)
-strata_unit_test(test_reduce_api TIMEOUT 120)
+strata_unit_test(test_reduce_api LABELS tsan TIMEOUT 120)

@@ -1,5 +1,6 @@
 /* Argument helpers, source options and the progress line shared by the commands. */
 #include "cli.h"
+#include "dist.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -91,7 +92,12 @@ bool parse_int(const char *s, int *out) {
     return true;
 }
 
+/* Under MPI every rank sees the same command line and fails the same way: rank 0 speaks.
+ * Failures of one rank alone are reported through dist_all_ok. */
 void cli_error(const char *cmd, const char *fmt, ...) {
+    if (dist_rank() != 0) {
+        return;
+    }
     va_list ap;
     fprintf(stderr, "strata %s: ", cmd);
     va_start(ap, fmt);

@@ -1,5 +1,6 @@
 /* strata reduce, strata groupby and strata read-all. */
 #include "cli.h"
+#include "dist.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -56,6 +57,31 @@ typedef struct reduce_args {
     const char *labels;
     bool help;
 } reduce_args;
+
+/* Rank 0 opens the template; the collection reaches the other ranks as its JSON form, so
+ * no rank opens a file it does not read. */
+static strata_collection *open_shared_source(const char *cmd, source_opts *so) {
+    if (dist_size() == 1) {
+        return open_source(cmd, so);
+    }
+    strata_collection *c = NULL;
+    char *json = NULL;
+    if (dist_rank() == 0 && (c = open_source(cmd, so)) &&
+        strata_collection_to_json(c, &json) != STRATA_OK) {
+        cli_fail(cmd);
+    }
+    char *shared = dist_bcast_string(json);
+    strata_free(json);
+    if (dist_rank() != 0 && shared && strata_collection_from_json(shared, &c) != STRATA_OK) {
+        c = NULL;
+    }
+    if (!dist_all_ok(shared && c, cmd, dist_rank() == 0 ? NULL : strata_errmsg())) {
+        strata_collection_free(c);
+        c = NULL;
+    }
+    free(shared);
+    return c;
+}
 
 static int parse_option(const char *cmd, reduce_args *a, int opt, const char *arg) {
     int used = source_opt(&a->so, opt, arg);
@@ -120,8 +146,30 @@ static int parse_args(const char *cmd, int argc, char **argv, reduce_args *a) {
     return 0;
 }
 
+/* Under MPI: every rank computes its share of the tiles in memory, rank 0 assembles them and
+ * writes the files. The outputs appear only once every rank succeeded. */
+static int run_distributed(const char *cmd, reduce_args *a, strata_collection *c,
+                           const char *const *labels, const char *pattern, strata_result **out) {
+    a->ro.part_index = dist_rank();
+    a->ro.part_count = dist_size();
+    strata_status st = labels ? strata_groupby(c, labels, a->ops, a->nops, &a->ro, out)
+                              : strata_reduce(c, a->ops, a->nops, &a->ro, out);
+    if (!dist_all_ok(st == STRATA_OK, cmd, strata_errmsg()) ||
+        !dist_merge_result(*out, a->ops, a->nops)) {
+        return EXIT_RUN;
+    }
+    int rc = 0;
+    if (dist_rank() == 0 && strata_result_to_gtiff(*out, c, &a->ro, pattern) != STRATA_OK) {
+        rc = cli_fail(cmd);
+    }
+    return dist_all_ok(rc == 0, cmd, NULL) ? 0 : EXIT_RUN;
+}
+
 static int run_job(const char *cmd, reduce_args *a, strata_collection *c,
                    const char *const *labels, const char *pattern, strata_result **out) {
+    if (dist_size() > 1) {
+        return run_distributed(cmd, a, c, labels, pattern, out);
+    }
     progress_line pl;
     progress_init(&pl, cmd, a->so.quiet);
     a->ro.progress = progress_cb;
@@ -143,11 +191,11 @@ int cmd_reduce(int argc, char **argv) {
         cli_error("reduce", "several ops need {op} in the output name, e.g. -o out_{op}.tif");
         rc = EXIT_USAGE;
     } else if (!rc) {
-        strata_collection *c = open_source("reduce", &a.so);
+        strata_collection *c = open_shared_source("reduce", &a.so);
         strata_result *r = NULL;
         rc = c ? run_job("reduce", &a, c, NULL, a.out, &r) : EXIT_RUN;
         for (size_t i = 0; !rc && i < a.nops; i++) {
-            if (!a.so.quiet) {
+            if (!a.so.quiet && dist_rank() == 0) {
                 printf("wrote %s\n", strata_result_path(r, 0, a.ops[i]));
             }
         }
@@ -236,7 +284,7 @@ static int groupby_run(reduce_args *a) {
         cli_error("groupby", "%s: cannot create the output folder: %s", a->out, strerror(errno));
         return EXIT_RUN;
     }
-    strata_collection *c = open_source("groupby", &a->so);
+    strata_collection *c = open_shared_source("groupby", &a->so);
     if (!c) {
         return EXIT_RUN;
     }
@@ -248,10 +296,11 @@ static int groupby_run(reduce_args *a) {
     if (!rc) {
         rc = run_job("groupby", a, c, (const char *const *)labels.items, pattern, &r);
     }
-    if (!rc) {
+    if (!rc && dist_rank() == 0) {
         rc = write_index(a, a->out, r);
     }
-    for (size_t g = 0; !rc && !a->so.quiet && g < strata_result_groups(r); g++) {
+    for (size_t g = 0; !rc && !a->so.quiet && dist_rank() == 0 && g < strata_result_groups(r);
+         g++) {
         printf("%-10s %4zu timesteps -> %s\n", strata_result_label(r, g),
                strata_result_group_size(r, g), strata_result_path(r, g, a->ops[0]));
     }

@@ -1,7 +1,183 @@
+/* strata to-zarr: writes the stack as a Zarr cube that xarray, rioxarray and GDAL open. */
 #include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char TO_ZARR_HELP[] =
+    "usage: strata to-zarr -o STORE [options] FILE... | @LIST\n"
+    "  Writes the files as one (time, band, y, x) variable of a Zarr store, with time, band,\n"
+    "  y, x coordinates and a spatial_ref variable (CRS, geotransform), in parallel.\n"
+    "\n"
+    "  -o, --output STORE    the store (a folder)\n"
+    "  --mode M              w (default): overwrite; w-: fail if STORE exists;\n"
+    "                        a: append timesteps to a store strata wrote\n"
+    "  --zarr-version V      2 (default; with consolidated .zmetadata) or 3\n"
+    "  --chunks T,B,Y,X      chunk sizes (default: 1 timestep, 1 band, a tile of source blocks)\n"
+    "  --codec C             blosc-lz4 (default), blosc-zstd, zstd, zlib, none\n"
+    "  --name VAR            the variable's name (default: data)\n"
+    "  --times T             ISO 8601 time per file (comma list or @FILE)\n"
+    "  --time-pattern P      read times from file names, e.g. %Y%m%d\n"
+    "  --threads N           worker threads (default: all cores)\n"
+    "  --cache N             open files kept per thread (default 64)\n"
+    "  -q, --quiet           no progress line, no summary\n";
+
+enum { OPT_MODE = OPT_FIRST_COMMAND, OPT_ZVERSION, OPT_CHUNKS, OPT_CODEC, OPT_NAME };
+
+typedef struct zarr_args {
+    source_opts so;
+    strata_zarr_opts zo;
+    const char *out;
+    bool version_given;
+    bool help;
+} zarr_args;
+
+static bool parse_mode(const char *arg, strata_zarr_mode *mode) {
+    static const char *const names[] = {"w", "w-", "a"};
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(arg, names[i]) == 0) {
+            *mode = (strata_zarr_mode)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool parse_chunks(const char *arg, strata_chunks *ch) {
+    string_list l = {0};
+    int v[4];
+    bool ok = sl_split(&l, arg) && l.n == 4;
+    for (size_t i = 0; ok && i < 4; i++) {
+        ok = parse_int(l.items[i], &v[i]) && v[i] >= 1;
+    }
+    sl_free(&l);
+    if (ok) {
+        *ch = (strata_chunks){v[0], v[1], v[2], v[3]};
+    }
+    return ok;
+}
+
+static int parse_option(const char *cmd, zarr_args *a, int opt, const char *arg) {
+    int used = source_opt(&a->so, opt, arg);
+    if (used) {
+        return used > 0 ? 0 : EXIT_USAGE;
+    }
+    switch (opt) {
+    case 'o':
+        a->out = arg;
+        return 0;
+    case 'h':
+        a->help = true;
+        return 0;
+    case OPT_NAME:
+        a->zo.name = arg;
+        return 0;
+    case OPT_MODE:
+        if (!parse_mode(arg, &a->zo.mode)) {
+            cli_error(cmd, "--mode takes w, w- or a, not '%s'", arg);
+            return EXIT_USAGE;
+        }
+        return 0;
+    case OPT_ZVERSION:
+        if (strcmp(arg, "2") != 0 && strcmp(arg, "3") != 0) {
+            cli_error(cmd, "--zarr-version takes 2 or 3, not '%s'", arg);
+            return EXIT_USAGE;
+        }
+        a->zo.zarr_version = arg[0] - '0';
+        a->version_given = true;
+        return 0;
+    case OPT_CHUNKS:
+        if (!parse_chunks(arg, &a->zo.chunks)) {
+            cli_error(cmd, "--chunks takes four sizes >= 1, T,B,Y,X, not '%s'", arg);
+            return EXIT_USAGE;
+        }
+        return 0;
+    case OPT_CODEC:
+        if (strata_codec_from_name(arg, &a->zo.codec) != STRATA_OK) {
+            cli_error(cmd, "%s", strata_errmsg());
+            return EXIT_USAGE;
+        }
+        return 0;
+    default:
+        return EXIT_USAGE;
+    }
+}
+
+static int parse_args(const char *cmd, int argc, char **argv, zarr_args *a) {
+    static const struct option longopts[] = {
+        SOURCE_LONG_OPTIONS,
+        {"output", required_argument, NULL, 'o'},
+        {"mode", required_argument, NULL, OPT_MODE},
+        {"zarr-version", required_argument, NULL, OPT_ZVERSION},
+        {"chunks", required_argument, NULL, OPT_CHUNKS},
+        {"codec", required_argument, NULL, OPT_CODEC},
+        {"name", required_argument, NULL, OPT_NAME},
+        {"help", no_argument, NULL, 'h'},
+        {0}};
+    memset(a, 0, sizeof *a);
+    strata_zarr_opts_init(&a->zo);
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "ho:q", longopts, NULL)) != -1) {
+        int rc = parse_option(cmd, a, opt, optarg);
+        if (rc) {
+            return rc;
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (!sl_add_arg(&a->so.files, argv[i])) {
+            return EXIT_RUN;
+        }
+    }
+    a->zo.threads = a->so.threads;
+    return 0;
+}
+
+/* Appending follows the store's version unless one was given. */
+static void default_version(zarr_args *a) {
+    if (a->zo.mode == STRATA_ZARR_APPEND && !a->version_given) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/zarr.json", a->out);
+        if (access(path, F_OK) == 0) {
+            a->zo.zarr_version = 3;
+        }
+    }
+}
+
+static int run(const char *cmd, zarr_args *a) {
+    strata_collection *c = open_source(cmd, &a->so);
+    if (!c) {
+        return EXIT_RUN;
+    }
+    default_version(a);
+    progress_line pl;
+    progress_init(&pl, cmd, a->so.quiet);
+    a->zo.progress = progress_cb;
+    a->zo.progress_user = &pl;
+    strata_status st = strata_to_zarr(c, a->out, &a->zo);
+    progress_end(&pl);
+    int rc = st == STRATA_OK ? 0 : cli_fail(cmd);
+    if (!rc && !a->so.quiet) {
+        printf("wrote %s (Zarr v%d, %zu timesteps, codec %s)\n", a->out, a->zo.zarr_version,
+               strata_collection_size(c), strata_codec_name(a->zo.codec));
+    }
+    strata_collection_free(c);
+    return rc;
+}
+
 int cmd_to_zarr(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    cli_error("to-zarr", "not built yet");
-    return EXIT_RUN;
+    zarr_args a;
+    int rc = parse_args("to-zarr", argc, argv, &a);
+    if (!rc && a.help) {
+        fputs(TO_ZARR_HELP, stdout);
+    } else if (!rc && !a.out) {
+        cli_error("to-zarr", "needs -o STORE (see strata to-zarr --help)");
+        rc = EXIT_USAGE;
+    } else if (!rc) {
+        rc = run("to-zarr", &a);
+    }
+    sl_free(&a.so.files);
+    return rc;
 }

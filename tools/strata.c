@@ -1,5 +1,6 @@
 /* strata: the command-line tool. */
 #include "cli.h"
+#include "dist.h"
 
 #include <gdal.h>
 #include <stdlib.h>
@@ -50,10 +51,12 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < NCOMMANDS; i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
+            dist_init(&argc, &argv);
             GDALAllRegister();
             default_gdal_cache();
             int rc = commands[i].run(argc - 1, argv + 1);
             GDALDestroyDriverManager();
+            dist_finalize();
             return rc;
         }
     }

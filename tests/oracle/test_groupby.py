@@ -55,6 +55,8 @@ def make_stack(root, name, dtype, seed, names=None, B=2, nodata=-9999):
         m = parse_date(d).month
         if m in (12, 1, 2):
             data[t, :, 20, 20:25] = mv
+        else:
+            data[t, :, 20, 20:25] = 100 + t
         if m == 12:
             data[t, 0, 21, 30:35] = mv
     for t, p in enumerate(st.paths):
@@ -63,8 +65,8 @@ def make_stack(root, name, dtype, seed, names=None, B=2, nodata=-9999):
     return st
 
 
-def groupby_args(files, ops, outdir, by=None, labels=None, times=None, pattern=None):
-    a = ["groupby"]
+def groupby_args(files, ops, outdir, by=None, labels=None, times=None, pattern=None, extra=()):
+    a = ["groupby"] + list(extra)
     if by:
         a += ["--by", by]
     if labels is not None:
@@ -112,7 +114,7 @@ def check_index(outdir, groups, ops):
     return idx
 
 
-def check_against_reduce(st, outdir, groups, ops, root):
+def check_against_reduce(st, outdir, groups, ops, root, skipna=True, ddof=0, dtype=None):
     """Every group's outputs are bitwise equal to `strata reduce` over that group's files, and
     match the numpy reference."""
     errors = []
@@ -125,14 +127,18 @@ def check_against_reduce(st, outdir, groups, ops, root):
             rout = os.path.join(rdir, "r.tif")
         else:
             rout = os.path.join(rdir, "r_{op}.tif")
-        fx.check_ok(fx.run_cli(["reduce", "--op", ",".join(ops), "--quiet", "-o", rout] + files),
-                    "reduce group %s" % L)
+        extra = [] if skipna else ["--no-skipna"]
+        extra += ["--ddof", str(ddof)] if ddof else []
+        extra += ["--dtype", dtype] if dtype else []
+        fx.check_ok(fx.run_cli(["reduce", "--op", ",".join(ops), "--quiet"] + extra +
+                               ["-o", rout] + files), "reduce group %s" % L)
         sub = st.subset(ts)
         for op in ops:
             gpath = os.path.join(outdir, "%s.tif" % L if len(ops) == 1 else "%s_%s.tif" % (L, op))
             rpath = rout.replace("{op}", op)
             try:
-                g = fx.compare_output(gpath, sub, op, x=x[ts])
+                g = fx.compare_output(gpath, sub, op, x=x[ts], skipna=skipna, ddof=ddof,
+                                      dtype_opt=dtype)
                 r = fx.Raster(rpath)
                 assert g.dtype == r.dtype and g.geotransform == r.geotransform and \
                     same_nodata(g.nodata, r.nodata), \
@@ -195,6 +201,8 @@ def xr_reduce(gb, op, ddof=0):
 def check_vs_xarray(st, outdir, gb, dim, label_fmt, ops, single=False):
     """Compares each group's output of each op with xarray's grouped reduction."""
     errors = []
+    x = st.masked()
+    group_idx = {k: np.asarray(v) for k, v in gb.groups.items()}
     for op in ops:
         res = xr_reduce(gb, op).compute()
         for key in res[dim].values:
@@ -202,14 +210,14 @@ def check_vs_xarray(st, outdir, gb, dim, label_fmt, ops, single=False):
             exp = np.asarray(res.sel({dim: key}).values, dtype=np.float64)  # (B, R, C)
             path = os.path.join(outdir, "%s.tif" % L if single else "%s_%s.tif" % (L, op))
             try:
-                check_values(path, exp, op, st)
+                check_values(path, exp, op, st, x[group_idx[key]])
             except AssertionError as e:
                 errors.append("group %s op %s vs xarray: %s" % (L, op, e))
     if errors:
         raise AssertionError("\n    ".join(errors))
 
 
-def check_values(path, exp, op, st):
+def check_values(path, exp, op, st, x_group):
     assert os.path.isfile(path), "missing output %s" % path
     r = fx.Raster(path)
     got = r.array
@@ -230,9 +238,8 @@ def check_values(path, exp, op, st):
         badv = g != e
     else:
         rtol = 1e-6 if got.dtype == np.float32 else 1e-12
-        amax = float(np.nanmax(np.abs(st.masked())))
-        scale = {"sum": amax * st.shape[0], "var": amax * amax}.get(op, amax)
-        badv = ~(np.abs(g - e) <= rtol * np.abs(e) + rtol * 1e-3 * scale)
+        atol = fx.tolerance(x_group, op, rtol)[ok]
+        badv = ~(np.abs(g - e) <= rtol * np.abs(e) + atol)
     if badv.any():
         full = np.zeros(got.shape, bool)
         full[ok] = badv
@@ -401,6 +408,24 @@ def t_iso_times_with_offsets(c):
         check_index(out, expected_groups(labels, first_seen=False), ["count"])
 
 
+def t_reduce_options(c):
+    """groupby takes reduce's options: --no-skipna, --ddof, --dtype."""
+    ops = ["mean", "std", "var", "sum", "count", "median"]
+    for i, (skipna, ddof, dtype) in enumerate([(False, 1, "float64"), (True, 1, None),
+                                               (False, 0, "float32")]):
+        extra = (["--no-skipna"] if not skipna else []) + ["--ddof", str(ddof)]
+        extra += ["--dtype", dtype] if dtype else []
+        out = os.path.join(c.root, "opts%d" % i)
+        fx.check_ok(fx.run_cli(groupby_args(c.st.paths, ops, out, by="season",
+                                            times=",".join(DATES), extra=extra)),
+                    "groupby " + " ".join(extra))
+        labels = [label_of(parse_date(d), "season") for d in DATES]
+        groups = expected_groups(labels, first_seen=False)
+        check_index(out, groups, ops)
+        check_against_reduce(c.st, out, groups, ops, c.root, skipna=skipna, ddof=ddof,
+                             dtype=dtype)
+
+
 def expect_failure(args, outdir, what, mention=None):
     proc = fx.run_cli(args)
     assert proc.returncode != 0, "%s: exit 0, expected failure" % what
@@ -486,7 +511,7 @@ def run_all():
         c.month_all = None
         tests = [t_month_all_ops, t_month_vs_xarray, t_season, t_season_several_ops_vs_xarray,
                  t_yearseason, t_other_keys, t_labels, t_times_file_and_pattern,
-                 t_iso_times_with_offsets, t_errors]
+                 t_iso_times_with_offsets, t_reduce_options, t_errors]
         for t in tests:
             if t is t_month_vs_xarray and c.month_all is None:
                 run.check(t.__name__, lambda: (_ for _ in ()).throw(

@@ -9,12 +9,12 @@ and the error cases (non-zero exit, message, no file left behind).
 """
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import fixtures as fx  # noqa: E402  (imports xarray before osgeo)
 import numpy as np  # noqa: E402
-from osgeo import gdal  # noqa: E402
 
 
 def make_fixtures(root):
@@ -34,6 +34,14 @@ def make_fixtures(root):
                              seed=6, nodata=None, tiled=True, block=64))
     s.append(fx.random_stack(d("f32_1b_nannd_nocrs"), "f32_1b_nannd_nocrs", np.float32, T=5, B=1,
                              R=97, C=150, seed=7, nan_nodata=True, epsg=None, tiled=True, block=64))
+    # full-range integers over many timesteps: sums must be exact (no float accumulation)
+    s.append(fx.random_stack(d("i16_extreme"), "i16_extreme", np.int16, T=40, B=1, R=50, C=70,
+                             seed=8, nodata=-32768, lo=-32767, hi=32767, miss_frac=0.1))
+    s.append(fx.random_stack(d("u16_extreme_nd0"), "u16_extreme_nd0", np.uint16, T=40, B=2, R=50,
+                             C=70, seed=9, nodata=0, lo=1, hi=65534, miss_frac=0.1, tiled=False))
+    # a large offset: var/std need a numerically stable algorithm (not E[x^2] - E[x]^2)
+    s.append(fx.random_stack(d("f64_offset"), "f64_offset", np.float64, T=12, B=1, R=50, C=70,
+                             seed=10, nodata=None, lo=0.0, hi=1.0, offset=1.0e6, nan_frac=0.1))
     return s
 
 
@@ -55,11 +63,14 @@ def reduce_args(ops, out, files, skipna=None, ddof=None, dtype=None, threads=Non
     return a
 
 
-def check_grid_case(stack, outdir, skipna, ddof, dtype):
+def run_grid_case(stack, outdir, skipna, ddof, dtype):
     os.makedirs(outdir, exist_ok=True)
     pattern = os.path.join(outdir, "out_{op}.tif")
-    proc = fx.run_cli(reduce_args(fx.ALL_OPS, pattern, stack.paths, skipna=skipna, ddof=ddof,
+    return fx.run_cli(reduce_args(fx.ALL_OPS, pattern, stack.paths, skipna=skipna, ddof=ddof,
                                   dtype=dtype))
+
+
+def check_grid_case(proc, stack, outdir, skipna, ddof, dtype):
     fx.check_ok(proc, stack.name)
     expected_files = sorted("out_%s.tif" % op for op in fx.ALL_OPS)
     got_files = fx.listdir_recursive(outdir)
@@ -77,7 +88,7 @@ def check_grid_case(stack, outdir, skipna, ddof, dtype):
         raise AssertionError("\n    ".join(errors))
 
 
-def check_single_ops(stack, root):
+def check_single_ops(stack, root, explicit=True):
     """One op per run: OUT is the exact path; default skipna equals --skipna."""
     x = stack.masked()
     for op in fx.ALL_OPS:
@@ -87,6 +98,8 @@ def check_single_ops(stack, root):
         fx.check_ok(fx.run_cli(reduce_args([op], out, stack.paths)), op)
         assert fx.listdir_recursive(outdir) == ["result.tif"], fx.listdir_recursive(outdir)
         r = fx.compare_output(out, stack, op, skipna=True, ddof=0, x=x)
+        if not explicit or op not in ("mean", "std", "sum"):
+            continue
         out2 = os.path.join(outdir, "explicit.tif")
         fx.check_ok(fx.run_cli(reduce_args([op], out2, stack.paths, skipna=True, ddof=0)), op)
         r2 = fx.Raster(out2)
@@ -134,6 +147,21 @@ def check_threads(stack, root, thread_counts=(1, 4), ddof=1):
                     op, n, thread_counts[0], fx.describe_mismatch(diff, a, b)))
     if errors:
         raise AssertionError("\n    ".join(errors))
+
+
+def check_cache(stack, root, ref_dir):
+    """--cache 1 (one open dataset per thread) gives the same bytes as the default cache;
+    ref_dir holds check_threads' --threads 4 outputs (ddof 0) of the same stack."""
+    d = os.path.join(root, "cache1")
+    os.makedirs(d)
+    ops = ["mean", "max", "count", "median"]
+    fx.check_ok(fx.run_cli(reduce_args(ops, os.path.join(d, "o_{op}.tif"), stack.paths,
+                                       threads=4, extra=["--cache", "1"])), "--cache 1")
+    x = stack.masked()
+    for op in ops:
+        a = fx.Raster(os.path.join(ref_dir, "o_%s.tif" % op))
+        b = fx.compare_output(os.path.join(d, "o_%s.tif" % op), stack, op, x=x)
+        assert a.raw == b.raw, "%s: --cache 1 output differs from the default cache" % op
 
 
 # ---- error cases ---------------------------------------------------------------------
@@ -208,6 +236,25 @@ def error_cases(run, stack, root):
         reduce_args(["mean", "sum", "count"], os.path.join(d9b, "nope", "o_{op}.tif"), files), d9b,
         "missing dir multi-op"))
 
+    # unwritable even for root: nothing can be created under /proc
+    case("output dir unwritable (/proc)", lambda: expect_failure(
+        reduce_args(["mean", "max"], "/proc/strata_oracle_{op}.tif", files), fresh(),
+        "/proc output"))
+    if os.geteuid() != 0:  # permission bits only bind non-root users
+        d9c = fresh()
+        ro = os.path.join(d9c, "readonly")
+        os.makedirs(ro)
+        os.chmod(ro, 0o555)
+        case("output dir read-only", lambda: expect_failure(
+            reduce_args(["mean"], os.path.join(ro, "o.tif"), files), d9c, "read-only dir"))
+    # one of several outputs cannot be written (its name is taken by a directory): none of
+    # the others may be left behind
+    d9d = fresh()
+    os.makedirs(os.path.join(d9d, "o_max.tif"))
+    case("one output path is a directory", lambda: expect_failure(
+        reduce_args(["mean", "max", "count"], os.path.join(d9d, "o_{op}.tif"), files), d9d,
+        "o_max.tif is a directory"))
+
     # Failures discovered while reading, after some tiles were written: nothing may remain.
     bad = os.path.join(root, "bad_inputs")
     os.makedirs(bad)
@@ -241,7 +288,7 @@ def error_cases(run, stack, root):
         reduce_args(["mean"], os.path.join(d13, "o.tif"), files + [os.path.join(bad, "nope.tif")]),
         d13, "missing input", ["nope.tif"]))
     d14 = fresh()
-    case("single op, output in missing dir, misaligned", lambda: expect_failure(
+    case("single op, misaligned file in the middle", lambda: expect_failure(
         reduce_args(["median"], os.path.join(d14, "o.tif"), files[:2] + [misaligned] + files[2:]),
         d14, "misaligned single", ["misaligned.tif"]))
 
@@ -251,34 +298,62 @@ def run_all():
     run = fx.Runner("oracle_reduce")
     with fx.TempDir() as root:
         stacks = make_fixtures(os.path.join(root, "in"))
-        k = 0
+        # every fixture x skipna x ddof x --dtype (default, float64; float32 too where it
+        # differs from the default or to check it equals it), all eight ops per run. The CLI
+        # runs go two at a time; the checks follow in order.
+        cases = []
         for st in stacks:
+            if st.name in ("f64_1b_nocrs", "i16_1b"):
+                dtypes = (None, "float32", "float64")
+            elif st.name.startswith(("i16_extreme", "u16_extreme", "f64_offset", "i16_3b_nond",
+                                     "u16_1b_nond")):
+                dtypes = (None,)
+            else:
+                dtypes = (None, "float64")
             for skipna in (True, False):
                 for ddof in (0, 1):
-                    for dtype in (None, "float32", "float64"):
-                        k += 1
-                        outdir = os.path.join(root, "grid%03d" % k)
-                        run.check("reduce %s skipna=%s ddof=%d dtype=%s" % (st.name, skipna, ddof, dtype),
-                                  check_grid_case, st, outdir, skipna, ddof, dtype)
+                    for dtype in dtypes:
+                        outdir = os.path.join(root, "grid%03d" % len(cases))
+                        cases.append((st, outdir, skipna, ddof, dtype))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            procs = list(pool.map(lambda c: run_grid_case(*c), cases))
+        for proc, (st, outdir, skipna, ddof, dtype) in zip(procs, cases):
+            run.check("reduce %s skipna=%s ddof=%d dtype=%s" % (st.name, skipna, ddof, dtype),
+                      check_grid_case, proc, st, outdir, skipna, ddof, dtype)
         f32 = stacks[2]
         i16 = stacks[0]
         run.check("single ops (f32_3b)", check_single_ops, f32, os.path.join(root, "single_f32"))
-        run.check("single ops (i16_1b)", check_single_ops, i16, os.path.join(root, "single_i16"))
+        run.check("single ops (i16_1b)", check_single_ops, i16, os.path.join(root, "single_i16"),
+                  False)
         run.check("@LIST input", check_list_file, stacks[1], root)
 
         thr = os.path.join(root, "thr")
-        for st in (stacks[2], stacks[1], stacks[0]):
-            run.check("threads 1 vs 4 (%s)" % st.name, check_threads, st, thr, (1, 4, 3))
+        for st, counts in ((stacks[2], (1, 4, 3)), (stacks[1], (1, 4)), (stacks[0], (1, 4))):
+            run.check("threads %s (%s)" % (counts, st.name), check_threads, st, thr, counts)
         # few tiles, many timesteps: exercises splitting the time axis across threads
         long_f32 = fx.random_stack(os.path.join(root, "in", "long_f32"), "long_f32", np.float32,
                                    T=200, B=1, R=64, C=64, seed=11, nodata=-9999, miss_frac=0.3,
                                    nan_frac=0.1, tiled=True, block=64)
-        run.check("threads 1 vs 4 (64x64 x 200 float32)", check_threads, long_f32, thr, (1, 4, 2))
+        run.check("threads 1 vs 4 (64x64 x 200 float32)", check_threads, long_f32, thr, (1, 4))
         long_i16 = fx.random_stack(os.path.join(root, "in", "long_i16"), "long_i16", np.int16,
                                    T=200, B=2, R=64, C=64, seed=12, nodata=-9999, miss_frac=0.5,
                                    tiled=False)
         run.check("threads 1 vs 4 (64x64x2 x 200 int16 striped)", check_threads, long_i16, thr,
-                  (1, 4, 8), 0)
+                  (1, 4), 0)
+
+        run.check("--cache 1 --threads 4 equals default (200 timesteps)", check_cache, long_i16,
+                  thr, os.path.join(thr, "long_i16_threads4"))
+        # a single timestep and two timesteps (std/var with ddof 1: missing / one degree)
+        for T in (1, 2):
+            st = fx.random_stack(os.path.join(root, "in", "short%d" % T), "short%d" % T,
+                                 np.float32, T=T, B=2, R=40, C=70, seed=40 + T, nodata=-1.0,
+                                 lo=0.0, hi=100.0)
+            for skipna in (True, False):
+                for ddof in (0, 1):
+                    outdir = os.path.join(root, "short%d_%d_%d" % (T, skipna, ddof))
+                    run.check("reduce T=%d skipna=%s ddof=%d" % (T, skipna, ddof),
+                              lambda: check_grid_case(run_grid_case(st, outdir, skipna, ddof, None),
+                                                      st, outdir, skipna, ddof, None))
 
         error_cases(run, stacks[2], os.path.join(root, "errors"))
     return run.finish()

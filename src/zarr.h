@@ -1,0 +1,120 @@
+/* Internal interfaces of the Zarr writer: codecs (zarr_codec.c), metadata documents
+ * (zarr_meta.c), store files (zarr_store.c) and the job (zarr.c). Not installed. */
+#ifndef STRATA_ZARR_H
+#define STRATA_ZARR_H
+
+#include "internal.h"
+
+#include <jansson.h>
+
+/* Version of the store layout strata writes (root attribute "strata_zarr_version"). */
+enum { ST_ZARR_LAYOUT_VERSION = 1 };
+
+/* ---- codecs (zarr_codec.c) ------------------------------------------------------------- */
+
+/* Per-worker compression state (zstd keeps a context; the others need none). */
+typedef struct st_zarr_coder st_zarr_coder;
+
+st_zarr_coder *st_zarr_coder_new(strata_codec codec, int zarr_version);
+void st_zarr_coder_free(st_zarr_coder *k);
+/* Largest encoded size of n bytes. */
+size_t st_zarr_bound(strata_codec codec, size_t n);
+/* Encodes n bytes of elements of typesize into dst (cap >= st_zarr_bound); *len receives
+ * the encoded size. STRATA_CODEC_NONE copies. */
+strata_status st_zarr_encode(st_zarr_coder *k, size_t typesize, const void *src, size_t n,
+                             void *dst, size_t cap, size_t *len);
+/* The codec's description in array metadata: v2 "compressor" (NULL for none), or the v3
+ * "codecs" list (bytes first). New references. */
+json_t *st_zarr_codec_v2(strata_codec codec);
+json_t *st_zarr_codecs_v3(strata_codec codec, size_t typesize);
+
+/* ---- metadata (zarr_meta.c) ------------------------------------------------------------ */
+
+enum { ST_ZARR_MAXDIM = 4 };
+
+/* One array of the store: enough to write its metadata in either version. */
+typedef struct st_zarr_array {
+    char name[64];
+    strata_dtype dtype;
+    int ndim;
+    uint64_t shape[ST_ZARR_MAXDIM];
+    uint64_t chunks[ST_ZARR_MAXDIM];
+    const char *dims[ST_ZARR_MAXDIM];
+    strata_codec codec;
+    bool has_fill; /* false: v2 writes null, v3 writes 0 */
+    double fill;
+    json_t *attrs; /* owned; without _ARRAY_DIMENSIONS (added for v2) */
+} st_zarr_array;
+
+/* The whole metadata document of an array: v2 ".zarray", v3 "zarr.json" (with attributes
+ * and dimension_names). New reference or NULL when out of memory. */
+json_t *st_zarr_array_doc(const st_zarr_array *a, int zarr_version);
+/* The v2 ".zattrs" of an array: its attributes plus _ARRAY_DIMENSIONS. */
+json_t *st_zarr_array_attrs_v2(const st_zarr_array *a);
+/* A double as a JSON value the Zarr specs accept: NaN and infinities as strings. */
+json_t *st_zarr_json_double(double v);
+/* The value of a JSON number or "NaN"/"Infinity"/"-Infinity"; false when neither. */
+bool st_zarr_json_to_double(const json_t *j, double *v);
+/* Base64 of the little-endian bytes of v: how xarray stores a float _FillValue in v3. */
+json_t *st_zarr_fill_b64(double v);
+
+/* ---- store files (zarr_store.c) ------------------------------------------------------- */
+
+/* Joins store, and up to two more parts with '/'; NULL when out of memory. */
+char *st_zarr_path(const char *store, const char *a, const char *b);
+/* Writes len bytes to path under a temporary name in the same folder, then renames, so a
+ * reader sees the whole file or nothing. */
+strata_status st_zarr_write_atomic(const char *path, const void *buf, size_t len);
+strata_status st_zarr_write_json(const char *path, const json_t *doc);
+/* mkdir -p of the folder that will hold path's last component. */
+strata_status st_zarr_make_parents(const char *path);
+strata_status st_zarr_mkdir(const char *path);
+/* Reads a whole file; *buf freed with free. */
+strata_status st_zarr_read_file(const char *path, char **buf, size_t *len);
+json_t *st_zarr_read_json(const char *path);
+bool st_zarr_exists(const char *path);
+/* Prepares the store folder for mode: fails for "w-" when it exists, deletes a previous
+ * store for "w" (refusing a folder that is not a Zarr store), and sets *append when "a"
+ * finds a store to extend. Creates the folder when it is to be written anew. */
+strata_status st_zarr_prepare(const char *store, strata_zarr_mode mode, bool *append);
+/* Deletes a store folder, its root metadata first. */
+strata_status st_zarr_delete(const char *store);
+/* Name of the marker file present while a store is being written. */
+extern const char *const ST_ZARR_MARKER;
+
+/* ---- layout: what goes in the store (zarr_layout.c) ----------------------------------- */
+
+/* Everything a write decides before it starts; for an append, merged with what the store
+ * already holds. */
+typedef struct st_zarr_plan {
+    const strata_collection *c;
+    const char *store;
+    char name[64]; /* the cube variable */
+    int version;
+    strata_codec codec;
+    strata_chunks ch;
+    size_t t_offset; /* timesteps already in the store (append), else 0 */
+    size_t T;        /* timesteps after the write */
+    bool has_fill;
+    double fill;
+    bool cf_times;   /* time holds UTC seconds; else an index 0..T-1 */
+    int64_t *times;  /* [T] */
+    json_t *sources; /* every source path, old and new */
+} st_zarr_plan;
+
+/* Resolves fill, chunks and times; with append, loads the store's layout and fails with a
+ * clear message unless geobox, type, chunks, codec and times fit. Nothing is written. */
+strata_status st_zarr_plan_init(st_zarr_plan *p, const strata_collection *c, const char *store,
+                                const strata_zarr_opts *o, bool append);
+void st_zarr_plan_destroy(st_zarr_plan *p);
+/* Coordinate arrays' chunks: all of them for a new store, time only for an append. */
+strata_status st_zarr_write_coords(const st_zarr_plan *p);
+/* Every metadata document, the root group's last (v2: .zmetadata after .zgroup). */
+strata_status st_zarr_write_metadata(const st_zarr_plan *p);
+/* True for the names of the coordinate arrays, which the cube variable cannot take. */
+bool st_zarr_reserved_name(const char *name);
+uint64_t st_zarr_nchunks(uint64_t n, uint64_t chunk);
+/* Relative key of a data chunk ("data/0.1.2.3" or "data/c/0/1/2/3"). */
+void st_zarr_chunk_key(const st_zarr_plan *p, const uint64_t idx[4], char *buf, size_t size);
+
+#endif

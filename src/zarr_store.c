@@ -1,0 +1,291 @@
+/* The store on disk: atomic file writes, folders, and preparing the store for a mode.
+ * A store is a folder; its root metadata (.zmetadata and .zgroup in v2, zarr.json in v3) is
+ * what makes it open, so it is written last and deleted first. */
+#include "zarr.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *const ST_ZARR_MARKER = ".strata-incomplete";
+
+/* Root files that make a folder open as a Zarr store (v2 consolidated, v2, v3). */
+static const char *const ROOT_META[] = {".zmetadata", ".zgroup", "zarr.json", ".zarray"};
+enum { NROOT_META = sizeof ROOT_META / sizeof ROOT_META[0] };
+
+static atomic_uint tmp_counter;
+static atomic_long tmp_pid; /* getpid once: it is a system call per chunk otherwise */
+
+char *st_zarr_path(const char *store, const char *a, const char *b) {
+    size_t n = strlen(store) + (a ? strlen(a) + 1 : 0) + (b ? strlen(b) + 1 : 0) + 1;
+    char *p = st_malloc(n);
+    if (p) {
+        snprintf(p, n, "%s%s%s%s%s", store, a ? "/" : "", a ? a : "", b ? "/" : "", b ? b : "");
+    }
+    return p;
+}
+
+static strata_status write_all(int fd, const char *path, const void *buf, size_t len) {
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return st_fail(STRATA_ERR_WRITE, "%s: cannot write: %s", path,
+                           w < 0 ? strerror(errno) : "no space");
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return STRATA_OK;
+}
+
+/* The temporary name is hidden (a leading dot) and unique per process and call, so two
+ * workers never share one, and a reader listing chunks never mistakes it for a chunk. */
+static char *temp_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    size_t dir = slash ? (size_t)(slash - path + 1) : 0;
+    size_t n = strlen(path) + 48;
+    char *t = st_malloc(n);
+    long pid = atomic_load(&tmp_pid);
+    if (!pid) {
+        pid = (long)getpid();
+        atomic_store(&tmp_pid, pid);
+    }
+    if (t) {
+        snprintf(t, n, "%.*s.%s.tmp%ld.%u", (int)dir, path, path + dir, pid,
+                 atomic_fetch_add(&tmp_counter, 1));
+    }
+    return t;
+}
+
+strata_status st_zarr_write_atomic(const char *path, const void *buf, size_t len) {
+    char *tmp = temp_name(path);
+    if (!tmp) {
+        return st_nomem("file name");
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        strata_status st = st_fail(STRATA_ERR_WRITE, "%s: cannot create: %s", tmp, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    strata_status st = write_all(fd, path, buf, len);
+    if (close(fd) != 0 && st == STRATA_OK) {
+        st = st_fail(STRATA_ERR_WRITE, "%s: cannot write: %s", path, strerror(errno));
+    }
+    if (st == STRATA_OK && rename(tmp, path) != 0) {
+        st = st_fail(STRATA_ERR_WRITE, "%s: cannot rename into place: %s", path, strerror(errno));
+    }
+    if (st != STRATA_OK) {
+        unlink(tmp);
+    }
+    free(tmp);
+    return st;
+}
+
+strata_status st_zarr_write_json(const char *path, const json_t *doc) {
+    char *text =
+        doc ? json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(17) | JSON_ENSURE_ASCII) : NULL;
+    if (!text) {
+        return st_nomem("Zarr metadata");
+    }
+    size_t len = strlen(text);
+    strata_status st = st_zarr_write_atomic(path, text, len);
+    free(text);
+    return st;
+}
+
+strata_status st_zarr_mkdir(const char *path) {
+    if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+        return st_fail(STRATA_ERR_WRITE, "%s: cannot create folder: %s", path, strerror(errno));
+    }
+    return STRATA_OK;
+}
+
+strata_status st_zarr_make_parents(const char *path) {
+    char *p = st_strdup(path);
+    if (!p) {
+        return st_nomem("path");
+    }
+    strata_status st = STRATA_OK;
+    char *last = strrchr(p, '/');
+    for (char *s = strchr(p + 1, '/'); s && s <= last && st == STRATA_OK; s = strchr(s + 1, '/')) {
+        *s = '\0';
+        st = st_zarr_mkdir(p);
+        *s = '/';
+    }
+    free(p);
+    return st;
+}
+
+strata_status st_zarr_read_file(const char *path, char **buf, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return st_fail(STRATA_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *b = st_malloc(cap);
+    while (b) {
+        n += fread(b + n, 1, cap - n, f);
+        if (n < cap) {
+            break;
+        }
+        char *grown = st_realloc(b, cap *= 2);
+        if (!grown) {
+            free(b);
+            b = NULL;
+        } else {
+            b = grown;
+        }
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (!b || bad) {
+        free(b);
+        return b ? st_fail(STRATA_ERR_IO, "%s: cannot read", path) : st_nomem("file buffer");
+    }
+    *buf = b;
+    *len = n;
+    return STRATA_OK;
+}
+
+json_t *st_zarr_read_json(const char *path) {
+    return json_load_file(path, 0, NULL);
+}
+
+bool st_zarr_exists(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* ---- preparing the store -------------------------------------------------------------- */
+
+static bool has_root_meta(const char *store, bool *marker) {
+    bool any = false;
+    for (int i = 0; i < NROOT_META; i++) {
+        char *p = st_zarr_path(store, ROOT_META[i], NULL);
+        any = any || (p && st_zarr_exists(p));
+        free(p);
+    }
+    char *m = st_zarr_path(store, ST_ZARR_MARKER, NULL);
+    *marker = m && st_zarr_exists(m);
+    free(m);
+    return any;
+}
+
+static bool is_empty_dir(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) {
+        return false;
+    }
+    bool empty = true;
+    for (struct dirent *e = readdir(d); e && empty; e = readdir(d)) {
+        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+    }
+    closedir(d);
+    return empty;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    (void)ftw;
+    return (flag == FTW_DP ? rmdir(path) : unlink(path)) == 0 ? 0 : -1;
+}
+
+/* Root metadata goes first: if this is interrupted, what is left no longer opens. */
+strata_status st_zarr_delete(const char *store) {
+    for (int i = 0; i < NROOT_META; i++) {
+        char *p = st_zarr_path(store, ROOT_META[i], NULL);
+        if (!p) {
+            return st_nomem("path");
+        }
+        unlink(p);
+        free(p);
+    }
+    if (nftw(store, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) {
+        return st_fail(STRATA_ERR_WRITE, "%s: cannot delete the previous store: %s", store,
+                       strerror(errno));
+    }
+    return STRATA_OK;
+}
+
+static strata_status create_store(const char *store) {
+    if (mkdir(store, 0777) != 0 && errno != EEXIST) {
+        return st_fail(STRATA_ERR_WRITE, "%s: cannot create the store: %s", store, strerror(errno));
+    }
+    char *m = st_zarr_path(store, ST_ZARR_MARKER, NULL);
+    strata_status st = m ? st_zarr_write_atomic(m, "", 0) : st_nomem("path");
+    free(m);
+    return st;
+}
+
+static strata_status replace_existing(const char *store, const struct stat *sb) {
+    bool marker;
+    if (!S_ISDIR(sb->st_mode)) {
+        if (unlink(store) != 0) {
+            return st_fail(STRATA_ERR_WRITE, "%s: cannot replace: %s", store, strerror(errno));
+        }
+        return create_store(store);
+    }
+    if (!has_root_meta(store, &marker) && !marker && !is_empty_dir(store)) {
+        return st_fail(STRATA_ERR_WRITE,
+                       "%s: is a folder that is not a Zarr store; refusing to "
+                       "delete it (remove it or choose another path)",
+                       store);
+    }
+    ST_TRY(st_zarr_delete(store));
+    return create_store(store);
+}
+
+static strata_status check_appendable(const char *store, const struct stat *sb, bool *append) {
+    bool marker;
+    if (!S_ISDIR(sb->st_mode)) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "%s: is not a Zarr store (not a folder)", store);
+    }
+    bool meta = has_root_meta(store, &marker);
+    if (marker) {
+        return st_fail(STRATA_ERR_INVALID_ARG,
+                       "%s: an earlier write did not finish; write the "
+                       "store again with mode w",
+                       store);
+    }
+    if (!meta && is_empty_dir(store)) {
+        return create_store(store);
+    }
+    if (!meta) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "%s: is not a Zarr store", store);
+    }
+    *append = true;
+    return STRATA_OK;
+}
+
+strata_status st_zarr_prepare(const char *store, strata_zarr_mode mode, bool *append) {
+    struct stat sb;
+    *append = false;
+    if (stat(store, &sb) != 0) {
+        if (errno != ENOENT) {
+            return st_fail(STRATA_ERR_WRITE, "%s: %s", store, strerror(errno));
+        }
+        return create_store(store);
+    }
+    switch (mode) {
+    case STRATA_ZARR_CREATE:
+        return st_fail(STRATA_ERR_WRITE,
+                       "%s: already exists (mode w- never replaces a store; "
+                       "use mode w to overwrite or a to append)",
+                       store);
+    case STRATA_ZARR_APPEND:
+        return check_appendable(store, &sb, append);
+    default:
+        return replace_existing(store, &sb);
+    }
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# strata under mpirun: 1, 2 and 3 ranks give results bitwise identical to the single-process
+# run, for every reduce op and groupby; a file that only rank 1 reads makes the whole job
+# fail, naming the file, with no output left.
+set -euo pipefail
+: "${STRATA_CLI:?}" "${PYTHON:?}"
+# Open MPI's plugins are unloaded before LeakSanitizer looks: only full stacks (slow unwind)
+# reach the MPI frames that tests/lsan.supp names.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}:fast_unwind_on_malloc=0"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+pass=0 fail=0
+check() { # check NAME COMMAND...
+    if "${@:2}"; then pass=$((pass + 1)); else echo "FAILED: $1"; fail=$((fail + 1)); fi
+}
+mpirun_n() { # mpirun_n N ARGS...
+    timeout 300 mpirun --oversubscribe --allow-run-as-root -n "$1" "${@:2}"
+}
+
+# Two stacks: many tiles (split over ranks) and one tile with many timesteps (split in time).
+"$PYTHON" - "$work" <<'PY'
+import sys, numpy as np
+from osgeo import gdal, osr
+d = sys.argv[1]
+srs = osr.SpatialReference(); srs.ImportFromEPSG(32636)
+rng = np.random.default_rng(7)
+def stack(name, T, R, C, B, block):
+    for t in range(T):
+        ds = gdal.GetDriverByName("GTiff").Create(f"{d}/{name}_{t:03d}.tif", C, R, B, gdal.GDT_Float32,
+                                                 ["TILED=YES", f"BLOCKXSIZE={block}", f"BLOCKYSIZE={block}"])
+        ds.SetGeoTransform((500000, 30, 0, 3500000, 0, -30)); ds.SetProjection(srs.ExportToWkt())
+        for b in range(B):
+            a = rng.normal(10, 3, (R, C)).astype(np.float32)
+            a[rng.random((R, C)) < 0.05] = -9999
+            a[0:3, 0:3] = -9999
+            band = ds.GetRasterBand(b + 1); band.SetNoDataValue(-9999); band.WriteArray(a)
+        ds = None
+stack("wide", 10, 300, 520, 2, 64)
+stack("deep", 40, 48, 48, 1, 16)
+PY
+ls "$work"/wide_*.tif >"$work/wide.txt"
+ls "$work"/deep_*.tif >"$work/deep.txt"
+ops=mean,sum,min,max,std,var,count,median
+
+same_rasters() { # same_rasters DIR_A DIR_B: every .tif equal pixel for pixel, bit for bit
+    "$PYTHON" - "$1" "$2" <<'PY'
+import sys, os
+from osgeo import gdal
+a, b = sys.argv[1], sys.argv[2]
+names = sorted(n for n in os.listdir(a) if n.endswith(".tif"))
+assert names and names == sorted(n for n in os.listdir(b) if n.endswith(".tif")), (names, os.listdir(b))
+for n in names:
+    da, db = gdal.Open(f"{a}/{n}"), gdal.Open(f"{b}/{n}")
+    assert da.ReadRaster() == db.ReadRaster(), n
+    assert da.GetGeoTransform() == db.GetGeoTransform(), n
+PY
+}
+
+for stack in wide deep; do
+    mkdir -p "$work/$stack-1p"
+    "$STRATA_CLI" reduce --quiet --op $ops -o "$work/$stack-1p/r_{op}.tif" "@$work/$stack.txt"
+    awk '{print (NR % 3 == 0) ? "c" : (NR % 2 ? "a" : "b")}' "$work/$stack.txt" \
+        >"$work/$stack-labels.txt"
+    "$STRATA_CLI" groupby --quiet --labels "@$work/$stack-labels.txt" --op mean,std \
+        -o "$work/$stack-1p/g" "@$work/$stack.txt"
+    for n in 1 2 3; do
+        out="$work/$stack-$n"
+        mkdir -p "$out"
+        check "$stack reduce, $n ranks" mpirun_n "$n" "$STRATA_CLI" reduce --quiet --threads 1 \
+            --op $ops -o "$out/r_{op}.tif" "@$work/$stack.txt"
+        check "$stack groupby, $n ranks" mpirun_n "$n" "$STRATA_CLI" groupby --quiet --threads 1 \
+            --labels "@$work/$stack-labels.txt" --op mean,std -o "$out/g" "@$work/$stack.txt"
+        check "$stack reduce, $n ranks = 1 process" same_rasters "$work/$stack-1p" "$out"
+        check "$stack groupby, $n ranks = 1 process" same_rasters "$work/$stack-1p/g" "$out/g"
+        check "$stack groupby index, $n ranks" cmp -s "$work/$stack-1p/g/index.json" "$out/g/index.json"
+    done
+done
+
+# A file truncated in its last blocks: only the rank holding those tiles reads them.
+cp "$work/wide_009.tif" "$work/bad.tif"
+size=$(stat -c %s "$work/bad.tif")
+truncate -s $((size * 3 / 4)) "$work/bad.tif"
+sed '$d' "$work/wide.txt" >"$work/bad.txt"
+echo "$work/bad.tif" >>"$work/bad.txt"
+mkdir -p "$work/badout"
+set +e
+mpirun_n 2 "$STRATA_CLI" reduce --quiet --threads 1 --op mean -o "$work/badout/m.tif" \
+    "@$work/bad.txt" 2>"$work/bad.err"
+rc=$?
+set -e
+check "bad file: non-zero exit" test "$rc" -ne 0
+check "bad file: message names the file" grep -q "bad.tif" "$work/bad.err"
+check "bad file: message names the rank" grep -q "rank 1" "$work/bad.err"
+check "bad file: no output left" test -z "$(ls -A "$work/badout")"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
