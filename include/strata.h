@@ -347,7 +347,8 @@ STRATA_API strata_status strata_codec_from_name(const char *name, strata_codec *
 typedef struct strata_zarr_opts {
     strata_zarr_mode mode;    /* default STRATA_ZARR_OVERWRITE */
     int zarr_version;         /* 2 (default) or 3 */
-    strata_chunks chunks;     /* all 0 (default): the collection's chunk grid */
+    strata_chunks chunks;     /* all 0 (default): one timestep, one band, whole source blocks
+                                 grown to about 1 Mi pixels */
     strata_codec codec;       /* default STRATA_CODEC_BLOSC_LZ4 */
     const char *name;         /* the cube variable; NULL: "data" */
     int threads;              /* 0: all cores */

@@ -151,6 +151,8 @@ typedef struct st_plan {
 
 /* Default spatial tile: whole source blocks, grown to a useful size. */
 void st_default_tile(const strata_meta *meta, int *rows, int *cols);
+/* A tile of whole source blocks of at least min_pixels (clipped to the raster). */
+void st_block_tile(const strata_meta *meta, long min_pixels, int *rows, int *cols);
 /* Work items for a T-step job over the collection's spatial chunks. The split of time into
  * ranges depends on the shape only, never on the thread count, so results are identical
  * for any number of threads. */

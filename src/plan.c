@@ -11,15 +11,22 @@ enum { MIN_TILE_PIXELS = 65536, MAX_TILE_PIXELS = 1 << 20 };
 enum { TARGET_ITEMS = 32, MIN_RANGE_LEN = 8 };
 
 void st_default_tile(const strata_meta *m, int *rows, int *cols) {
+    st_block_tile(m, MIN_TILE_PIXELS, rows, cols);
+}
+
+/* Grows a tile of whole blocks, alternating rows and columns so it stays near square. */
+void st_block_tile(const strata_meta *m, long min_pixels, int *rows, int *cols) {
     int bx = m->block_x > 0 ? m->block_x : m->cols, by = m->block_y > 0 ? m->block_y : 1;
     int ty = by, tx = bx;
-    while ((long)ty * tx < MIN_TILE_PIXELS && ty < m->rows) {
-        ty += by;
+    while ((long)ty * tx < min_pixels && (ty < m->rows || tx < m->cols)) {
+        if ((ty <= tx && ty < m->rows) || tx >= m->cols) {
+            ty += by;
+        } else {
+            tx += bx;
+        }
     }
-    while ((long)ty * tx < MIN_TILE_PIXELS && tx < m->cols) {
-        tx += bx;
-    }
-    while ((long)ty * tx > MAX_TILE_PIXELS && ty > by) {
+    while ((long)ty * tx > (min_pixels > MAX_TILE_PIXELS ? min_pixels : MAX_TILE_PIXELS) &&
+           ty > by) {
         ty -= by;
     }
     *rows = ty < m->rows ? ty : m->rows;

@@ -94,7 +94,7 @@ static strata_status duplicate(const st_zarr_plan *p, int64_t dup) {
             char iso[40];
             st_format_iso8601(dup, iso, sizeof iso);
             return st_fail(STRATA_ERR_INVALID_ARG, "%s: time %s is already %s",
-                           p->c->paths[g - p->t_offset], iso,
+                           strata_collection_path(p->c, g - p->t_offset), iso,
                            first < p->t_offset ? "in the store" : "given to another file");
         }
         first = g;
@@ -643,11 +643,16 @@ static strata_status merge_existing(st_zarr_plan *p, const strata_zarr_opts *o) 
     return st;
 }
 
+enum { ZARR_CHUNK_PIXELS = 1 << 20 };
+
 static strata_status resolve_chunks(st_zarr_plan *p, const strata_zarr_opts *o) {
     const strata_chunks *w = &o->chunks;
     const strata_meta *m = p->c->meta;
     if (!w->t && !w->b && !w->y && !w->x) {
-        p->ch = p->c->chunks;
+        /* Chunk files of about 1 Mi pixels: the reduce tile (a single 256x256 block) made
+         * 16 times more files, and creating and renaming them dominated the write. */
+        p->ch = (strata_chunks){1, 1, 0, 0};
+        st_block_tile(m, ZARR_CHUNK_PIXELS, &p->ch.y, &p->ch.x);
         return STRATA_OK;
     }
     if (w->t < 1 || w->b < 1 || w->y < 1 || w->x < 1) {
@@ -664,7 +669,7 @@ static strata_status resolve_chunks(st_zarr_plan *p, const strata_zarr_opts *o) 
 static json_t *new_sources(const strata_collection *c) {
     json_t *l = json_array();
     for (size_t t = 0; l && t < c->n; t++) {
-        if (json_array_append_new(l, json_string(c->paths[t])) != 0) {
+        if (json_array_append_new(l, json_string(strata_collection_path(c, t))) != 0) {
             json_decref(l);
             return NULL;
         }
