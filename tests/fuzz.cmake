@@ -1,0 +1,19 @@
+# libFuzzer target for the collection/meta JSON parsers (with -DSTRATA_BUILD_FUZZERS=ON and
+# clang, see kerchunk.cmake): the library's sources are compiled into the target so that
+# libFuzzer sees their coverage. Runs for STRATA_FUZZ_SECONDS from the committed corpus.
+if(NOT STRATA_BUILD_FUZZERS OR NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+  return()
+endif()
+file(GLOB _strata_sources ${PROJECT_SOURCE_DIR}/src/*.c)
+add_executable(fuzz_json ${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz_json.c ${_strata_sources})
+target_include_directories(fuzz_json PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/include)
+target_compile_options(fuzz_json PRIVATE -fsanitize=fuzzer,address,undefined -g)
+target_link_options(fuzz_json PRIVATE -fsanitize=fuzzer,address,undefined)
+target_link_libraries(fuzz_json PRIVATE GDAL::GDAL PkgConfig::JANSSON PkgConfig::BLOSC
+  PkgConfig::ZSTD ZLIB::ZLIB hdf5::hdf5 Threads::Threads m)
+set(_work ${CMAKE_CURRENT_BINARY_DIR}/fuzz-corpus-json)
+add_test(NAME fuzz_json
+  COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=1
+          "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/lsan.supp"
+          sh -c "mkdir -p '${_work}' && exec '$<TARGET_FILE:fuzz_json>' -max_total_time=${STRATA_FUZZ_SECONDS} -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 '${_work}' '${CMAKE_CURRENT_LIST_DIR}/fuzz/corpus/json'")
+set_tests_properties(fuzz_json PROPERTIES LABELS fuzz TIMEOUT 120)
