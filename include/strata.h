@@ -27,7 +27,7 @@ extern "C" {
 #define STRATA_VERSION_MAJOR 0
 #define STRATA_VERSION_MINOR 1
 #define STRATA_VERSION_PATCH 0
-#define STRATA_VERSION_NUMBER                                                          \
+#define STRATA_VERSION_NUMBER                                                                      \
     (STRATA_VERSION_MAJOR * 10000 + STRATA_VERSION_MINOR * 100 + STRATA_VERSION_PATCH)
 #define STRATA_VERSION_STRING "0.1.0"
 
@@ -172,9 +172,8 @@ typedef struct strata_window {
 
 /* Reads a window into buf, laid out [t][b][row][col], converting to dtype (values out of
  * the target range are clamped, as GDAL does). Thread-safe. */
-STRATA_API strata_status strata_collection_read(const strata_collection *c,
-                                                const strata_window *w, strata_dtype dtype,
-                                                void *buf);
+STRATA_API strata_status strata_collection_read(const strata_collection *c, const strata_window *w,
+                                                strata_dtype dtype, void *buf);
 
 /* ---- chunk grid ----------------------------------------------------------------------- */
 
@@ -224,12 +223,12 @@ typedef int (*strata_progress_fn)(size_t tiles_done, size_t tiles_total, uint64_
                                   void *user);
 
 typedef struct strata_reduce_opts {
-    int skipna;   /* 1 (default): missing values are ignored; 0: any missing makes it missing */
-    int ddof;     /* std/var divisor is n - ddof (default 0) */
-    int threads;  /* 0 (default): all cores */
+    int skipna;  /* 1 (default): missing values are ignored; 0: any missing makes it missing */
+    int ddof;    /* std/var divisor is n - ddof (default 0) */
+    int threads; /* 0 (default): all cores */
     strata_dtype float_dtype; /* on-disk type of mean/std/var/median: float32 or float64;
                                  UNKNOWN (default): float64 for float64 input, else float32 */
-    int sort_groups; /* groupby: 1 orders groups by label (strcmp), 0 (default) first-seen */
+    int sort_groups;      /* groupby: 1 orders groups by label (strcmp), 0 (default) first-seen */
     const char *compress; /* GeoTIFF outputs: "deflate" (default, level 1), "zstd", "lzw" or
                              "none" */
     int part_index, part_count; /* distributed runs: compute only the spatial tiles whose
@@ -301,10 +300,10 @@ typedef struct strata_stac_opts {
     const char *const *assets; /* asset keys, one band (group) each, in order; NULL: the
                                   first asset of the first item */
     size_t nassets;
-    int keep_order;            /* 1: keep the given order; 0 (default): sort by datetime */
-    int has_bbox;              /* 1: drop items whose bbox misses bbox (lon/lat) */
-    double bbox[4];            /* minx, miny, maxx, maxy */
-    size_t max_items;          /* 0 (default): all, else at most this many after filtering */
+    int keep_order;   /* 1: keep the given order; 0 (default): sort by datetime */
+    int has_bbox;     /* 1: drop items whose bbox misses bbox (lon/lat) */
+    double bbox[4];   /* minx, miny, maxx, maxy */
+    size_t max_items; /* 0 (default): all, else at most this many after filtering */
     strata_href_fn href_rewrite;
     void *href_user;
 } strata_stac_opts;
@@ -345,13 +344,13 @@ STRATA_API const char *strata_codec_name(strata_codec codec);
 STRATA_API strata_status strata_codec_from_name(const char *name, strata_codec *codec);
 
 typedef struct strata_zarr_opts {
-    strata_zarr_mode mode;    /* default STRATA_ZARR_OVERWRITE */
-    int zarr_version;         /* 2 (default) or 3 */
-    strata_chunks chunks;     /* all 0 (default): one timestep, one band, whole source blocks
-                                 grown to about 1 Mi pixels */
-    strata_codec codec;       /* default STRATA_CODEC_BLOSC_LZ4 */
-    const char *name;         /* the cube variable; NULL: "data" */
-    int threads;              /* 0: all cores */
+    strata_zarr_mode mode; /* default STRATA_ZARR_OVERWRITE */
+    int zarr_version;      /* 2 (default) or 3 */
+    strata_chunks chunks;  /* all 0 (default): one timestep, one band, whole source blocks
+                              grown to about 1 Mi pixels */
+    strata_codec codec;    /* default STRATA_CODEC_BLOSC_LZ4 */
+    const char *name;      /* the cube variable; NULL: "data" */
+    int threads;           /* 0: all cores */
     strata_progress_fn progress;
     void *progress_user;
 } strata_zarr_opts;

@@ -36,10 +36,14 @@ bool st_needs_vals(const bool ops[STRATA_OP_COUNT_OF_OPS]) {
 
 static double field_init(int field) {
     switch (field) {
-    case F_MIN: return INFINITY;
-    case F_MAX: return -INFINITY;
-    case F_K: return NAN;
-    default: return 0.0;
+    case F_MIN:
+        return INFINITY;
+    case F_MAX:
+        return -INFINITY;
+    case F_K:
+        return NAN;
+    default:
+        return 0.0;
     }
 }
 
@@ -125,16 +129,16 @@ static ST_INLINE void add_sum(double *restrict sum, const double *restrict xz, s
     }
 }
 
-static ST_INLINE void add_min(double *restrict mn, const double *restrict x, const double *restrict ok,
-                    size_t n) {
+static ST_INLINE void add_min(double *restrict mn, const double *restrict x,
+                              const double *restrict ok, size_t n) {
     for (size_t i = 0; i < n; i++) {
         double v = ok[i] != 0.0 ? x[i] : INFINITY;
         mn[i] = v < mn[i] ? v : mn[i];
     }
 }
 
-static ST_INLINE void add_max(double *restrict mx, const double *restrict x, const double *restrict ok,
-                    size_t n) {
+static ST_INLINE void add_max(double *restrict mx, const double *restrict x,
+                              const double *restrict ok, size_t n) {
     for (size_t i = 0; i < n; i++) {
         double v = ok[i] != 0.0 ? x[i] : -INFINITY;
         mx[i] = v > mx[i] ? v : mx[i];
@@ -142,7 +146,7 @@ static ST_INLINE void add_max(double *restrict mx, const double *restrict x, con
 }
 
 static ST_INLINE void add_shifted(double *restrict k, double *restrict s1, double *restrict s2,
-                        const double *restrict x, const double *restrict ok, size_t n) {
+                                  const double *restrict x, const double *restrict ok, size_t n) {
     for (size_t i = 0; i < n; i++) {
         double ki = (ok[i] != 0.0 && k[i] != k[i]) ? x[i] : k[i];
         double d = ok[i] != 0.0 ? x[i] - ki : 0.0;
@@ -153,7 +157,7 @@ static ST_INLINE void add_shifted(double *restrict k, double *restrict s1, doubl
 }
 
 static ST_INLINE void keep_values(double *restrict dst, const double *restrict x,
-                        const double *restrict ok, size_t n) {
+                                  const double *restrict ok, size_t n) {
     for (size_t i = 0; i < n; i++) {
         dst[i] = ok[i] != 0.0 ? x[i] : NAN;
     }
@@ -161,12 +165,12 @@ static ST_INLINE void keep_values(double *restrict dst, const double *restrict x
 
 /* Source planes to double, one loop per type: GDALCopyWords is general and measurably
  * slower on these short runs, and this loop vectorises. */
-#define DEFINE_LOAD(name, type)                                                            \
-    static ST_INLINE void name(const void *src, size_t n, double *restrict x) {                      \
-        const type *restrict s = src;                                                      \
-        for (size_t i = 0; i < n; i++) {                                                   \
-            x[i] = (double)s[i];                                                           \
-        }                                                                                  \
+#define DEFINE_LOAD(name, type)                                                                    \
+    static ST_INLINE void name(const void *src, size_t n, double *restrict x) {                    \
+        const type *restrict s = src;                                                              \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            x[i] = (double)s[i];                                                                   \
+        }                                                                                          \
     }
 DEFINE_LOAD(load_u8, uint8_t)
 DEFINE_LOAD(load_u16, uint16_t)
@@ -179,14 +183,30 @@ DEFINE_LOAD(load_f64, double)
 
 static ST_INLINE void load_plane(const void *src, strata_dtype dtype, size_t n, double *x) {
     switch (dtype) {
-    case STRATA_UINT8: load_u8(src, n, x); break;
-    case STRATA_UINT16: load_u16(src, n, x); break;
-    case STRATA_INT16: load_i16(src, n, x); break;
-    case STRATA_UINT32: load_u32(src, n, x); break;
-    case STRATA_INT32: load_i32(src, n, x); break;
-    case STRATA_INT64: load_i64(src, n, x); break;
-    case STRATA_FLOAT32: load_f32(src, n, x); break;
-    default: load_f64(src, n, x); break;
+    case STRATA_UINT8:
+        load_u8(src, n, x);
+        break;
+    case STRATA_UINT16:
+        load_u16(src, n, x);
+        break;
+    case STRATA_INT16:
+        load_i16(src, n, x);
+        break;
+    case STRATA_UINT32:
+        load_u32(src, n, x);
+        break;
+    case STRATA_INT32:
+        load_i32(src, n, x);
+        break;
+    case STRATA_INT64:
+        load_i64(src, n, x);
+        break;
+    case STRATA_FLOAT32:
+        load_f32(src, n, x);
+        break;
+    default:
+        load_f64(src, n, x);
+        break;
     }
 }
 
@@ -213,8 +233,8 @@ void st_acc_add(st_acc *a, st_scratch *s, int g, int b, size_t t, const void *pl
         add_max(field(a, F_MAX, g, b) + i0, s->x, s->ok, n);
     }
     if (a->f[F_K]) {
-        add_shifted(field(a, F_K, g, b) + i0, field(a, F_S1, g, b) + i0,
-                    field(a, F_S2, g, b) + i0, s->x, s->ok, n);
+        add_shifted(field(a, F_K, g, b) + i0, field(a, F_S1, g, b) + i0, field(a, F_S2, g, b) + i0,
+                    s->x, s->ok, n);
     }
     if (a->vals) {
         keep_values(a->vals + ((t - a->t0) * a->bands + b) * a->npx + i0, s->x, s->ok, n);
@@ -329,19 +349,32 @@ void st_acc_finish(const st_acc *a, const st_finish_ctx *fc, strata_op op, int g
     const double *cnt = field(a, F_CNT, g, b);
     const double *sum = field(a, F_SUM, g, b);
     switch (op) {
-    case STRATA_OP_COUNT: memcpy(out, cnt, a->npx * sizeof *out); return;
-    case STRATA_OP_SUM: memcpy(out, sum, a->npx * sizeof *out); break;
+    case STRATA_OP_COUNT:
+        memcpy(out, cnt, a->npx * sizeof *out);
+        return;
+    case STRATA_OP_SUM:
+        memcpy(out, sum, a->npx * sizeof *out);
+        break;
     case STRATA_OP_MEAN:
         for (size_t i = 0; i < a->npx; i++) {
             out[i] = sum[i] / cnt[i];
         }
         break;
-    case STRATA_OP_MIN: memcpy(out, field(a, F_MIN, g, b), a->npx * sizeof *out); break;
-    case STRATA_OP_MAX: memcpy(out, field(a, F_MAX, g, b), a->npx * sizeof *out); break;
+    case STRATA_OP_MIN:
+        memcpy(out, field(a, F_MIN, g, b), a->npx * sizeof *out);
+        break;
+    case STRATA_OP_MAX:
+        memcpy(out, field(a, F_MAX, g, b), a->npx * sizeof *out);
+        break;
     case STRATA_OP_STD:
-    case STRATA_OP_VAR: finish_moments(a, fc, op, g, b, out); break;
-    case STRATA_OP_MEDIAN: finish_median(a, fc, g, b, out); break;
-    default: break;
+    case STRATA_OP_VAR:
+        finish_moments(a, fc, op, g, b, out);
+        break;
+    case STRATA_OP_MEDIAN:
+        finish_median(a, fc, g, b, out);
+        break;
+    default:
+        break;
     }
     const double *miss = field(a, F_MISS, g, b);
     for (size_t i = 0; i < a->npx; i++) {

@@ -11,7 +11,7 @@
 enum { F_CNT, F_MISS, F_SUM, F_MIN, F_MAX, F_K, F_S1, F_S2, NFIELDS };
 
 typedef struct st_acc {
-    size_t npx;        /* pixels of the tile */
+    size_t npx; /* pixels of the tile */
     int groups, bands;
     double *f[NFIELDS]; /* each [groups][bands][npx], NULL when not needed */
     size_t t0, nt;      /* median values kept for timesteps [t0, t0 + nt) */
@@ -49,7 +49,7 @@ void st_acc_merge(st_acc *a, const st_acc *b);
 typedef struct st_finish_ctx {
     int skipna, ddof;
     const size_t *group_of; /* [T] */
-    double *gather;          /* [T] scratch for the median */
+    double *gather;         /* [T] scratch for the median */
 } st_finish_ctx;
 
 /* Result of op for group g, band b into out[npx] (NaN where missing; count never is). */

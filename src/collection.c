@@ -199,8 +199,8 @@ strata_status strata_collection_set_times_pattern(strata_collection *c, const ch
     for (size_t i = 0; i < c->n && st == STRATA_OK; i++) {
         const char *path = c->paths[i * c->nsrc];
         if (st_parse_time_pattern(base_name(path), pattern, &t[i]) != STRATA_OK) {
-            st = st_fail(STRATA_ERR_PARSE, "timestep %zu: no time matching '%s' in file name %s",
-                         i, pattern, path);
+            st = st_fail(STRATA_ERR_PARSE, "timestep %zu: no time matching '%s' in file name %s", i,
+                         pattern, path);
         }
     }
     if (st == STRATA_OK) {
@@ -315,8 +315,8 @@ strata_status strata_collection_to_json(const strata_collection *c, char **json)
     }
     json_object_set_new(o, "strata_collection", json_integer(1));
     json_object_set_new(o, "meta", st_meta_to_jobj(c->meta));
-    json_object_set_new(o, "chunks", json_pack("[iiii]", c->chunks.t, c->chunks.b, c->chunks.y,
-                                               c->chunks.x));
+    json_object_set_new(o, "chunks",
+                        json_pack("[iiii]", c->chunks.t, c->chunks.b, c->chunks.y, c->chunks.x));
     json_object_set_new(o, "cache_capacity", json_integer(c->cache_capacity));
     json_object_set_new(o, "sidecars", json_boolean(c->sidecars));
     json_object_set_new(o, "sources", json_integer((json_int_t)c->nsrc));
@@ -353,8 +353,10 @@ static strata_status parse_step(strata_collection *c, size_t i, const json_t *s,
                        i);
     }
     if (labels != (label != NULL)) {
-        return st_fail(STRATA_ERR_PARSE, "collection JSON: timestep %zu: labels must be given "
-                       "for every timestep or none", i);
+        return st_fail(STRATA_ERR_PARSE,
+                       "collection JSON: timestep %zu: labels must be given "
+                       "for every timestep or none",
+                       i);
     }
     if (labels && !(c->labels[i] = st_strdup(label))) {
         return st_nomem("collection");
@@ -374,7 +376,8 @@ static strata_status parse_collection(const json_t *o, strata_collection **out) 
     }
     if (!json_is_array(steps) || json_array_size(steps) == 0 || !chunks_ok ||
         !json_is_integer(cap)) {
-        return st_fail(STRATA_ERR_PARSE, "collection JSON: needs \"meta\", \"chunks\" (4 "
+        return st_fail(STRATA_ERR_PARSE,
+                       "collection JSON: needs \"meta\", \"chunks\" (4 "
                        "integers), \"cache_capacity\" and a non-empty \"timesteps\" array");
     }
     size_t n = json_array_size(steps);

@@ -10,10 +10,10 @@ static const struct {
     GDALDataType gdal;
     size_t size;
 } dtypes[] = {
-    {STRATA_UINT8, "uint8", GDT_Byte, 1},       {STRATA_INT8, "int8", GDT_Byte, 1},
-    {STRATA_UINT16, "uint16", GDT_UInt16, 2},   {STRATA_INT16, "int16", GDT_Int16, 2},
-    {STRATA_UINT32, "uint32", GDT_UInt32, 4},   {STRATA_INT32, "int32", GDT_Int32, 4},
-    {STRATA_INT64, "int64", GDT_Int64, 8},      {STRATA_FLOAT32, "float32", GDT_Float32, 4},
+    {STRATA_UINT8, "uint8", GDT_Byte, 1},        {STRATA_INT8, "int8", GDT_Byte, 1},
+    {STRATA_UINT16, "uint16", GDT_UInt16, 2},    {STRATA_INT16, "int16", GDT_Int16, 2},
+    {STRATA_UINT32, "uint32", GDT_UInt32, 4},    {STRATA_INT32, "int32", GDT_Int32, 4},
+    {STRATA_INT64, "int64", GDT_Int64, 8},       {STRATA_FLOAT32, "float32", GDT_Float32, 4},
     {STRATA_FLOAT64, "float64", GDT_Float64, 8},
 };
 #define NDTYPES (sizeof dtypes / sizeof dtypes[0])

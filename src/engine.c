@@ -20,12 +20,12 @@ typedef struct tile_slot {
 } tile_slot;
 
 typedef struct worker_state {
-    void *batch;          /* [batch][bands][npx] in the source type */
-    size_t batch_len;     /* timesteps per batch */
+    void *batch;      /* [batch][bands][npx] in the source type */
+    size_t batch_len; /* timesteps per batch */
     st_scratch scratch;
-    double *out;          /* [npx] finished values */
-    double *gather;       /* [T] median scratch */
-    st_acc *spare;        /* accumulators of the last finished tile, for reuse */
+    double *out;    /* [npx] finished values */
+    double *gather; /* [T] median scratch */
+    st_acc *spare;  /* accumulators of the last finished tile, for reuse */
 } worker_state;
 
 typedef struct job {
@@ -86,8 +86,7 @@ static strata_status read_batch(job *j, st_thread_cache *tc, worker_state *w, co
 }
 
 /* Sub-tile outer, time inner: a sub-tile of accumulators stays in cache for the batch. */
-static void accumulate_batch(job *j, worker_state *w, st_acc *a, size_t npx, size_t t0,
-                             size_t t1) {
+static void accumulate_batch(job *j, worker_state *w, st_acc *a, size_t npx, size_t t0, size_t t1) {
     const strata_meta *m = j->c->meta;
     size_t plane = npx * strata_dtype_size(m->dtype);
     for (size_t i0 = 0; i0 < npx; i0 += ST_SUBTILE) {
@@ -149,15 +148,15 @@ static strata_status finish_tile(job *j, worker_state *w, const st_acc *a, const
 
 /* Stores a range's partial and folds every partial that is next in order. *done receives
  * the folded accumulators once the last range is in (the caller then owns them). */
-static strata_status fold_in_order(job *j, tile_slot *s, size_t range, st_acc *part,
-                                   size_t npx, st_acc **done) {
+static strata_status fold_in_order(job *j, tile_slot *s, size_t range, st_acc *part, size_t npx,
+                                   st_acc **done) {
     strata_status st = STRATA_OK;
     *done = NULL;
     pthread_mutex_lock(&s->lock);
     s->pending[range] = part;
     if (!s->folded && s->cursor == 0) {
-        s->folded = st_acc_new(j->fields, (int)j->ngroups, j->c->meta->bands, npx, j->vals, 0,
-                               j->c->n);
+        s->folded =
+            st_acc_new(j->fields, (int)j->ngroups, j->c->meta->bands, npx, j->vals, 0, j->c->n);
         if (s->folded) {
             st_acc_canonicalize(s->folded);
         } else {
@@ -256,8 +255,12 @@ static strata_status job_init(job *j, const strata_collection *c, const bool *op
             }
         }
     }
-    j->ex = (st_exec){.nitems = j->plan.nitems, .threads = j->nworkers, .fn = run_item,
-                      .ctx = j, .progress = o->progress, .progress_user = o->progress_user};
+    j->ex = (st_exec){.nitems = j->plan.nitems,
+                      .threads = j->nworkers,
+                      .fn = run_item,
+                      .ctx = j,
+                      .progress = o->progress,
+                      .progress_user = o->progress_user};
     return STRATA_OK;
 }
 

@@ -30,12 +30,12 @@ void st_set_errmsg(const char *msg);
 /* Registers GDAL's drivers once per process (idempotent, thread-safe). */
 void st_gdal_init(void);
 
-#define ST_TRY(expr)                                                                       \
-    do {                                                                                   \
-        strata_status st_try_rc_ = (expr);                                                 \
-        if (st_try_rc_ != STRATA_OK) {                                                     \
-            return st_try_rc_;                                                             \
-        }                                                                                  \
+#define ST_TRY(expr)                                                                               \
+    do {                                                                                           \
+        strata_status st_try_rc_ = (expr);                                                         \
+        if (st_try_rc_ != STRATA_OK) {                                                             \
+            return st_try_rc_;                                                                     \
+        }                                                                                          \
     } while (0)
 
 /* ---- memory: every allocation goes through here (one place to inject failures) ------- */
@@ -104,7 +104,7 @@ struct strata_collection {
     strata_meta *meta;
     strata_chunks chunks;
     int cache_capacity;
-    bool sidecars; /* the template has side files (.aux.xml, .ovr, .msk): look for them */
+    bool sidecars;         /* the template has side files (.aux.xml, .ovr, .msk): look for them */
     atomic_uchar *checked; /* [n * nsrc]: 1 once the file was opened and matched the template */
     pthread_mutex_t lock;  /* guards the caches list, not the caches */
     st_thread_cache **caches;

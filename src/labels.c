@@ -37,8 +37,7 @@ void strata_labels_free(char **labels, size_t n) {
     free(labels);
 }
 
-strata_status strata_labels_from_times(const strata_collection *c, const char *key,
-                                       char ***out) {
+strata_status strata_labels_from_times(const strata_collection *c, const char *key, char ***out) {
     st_clear_error();
     if (!c || !key || !out) {
         return st_fail(STRATA_ERR_INVALID_ARG, "strata_labels_from_times: NULL argument");
@@ -46,8 +45,10 @@ strata_status strata_labels_from_times(const strata_collection *c, const char *k
     *out = NULL;
     char buf[32];
     if (!format_label(key, 0, buf, sizeof buf)) {
-        return st_fail(STRATA_ERR_INVALID_ARG, "unknown grouping key '%s' (expected year, "
-                       "month, season, dayofyear, yearmonth or yearseason)", key);
+        return st_fail(STRATA_ERR_INVALID_ARG,
+                       "unknown grouping key '%s' (expected year, "
+                       "month, season, dayofyear, yearmonth or yearseason)",
+                       key);
     }
     char **labels = st_calloc(c->n, sizeof *labels);
     if (!labels) {
@@ -56,9 +57,10 @@ strata_status strata_labels_from_times(const strata_collection *c, const char *k
     for (size_t t = 0; t < c->n; t++) {
         if (!c->has_time[t]) {
             strata_labels_free(labels, c->n);
-            return st_fail(STRATA_ERR_INVALID_ARG, "grouping by %s needs times, and timestep "
-                           "%zu (%s) has none (give --times or --time-pattern)", key, t,
-                           strata_collection_path(c, t));
+            return st_fail(STRATA_ERR_INVALID_ARG,
+                           "grouping by %s needs times, and timestep "
+                           "%zu (%s) has none (give --times or --time-pattern)",
+                           key, t, strata_collection_path(c, t));
         }
         format_label(key, c->times[t], buf, sizeof buf);
         if (!(labels[t] = st_strdup(buf))) {

@@ -146,10 +146,9 @@ int strata_meta_equal(const strata_meta *a, const strata_meta *b) {
     if (!a || !b) {
         return a == b;
     }
-    if (a->epsg != b->epsg || a->rows != b->rows || a->cols != b->cols ||
-        a->bands != b->bands || a->dtype != b->dtype || a->block_x != b->block_x ||
-        a->block_y != b->block_y || strcmp(a->crs_wkt, b->crs_wkt) != 0 ||
-        strcmp(a->driver, b->driver) != 0) {
+    if (a->epsg != b->epsg || a->rows != b->rows || a->cols != b->cols || a->bands != b->bands ||
+        a->dtype != b->dtype || a->block_x != b->block_x || a->block_y != b->block_y ||
+        strcmp(a->crs_wkt, b->crs_wkt) != 0 || strcmp(a->driver, b->driver) != 0) {
         return 0;
     }
     for (int i = 0; i < 6; i++) {
@@ -207,8 +206,8 @@ bool st_meta_matches(const strata_meta *m, OGRSpatialReferenceH srs, int expecte
     int bands = GDALGetRasterCount(ds);
     double gt[6];
     if (rows != m->rows || cols != m->cols) {
-        snprintf(why, size, "%dx%d pixels (cols x rows), template is %dx%d", cols, rows,
-                 m->cols, m->rows);
+        snprintf(why, size, "%dx%d pixels (cols x rows), template is %dx%d", cols, rows, m->cols,
+                 m->rows);
         return false;
     }
     if (bands != expected_bands) {
@@ -226,10 +225,11 @@ bool st_meta_matches(const strata_meta *m, OGRSpatialReferenceH srs, int expecte
     }
     GDALGetGeoTransform(ds, gt);
     if (!same_grid(m->gt, gt)) {
-        snprintf(why, size, "geotransform (%.17g %.17g %.17g %.17g %.17g %.17g) differs from "
+        snprintf(why, size,
+                 "geotransform (%.17g %.17g %.17g %.17g %.17g %.17g) differs from "
                  "the template's (%.17g %.17g %.17g %.17g %.17g %.17g)",
-                 gt[0], gt[1], gt[2], gt[3], gt[4], gt[5], m->gt[0], m->gt[1], m->gt[2],
-                 m->gt[3], m->gt[4], m->gt[5]);
+                 gt[0], gt[1], gt[2], gt[3], gt[4], gt[5], m->gt[0], m->gt[1], m->gt[2], m->gt[3],
+                 m->gt[4], m->gt[5]);
         return false;
     }
     if (!same_crs(srs, ds)) {
@@ -444,8 +444,8 @@ strata_status strata_meta_from_json(const char *text, strata_meta **out) {
     json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, &err);
     if (!o) {
         *out = NULL;
-        return st_fail(STRATA_ERR_PARSE, "meta JSON: %s at line %d, column %d", err.text,
-                       err.line, err.column);
+        return st_fail(STRATA_ERR_PARSE, "meta JSON: %s at line %d, column %d", err.text, err.line,
+                       err.column);
     }
     strata_status st = st_meta_from_jobj(o, out);
     json_decref(o);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const op_names[] = {"mean", "sum", "min", "max",
+static const char *const op_names[] = {"mean", "sum", "min",   "max",
                                        "std",  "var", "count", "median"};
 
 const char *strata_op_name(strata_op op) {
@@ -27,24 +27,35 @@ strata_status strata_op_from_name(const char *name, strata_op *op) {
 strata_dtype strata_op_dtype(strata_op op, strata_dtype input) {
     switch (op) {
     case STRATA_OP_MIN:
-    case STRATA_OP_MAX: return input;
-    case STRATA_OP_SUM: return st_dtype_is_float(input) ? STRATA_FLOAT64 : STRATA_INT64;
-    case STRATA_OP_COUNT: return STRATA_INT32;
-    default: return STRATA_FLOAT64;
+    case STRATA_OP_MAX:
+        return input;
+    case STRATA_OP_SUM:
+        return st_dtype_is_float(input) ? STRATA_FLOAT64 : STRATA_INT64;
+    case STRATA_OP_COUNT:
+        return STRATA_INT32;
+    default:
+        return STRATA_FLOAT64;
     }
 }
 
 static bool fits(strata_dtype t, double v) {
     switch (t) {
-    case STRATA_UINT8: return v >= 0 && v <= 255 && v == floor(v);
-    case STRATA_UINT16: return v >= 0 && v <= 65535 && v == floor(v);
-    case STRATA_INT16: return v >= -32768 && v <= 32767 && v == floor(v);
-    case STRATA_UINT32: return v >= 0 && v <= 4294967295.0 && v == floor(v);
-    case STRATA_INT32: return v >= -2147483648.0 && v <= 2147483647.0 && v == floor(v);
-    case STRATA_INT64: return v >= -9223372036854775808.0 && v < 9223372036854775808.0 &&
-                              v == floor(v);
-    case STRATA_FLOAT32: return isnan(v) || (double)(float)v == v;
-    default: return true;
+    case STRATA_UINT8:
+        return v >= 0 && v <= 255 && v == floor(v);
+    case STRATA_UINT16:
+        return v >= 0 && v <= 65535 && v == floor(v);
+    case STRATA_INT16:
+        return v >= -32768 && v <= 32767 && v == floor(v);
+    case STRATA_UINT32:
+        return v >= 0 && v <= 4294967295.0 && v == floor(v);
+    case STRATA_INT32:
+        return v >= -2147483648.0 && v <= 2147483647.0 && v == floor(v);
+    case STRATA_INT64:
+        return v >= -9223372036854775808.0 && v < 9223372036854775808.0 && v == floor(v);
+    case STRATA_FLOAT32:
+        return isnan(v) || (double)(float)v == v;
+    default:
+        return true;
     }
 }
 
@@ -52,12 +63,18 @@ static bool fits(strata_dtype t, double v) {
  * be data (the most negative for signed types, the largest for unsigned). */
 static double int_sentinel(strata_dtype t) {
     switch (t) {
-    case STRATA_UINT8: return 255;
-    case STRATA_UINT16: return 65535;
-    case STRATA_INT16: return -32768;
-    case STRATA_UINT32: return 4294967295.0;
-    case STRATA_INT32: return -2147483648.0;
-    default: return -9223372036854775808.0;
+    case STRATA_UINT8:
+        return 255;
+    case STRATA_UINT16:
+        return 65535;
+    case STRATA_INT16:
+        return -32768;
+    case STRATA_UINT32:
+        return 4294967295.0;
+    case STRATA_INT32:
+        return -2147483648.0;
+    default:
+        return -9223372036854775808.0;
     }
 }
 
@@ -75,8 +92,7 @@ void st_output_nodata(const strata_meta *m, int band, strata_op op, strata_dtype
     }
 }
 
-void st_convert_out(const double *values, size_t n, strata_dtype dtype, double nodata,
-                    void *dst) {
+void st_convert_out(const double *values, size_t n, strata_dtype dtype, double nodata, void *dst) {
     enum { CHUNK = 1024 };
     double tmp[CHUNK];
     size_t esize = strata_dtype_size(dtype);
@@ -162,7 +178,7 @@ strata_status strata_result_array(const strata_result *r, size_t g, strata_op op
     const strata_array *a = &r->arrays[g * STRATA_OP_COUNT_OF_OPS + op];
     if (!a->data) {
         return st_fail(STRATA_ERR_INVALID_ARG, "this result was written to files, not kept in "
-                       "memory (see strata_result_path)");
+                                               "memory (see strata_result_path)");
     }
     *out = *a;
     return STRATA_OK;

@@ -62,7 +62,8 @@ void st_plan_restrict(st_plan *p, int index, int count) {
     }
     p->part_index = (size_t)index;
     p->part_count = (size_t)count;
-    size_t tiles = p->ntiles > p->part_index ? ceil_div(p->ntiles - p->part_index, p->part_count) : 0;
+    size_t tiles =
+        p->ntiles > p->part_index ? ceil_div(p->ntiles - p->part_index, p->part_count) : 0;
     p->nitems = tiles * p->nsplit;
 }
 

@@ -15,15 +15,16 @@ static block_span blocks_of(int start, int len, int block) {
 }
 
 /* Copies the part of one decoded block that falls in rect into dst. */
-static void copy_from_block(const void *blk, GDALDataType src_type, int bx, int by, int bw,
-                            int bh, const st_rect *r, void *dst, GDALDataType dst_type) {
+static void copy_from_block(const void *blk, GDALDataType src_type, int bx, int by, int bw, int bh,
+                            const st_rect *r, void *dst, GDALDataType dst_type) {
     int row0 = by * bh > r->row0 ? by * bh : r->row0;
     int row1 = (by + 1) * bh < r->row0 + r->nrows ? (by + 1) * bh : r->row0 + r->nrows;
     int col0 = bx * bw > r->col0 ? bx * bw : r->col0;
     int col1 = (bx + 1) * bw < r->col0 + r->ncols ? (bx + 1) * bw : r->col0 + r->ncols;
     int ssize = GDALGetDataTypeSizeBytes(src_type), dsize = GDALGetDataTypeSizeBytes(dst_type);
     for (int row = row0; row < row1; row++) {
-        const char *s = (const char *)blk + ((size_t)(row - by * bh) * bw + (col0 - bx * bw)) * ssize;
+        const char *s =
+            (const char *)blk + ((size_t)(row - by * bh) * bw + (col0 - bx * bw)) * ssize;
         char *d = (char *)dst + ((size_t)(row - r->row0) * r->ncols + (col0 - r->col0)) * dsize;
         GDALCopyWords64(s, src_type, ssize, d, dst_type, dsize, col1 - col0);
     }
@@ -46,8 +47,7 @@ strata_status st_read_rect(st_thread_cache *tc, size_t t, int band, const st_rec
     int bw, bh;
     GDALGetBlockSize(h, &bw, &bh);
     bool direct = dtype == m->dtype && is_whole_block(r, bw, bh);
-    void *blk =
-        direct ? dst : st_cache_scratch(tc, (size_t)bw * bh * strata_dtype_size(m->dtype));
+    void *blk = direct ? dst : st_cache_scratch(tc, (size_t)bw * bh * strata_dtype_size(m->dtype));
     if (!blk) {
         return st_nomem("block buffer");
     }

@@ -20,8 +20,8 @@ static strata_status check_request(const strata_collection *c, const strata_op *
     if (o->ddof < 0) {
         return st_fail(STRATA_ERR_INVALID_ARG, "ddof must be >= 0, not %d", o->ddof);
     }
-    if (o->part_count < 0 || (o->part_count > 0 && (o->part_index < 0 ||
-                                                      o->part_index >= o->part_count))) {
+    if (o->part_count < 0 ||
+        (o->part_count > 0 && (o->part_index < 0 || o->part_index >= o->part_count))) {
         return st_fail(STRATA_ERR_INVALID_ARG, "part %d of %d does not exist", o->part_index,
                        o->part_count);
     }
@@ -30,12 +30,16 @@ static strata_status check_request(const strata_collection *c, const strata_op *
     }
     if (o->float_dtype != STRATA_DTYPE_UNKNOWN && o->float_dtype != STRATA_FLOAT32 &&
         o->float_dtype != STRATA_FLOAT64) {
-        return st_fail(STRATA_ERR_INVALID_ARG, "output float type must be float32 or float64, "
-                       "not %s", strata_dtype_name(o->float_dtype));
+        return st_fail(STRATA_ERR_INVALID_ARG,
+                       "output float type must be float32 or float64, "
+                       "not %s",
+                       strata_dtype_name(o->float_dtype));
     }
     if (o->compress && !st_gtiff_compress_ok(o->compress)) {
-        return st_fail(STRATA_ERR_INVALID_ARG, "unknown compression '%s' (expected deflate, "
-                       "zstd, lzw or none)", o->compress);
+        return st_fail(STRATA_ERR_INVALID_ARG,
+                       "unknown compression '%s' (expected deflate, "
+                       "zstd, lzw or none)",
+                       o->compress);
     }
     memset(marked, 0, STRATA_OP_COUNT_OF_OPS * sizeof *marked);
     for (size_t i = 0; i < nops; i++) {
@@ -196,7 +200,7 @@ strata_status strata_groupby(const strata_collection *c, const char *const *labe
     if (c && !l) {
         st_clear_error();
         return st_fail(STRATA_ERR_INVALID_ARG, "groupby needs labels: pass them or set them on "
-                       "the collection");
+                                               "the collection");
     }
     return run(c, l, ops, nops, opts, SINK_MEMORY, NULL, out);
 }
@@ -205,8 +209,7 @@ strata_status strata_reduce_to_gtiff(const strata_collection *c, const char *con
                                      const strata_op *ops, size_t nops,
                                      const strata_reduce_opts *opts, const char *path_pattern,
                                      strata_result **out) {
-    return run(c, labels_or_collection(c, labels), ops, nops, opts, SINK_GTIFF, path_pattern,
-               out);
+    return run(c, labels_or_collection(c, labels), ops, nops, opts, SINK_GTIFF, path_pattern, out);
 }
 
 /* ---- writing a result held in memory ------------------------------------------------- */
@@ -225,8 +228,8 @@ static strata_status put_array(st_sink *sink, const strata_array *a, size_t g, s
         st_rect r = {row0, a->rows - row0 < STRIP ? a->rows - row0 : STRIP, 0, a->cols};
         size_t n = (size_t)r.nrows * r.ncols;
         const char *src = (const char *)a->data + ((size_t)band * a->rows + row0) * a->cols * esize;
-        GDALCopyWords64(src, st_dtype_to_gdal(a->dtype), (int)esize, v, GDT_Float64,
-                        sizeof(double), (GPtrDiff_t)n);
+        GDALCopyWords64(src, st_dtype_to_gdal(a->dtype), (int)esize, v, GDT_Float64, sizeof(double),
+                        (GPtrDiff_t)n);
         for (size_t i = 0; a->has_nodata && i < n; i++) {
             v[i] = v[i] == a->nodata ? NAN : v[i];
         }
@@ -242,7 +245,7 @@ strata_status strata_result_to_gtiff(strata_result *r, const strata_collection *
     if (!r || !c || !o || !pattern || !pattern[0] || r->paths || r->bands != c->meta->bands ||
         r->rows != c->meta->rows || r->cols != c->meta->cols) {
         return st_fail(STRATA_ERR_INVALID_ARG, "strata_result_to_gtiff needs an in-memory result "
-                       "of this collection's shape and an output pattern");
+                                               "of this collection's shape and an output pattern");
     }
     if (o->compress && !st_gtiff_compress_ok(o->compress)) {
         return st_fail(STRATA_ERR_INVALID_ARG, "unknown compression '%s'", o->compress);

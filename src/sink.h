@@ -15,8 +15,8 @@ struct st_sink {
 
 struct strata_result {
     size_t ngroups;
-    char **labels;  /* [ngroups] */
-    size_t *sizes;  /* [ngroups] timesteps per group */
+    char **labels; /* [ngroups] */
+    size_t *sizes; /* [ngroups] timesteps per group */
     bool ops[STRATA_OP_COUNT_OF_OPS];
     int bands, rows, cols;
     strata_array *arrays; /* [ngroups][ops], data NULL when not kept in memory */
@@ -28,8 +28,7 @@ struct strata_result {
 void st_output_nodata(const strata_meta *m, int band, strata_op op, strata_dtype out,
                       bool nan_floats, int *has, double *value);
 /* Converts values (NaN = missing) to dtype, writing nodata where missing. */
-void st_convert_out(const double *values, size_t n, strata_dtype dtype, double nodata,
-                    void *dst);
+void st_convert_out(const double *values, size_t n, strata_dtype dtype, double nodata, void *dst);
 
 strata_result *st_result_new(size_t ngroups, const bool *ops, const strata_meta *m);
 

@@ -148,8 +148,8 @@ static strata_status create_file(gtiff_sink *s, strata_op op, const char *tmp, s
     return STRATA_OK;
 }
 
-static strata_status gtiff_put(st_sink *base, size_t g, strata_op op, int band,
-                               const st_rect *rect, const double *values) {
+static strata_status gtiff_put(st_sink *base, size_t g, strata_op op, int band, const st_rect *rect,
+                               const double *values) {
     gtiff_sink *s = (gtiff_sink *)base;
     out_file *f = s->files[g * STRATA_OP_COUNT_OF_OPS + op];
     size_t n = (size_t)rect->nrows * rect->ncols;
@@ -159,9 +159,9 @@ static strata_status gtiff_put(st_sink *base, size_t g, strata_op op, int band,
     }
     st_convert_out(values, n, f->dtype, f->nodata[band], buf);
     pthread_mutex_lock(&f->lock);
-    CPLErr err = GDALRasterIO(GDALGetRasterBand(f->ds, band + 1), GF_Write, rect->col0,
-                              rect->row0, rect->ncols, rect->nrows, buf, rect->ncols,
-                              rect->nrows, st_dtype_to_gdal(f->dtype), 0, 0);
+    CPLErr err = GDALRasterIO(GDALGetRasterBand(f->ds, band + 1), GF_Write, rect->col0, rect->row0,
+                              rect->ncols, rect->nrows, buf, rect->ncols, rect->nrows,
+                              st_dtype_to_gdal(f->dtype), 0, 0);
     pthread_mutex_unlock(&f->lock);
     free(buf);
     if (err != CE_None) {
@@ -234,7 +234,8 @@ strata_status st_gtiff_sink_new(strata_result *r, const strata_meta *m, const st
         }
     }
     if (!distinct_paths(r)) {
-        return st_fail(STRATA_ERR_INVALID_ARG, "output pattern '%s' gives several outputs the "
+        return st_fail(STRATA_ERR_INVALID_ARG,
+                       "output pattern '%s' gives several outputs the "
                        "same name: use {op} (several ops) and {label} (several groups)",
                        sp->pattern);
     }

@@ -17,8 +17,8 @@ static strata_status memory_put(st_sink *s, size_t g, strata_op op, int band, co
     size_t esize = strata_dtype_size(a->dtype);
     for (int row = 0; row < rect->nrows; row++) {
         size_t at = ((size_t)band * r->rows + rect->row0 + row) * r->cols + rect->col0;
-        st_convert_out(values + (size_t)row * rect->ncols, (size_t)rect->ncols, a->dtype,
-                       a->nodata, (char *)a->data + at * esize);
+        st_convert_out(values + (size_t)row * rect->ncols, (size_t)rect->ncols, a->dtype, a->nodata,
+                       (char *)a->data + at * esize);
     }
     return STRATA_OK;
 }

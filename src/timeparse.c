@@ -156,19 +156,34 @@ static bool match_at(const char *s, const char *pat, civil *c) {
         pat++;
         int *field = NULL, width = 2;
         switch (*pat) {
-        case 'Y': field = &c->year, width = 4; break;
-        case 'm': field = &c->month; break;
-        case 'd': field = &c->day; break;
-        case 'H': field = &c->hour; break;
-        case 'M': field = &c->min; break;
-        case 'S': field = &c->sec; break;
-        case 'j': field = &c->yday, width = 3; break;
+        case 'Y':
+            field = &c->year, width = 4;
+            break;
+        case 'm':
+            field = &c->month;
+            break;
+        case 'd':
+            field = &c->day;
+            break;
+        case 'H':
+            field = &c->hour;
+            break;
+        case 'M':
+            field = &c->min;
+            break;
+        case 'S':
+            field = &c->sec;
+            break;
+        case 'j':
+            field = &c->yday, width = 3;
+            break;
         case '%':
             if (*s++ != '%') {
                 return false;
             }
             continue;
-        default: return false;
+        default:
+            return false;
         }
         if (!digits(&s, width, field) || (field == &c->yday && *field == 0)) {
             return false;

@@ -206,8 +206,8 @@ void fx_write(const char *path, const fx_spec *s, int t) {
             for (int c = 0; c < s->cols; c++) {
                 row[c] = f(t, b, r, c);
             }
-            if (GDALRasterIO(h, GF_Write, 0, r, s->cols, 1, row, s->cols, 1, GDT_Float64, 0,
-                             0) != CE_None) {
+            if (GDALRasterIO(h, GF_Write, 0, r, s->cols, 1, row, s->cols, 1, GDT_Float64, 0, 0) !=
+                CE_None) {
                 fx_die("cannot fill the MEM dataset");
             }
         }
@@ -304,15 +304,24 @@ const char *fx_run(const char *cmd, int *status) {
 
 GDALDataType fx_gdal_type(strata_dtype dtype) {
     switch (dtype) {
-    case STRATA_UINT8: return GDT_Byte;
-    case STRATA_UINT16: return GDT_UInt16;
-    case STRATA_INT16: return GDT_Int16;
-    case STRATA_UINT32: return GDT_UInt32;
-    case STRATA_INT32: return GDT_Int32;
-    case STRATA_INT64: return GDT_Int64;
-    case STRATA_FLOAT32: return GDT_Float32;
-    case STRATA_FLOAT64: return GDT_Float64;
-    default: return GDT_Unknown;
+    case STRATA_UINT8:
+        return GDT_Byte;
+    case STRATA_UINT16:
+        return GDT_UInt16;
+    case STRATA_INT16:
+        return GDT_Int16;
+    case STRATA_UINT32:
+        return GDT_UInt32;
+    case STRATA_INT32:
+        return GDT_Int32;
+    case STRATA_INT64:
+        return GDT_Int64;
+    case STRATA_FLOAT32:
+        return GDT_Float32;
+    case STRATA_FLOAT64:
+        return GDT_Float64;
+    default:
+        return GDT_Unknown;
     }
 }
 
@@ -354,9 +363,10 @@ long fx_window_mismatches(const strata_collection *c, const fx_spec *s, const st
                     double e = fx_convert(fx_expected(s, (int)t, b, r, col), s->type, dtype);
                     int same = got[i] == e || (isnan(got[i]) && isnan(e));
                     if (!same && bad++ < 5) {
-                        fprintf(stderr, "  pixel t=%zu b=%d row=%d col=%d (%s): got %.17g, "
-                                "expected %.17g\n", t, b, r, col, strata_dtype_name(dtype),
-                                got[i], e);
+                        fprintf(stderr,
+                                "  pixel t=%zu b=%d row=%d col=%d (%s): got %.17g, "
+                                "expected %.17g\n",
+                                t, b, r, col, strata_dtype_name(dtype), got[i], e);
                     }
                 }
             }

@@ -21,10 +21,10 @@ typedef struct fx_spec {
     int block_x, block_y; /* tiled (both multiples of 16) when block_x > 0 */
     int strip_rows;       /* striped: rows per strip (0: GDAL's choice); when block_x == 0 */
     int has_nodata;
-    double nodata;        /* the same on every band */
-    int epsg;             /* > 0: that EPSG code */
-    const char *proj4;    /* else a custom CRS from a PROJ string (no EPSG code) */
-                          /* neither: no CRS */
+    double nodata;     /* the same on every band */
+    int epsg;          /* > 0: that EPSG code */
+    const char *proj4; /* else a custom CRS from a PROJ string (no EPSG code) */
+                       /* neither: no CRS */
     int has_gt;
     double gt[6];
     fx_value_fn value;    /* NULL: fx_value_default */

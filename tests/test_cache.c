@@ -190,7 +190,8 @@ static void *reader(void *arg) {
     for (int i = 0; i < READS_PER_THREAD; i++) {
         strata_window w;
         w.t0 = (size_t)rnd(&j->seed, NSTEPS - 1); /* the good timesteps */
-        w.nt = 1 + (size_t)rnd(&j->seed, (int)(NSTEPS - 1 - w.t0) < 3 ? (int)(NSTEPS - 1 - w.t0) : 3);
+        w.nt =
+            1 + (size_t)rnd(&j->seed, (int)(NSTEPS - 1 - w.t0) < 3 ? (int)(NSTEPS - 1 - w.t0) : 3);
         w.b0 = rnd(&j->seed, s->bands);
         w.nb = 1 + rnd(&j->seed, s->bands - w.b0);
         w.row0 = rnd(&j->seed, s->rows);
@@ -234,7 +235,7 @@ static void run_wave(const strata_collection *c, const fx_spec *s, const char *b
     pthread_barrier_init(&start, NULL, NTHREADS);
     for (int i = 0; i < NTHREADS; i++) {
         jobs[i] = (thread_job){c, s, bad_path, capacity, &start, seed + 7919u * (uint64_t)i,
-                               0, 0, 0, 0, 0};
+                               0, 0, 0,        0,        0};
         REQUIRE(pthread_create(&tids[i], NULL, reader, &jobs[i]) == 0);
     }
     for (int i = 0; i < NTHREADS; i++) {
@@ -248,8 +249,10 @@ static void run_wave(const strata_collection *c, const fx_spec *s, const char *b
         CHECK_MSG(jobs[i].over_capacity == 0, "thread %d: over capacity %ld times", i,
                   jobs[i].over_capacity);
         if (bad_path) {
-            CHECK_MSG(jobs[i].bad_seen == READS_PER_THREAD / 10, "thread %d: misaligned file "
-                      "reported %ld times", i, jobs[i].bad_seen);
+            CHECK_MSG(jobs[i].bad_seen == READS_PER_THREAD / 10,
+                      "thread %d: misaligned file "
+                      "reported %ld times",
+                      i, jobs[i].bad_seen);
         }
     }
 }

@@ -8,8 +8,8 @@
 
 static strata_window whole(const strata_collection *c, size_t t) {
     const strata_meta *m = strata_collection_meta(c);
-    strata_window w = {t, 1, 0, strata_meta_bands(m), 0, strata_meta_rows(m), 0,
-                       strata_meta_cols(m)};
+    strata_window w = {
+        t, 1, 0, strata_meta_bands(m), 0, strata_meta_rows(m), 0, strata_meta_cols(m)};
     return w;
 }
 
@@ -235,12 +235,24 @@ static void test_json_malformed(void) {
     static const struct {
         const char *key, *value; /* value NULL: delete the key */
     } edits[] = {
-        {"timesteps", NULL},      {"timesteps", "[]"},          {"timesteps", "{}"},
-        {"meta", NULL},           {"meta", "{}"},               {"meta", "\"x\""},
-        {"chunks", NULL},         {"chunks", "[1,1,16]"},       {"chunks", "[1,1,\"a\",16]"},
-        {"chunks", "\"1,1,16,16\""}, {"cache_capacity", "\"8\""}, {"step1.path", NULL},
-        {"step1.path", "\"\""},   {"step1.path", "7"},          {"step1.time", "\"2021\""},
-        {"step1.time", "1.5"},    {"step1.label", NULL},        {"step1.label", "3"},
+        {"timesteps", NULL},
+        {"timesteps", "[]"},
+        {"timesteps", "{}"},
+        {"meta", NULL},
+        {"meta", "{}"},
+        {"meta", "\"x\""},
+        {"chunks", NULL},
+        {"chunks", "[1,1,16]"},
+        {"chunks", "[1,1,\"a\",16]"},
+        {"chunks", "\"1,1,16,16\""},
+        {"cache_capacity", "\"8\""},
+        {"step1.path", NULL},
+        {"step1.path", "\"\""},
+        {"step1.path", "7"},
+        {"step1.time", "\"2021\""},
+        {"step1.time", "1.5"},
+        {"step1.label", NULL},
+        {"step1.label", "3"},
     };
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
         char *t = edit_json(good, edits[i].key, edits[i].value);
@@ -315,10 +327,21 @@ static void test_times_iso(void) {
                   "'%s' gave %" PRId64 ", expected %" PRId64, good[i].text, v, good[i].utc);
     }
     static const char *const bad[] = {
-        "2021-13-01", "2021-02-30", "garbage",  "",           "2021-00-10",
-        "2021-04-31", "1900-02-29", "2021-3-1", "2021-03-01X", "2021-03-01T25:00:00Z",
-        "2021-03-01T10:60:00Z", "2021-03-01T10:00:00+2", "2021-03-01T10:00:00+25:00",
-        "21-03-01", "2021/03/01",
+        "2021-13-01",
+        "2021-02-30",
+        "garbage",
+        "",
+        "2021-00-10",
+        "2021-04-31",
+        "1900-02-29",
+        "2021-3-1",
+        "2021-03-01X",
+        "2021-03-01T25:00:00Z",
+        "2021-03-01T10:60:00Z",
+        "2021-03-01T10:00:00+2",
+        "2021-03-01T10:00:00+25:00",
+        "21-03-01",
+        "2021/03/01",
     };
     const int64_t before = 777;
     CHECK_OK(strata_collection_set_times(c, &before));
@@ -438,18 +461,20 @@ static void test_labels_from_times(void) {
         const char *key;
         const char *want[N];
     } cases[] = {
-        {"year", {"2020", "2021", "2021", "2021", "2021", "2021", "2021", "2021", "2020", "2021",
-                  "2020", "2021"}},
+        {"year",
+         {"2020", "2021", "2021", "2021", "2021", "2021", "2021", "2021", "2020", "2021", "2020",
+          "2021"}},
         {"month", {"12", "01", "02", "03", "06", "09", "11", "12", "02", "12", "12", "03"}},
-        {"season", {"DJF", "DJF", "DJF", "MAM", "JJA", "SON", "SON", "DJF", "DJF", "DJF", "DJF",
-                    "MAM"}},
-        {"yearseason", {"2021-DJF", "2021-DJF", "2021-DJF", "2021-MAM", "2021-JJA", "2021-SON",
-                        "2021-SON", "2022-DJF", "2020-DJF", "2022-DJF", "2021-DJF",
-                        "2021-MAM"}},
-        {"dayofyear", {"350", "010", "059", "060", "181", "244", "334", "335", "060", "365",
-                       "366", "061"}},
-        {"yearmonth", {"2020-12", "2021-01", "2021-02", "2021-03", "2021-06", "2021-09",
-                       "2021-11", "2021-12", "2020-02", "2021-12", "2020-12", "2021-03"}},
+        {"season",
+         {"DJF", "DJF", "DJF", "MAM", "JJA", "SON", "SON", "DJF", "DJF", "DJF", "DJF", "MAM"}},
+        {"yearseason",
+         {"2021-DJF", "2021-DJF", "2021-DJF", "2021-MAM", "2021-JJA", "2021-SON", "2021-SON",
+          "2022-DJF", "2020-DJF", "2022-DJF", "2021-DJF", "2021-MAM"}},
+        {"dayofyear",
+         {"350", "010", "059", "060", "181", "244", "334", "335", "060", "365", "366", "061"}},
+        {"yearmonth",
+         {"2020-12", "2021-01", "2021-02", "2021-03", "2021-06", "2021-09", "2021-11", "2021-12",
+          "2020-02", "2021-12", "2020-12", "2021-03"}},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         labels = NULL;

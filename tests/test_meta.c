@@ -72,7 +72,7 @@ static void test_from_file(void) {
         CHECK_EQ_STR(strata_meta_band_name(m, b), "");
     }
     double nd = 0;
-    CHECK(strata_meta_nodata(m, 2, &nd) == 0);  /* no band 3 */
+    CHECK(strata_meta_nodata(m, 2, &nd) == 0); /* no band 3 */
     CHECK(strata_meta_nodata(m, -1, &nd) == 0);
     int bx = 0, by = 0;
     strata_meta_block_size(m, &bx, &by);
@@ -154,8 +154,10 @@ static void test_json_round_trip_files(void) {
             strata_meta_geotransform(back, gt2);
             CHECK_MSG(memcmp(gt, gt2, sizeof gt) == 0, "case %zu: geotransform bits differ", i);
             CHECK(strata_meta_nodata(back, 0, &nd2) == 1);
-            CHECK_MSG(same_bits(nd, nd2) || (isnan(nd) && isnan(nd2)), "case %zu: nodata %.17g "
-                      "came back as %.17g", i, nd, nd2);
+            CHECK_MSG(same_bits(nd, nd2) || (isnan(nd) && isnan(nd2)),
+                      "case %zu: nodata %.17g "
+                      "came back as %.17g",
+                      i, nd, nd2);
             CHECK_EQ_STR(strata_meta_crs_wkt(back), strata_meta_crs_wkt(m));
             CHECK_EQ_INT(strata_meta_epsg(back), strata_meta_epsg(m));
             CHECK_EQ_STR(strata_meta_driver(back), "GTiff");
@@ -294,24 +296,60 @@ static double gt_get(json_t *o, int i) {
 static json_t *band0(json_t *o) {
     return json_array_get(json_object_get(o, "bands"), 0);
 }
-static void e_nothing(json_t *o) { (void)o; }
-static void e_epsg(json_t *o) { json_object_set_new(o, "epsg", json_integer(4326)); }
-static void e_wkt(json_t *o) { json_object_set_new(o, "crs_wkt", json_string("LOCAL_CS[\"x\"]")); }
-static void e_gt0(json_t *o) { gt_set(o, 0, nextafter(gt_get(o, 0), INFINITY)); }
-static void e_gt1(json_t *o) { gt_set(o, 1, nextafter(gt_get(o, 1), 0)); }
-static void e_gt2(json_t *o) { gt_set(o, 2, -0.0); }
-static void e_gt3(json_t *o) { gt_set(o, 3, nextafter(gt_get(o, 3), 0)); }
-static void e_gt4(json_t *o) { gt_set(o, 4, 1e-300); }
-static void e_gt5(json_t *o) { gt_set(o, 5, nextafter(gt_get(o, 5), 0)); }
-static void e_rows(json_t *o) { json_object_set_new(o, "rows", json_integer(41)); }
-static void e_cols(json_t *o) { json_object_set_new(o, "cols", json_integer(49)); }
-static void e_dtype(json_t *o) { json_object_set_new(o, "dtype", json_string("uint16")); }
-static void e_block(json_t *o) { json_object_set_new(o, "block", json_pack("[ii]", 16, 32)); }
-static void e_driver(json_t *o) { json_object_set_new(o, "driver", json_string("COG")); }
-static void e_name(json_t *o) { json_object_set_new(band0(o), "name", json_string("nir")); }
-static void e_nodata_value(json_t *o) { json_object_set_new(band0(o), "nodata", json_real(-9998)); }
-static void e_nodata_none(json_t *o) { json_object_set_new(band0(o), "nodata", json_null()); }
-static void e_nodata_nan(json_t *o) { json_object_set_new(band0(o), "nodata", json_string("nan")); }
+static void e_nothing(json_t *o) {
+    (void)o;
+}
+static void e_epsg(json_t *o) {
+    json_object_set_new(o, "epsg", json_integer(4326));
+}
+static void e_wkt(json_t *o) {
+    json_object_set_new(o, "crs_wkt", json_string("LOCAL_CS[\"x\"]"));
+}
+static void e_gt0(json_t *o) {
+    gt_set(o, 0, nextafter(gt_get(o, 0), INFINITY));
+}
+static void e_gt1(json_t *o) {
+    gt_set(o, 1, nextafter(gt_get(o, 1), 0));
+}
+static void e_gt2(json_t *o) {
+    gt_set(o, 2, -0.0);
+}
+static void e_gt3(json_t *o) {
+    gt_set(o, 3, nextafter(gt_get(o, 3), 0));
+}
+static void e_gt4(json_t *o) {
+    gt_set(o, 4, 1e-300);
+}
+static void e_gt5(json_t *o) {
+    gt_set(o, 5, nextafter(gt_get(o, 5), 0));
+}
+static void e_rows(json_t *o) {
+    json_object_set_new(o, "rows", json_integer(41));
+}
+static void e_cols(json_t *o) {
+    json_object_set_new(o, "cols", json_integer(49));
+}
+static void e_dtype(json_t *o) {
+    json_object_set_new(o, "dtype", json_string("uint16"));
+}
+static void e_block(json_t *o) {
+    json_object_set_new(o, "block", json_pack("[ii]", 16, 32));
+}
+static void e_driver(json_t *o) {
+    json_object_set_new(o, "driver", json_string("COG"));
+}
+static void e_name(json_t *o) {
+    json_object_set_new(band0(o), "name", json_string("nir"));
+}
+static void e_nodata_value(json_t *o) {
+    json_object_set_new(band0(o), "nodata", json_real(-9998));
+}
+static void e_nodata_none(json_t *o) {
+    json_object_set_new(band0(o), "nodata", json_null());
+}
+static void e_nodata_nan(json_t *o) {
+    json_object_set_new(band0(o), "nodata", json_string("nan"));
+}
 static void e_bands(json_t *o) {
     json_array_append(json_object_get(o, "bands"), band0(o));
 }
@@ -333,12 +371,24 @@ static void test_equal_one_field_differs(void) {
         const char *what;
         json_edit edit;
     } edits[] = {
-        {"epsg", e_epsg},       {"crs_wkt", e_wkt},         {"gt[0] +1ulp", e_gt0},
-        {"gt[1] -1ulp", e_gt1}, {"gt[2] -0.0", e_gt2},      {"gt[3] -1ulp", e_gt3},
-        {"gt[4]", e_gt4},       {"gt[5] -1ulp", e_gt5},     {"rows", e_rows},
-        {"cols", e_cols},       {"dtype", e_dtype},         {"block", e_block},
-        {"driver", e_driver},   {"band name", e_name},      {"nodata value", e_nodata_value},
-        {"nodata absent", e_nodata_none}, {"nodata NaN", e_nodata_nan}, {"band count", e_bands},
+        {"epsg", e_epsg},
+        {"crs_wkt", e_wkt},
+        {"gt[0] +1ulp", e_gt0},
+        {"gt[1] -1ulp", e_gt1},
+        {"gt[2] -0.0", e_gt2},
+        {"gt[3] -1ulp", e_gt3},
+        {"gt[4]", e_gt4},
+        {"gt[5] -1ulp", e_gt5},
+        {"rows", e_rows},
+        {"cols", e_cols},
+        {"dtype", e_dtype},
+        {"block", e_block},
+        {"driver", e_driver},
+        {"band name", e_name},
+        {"nodata value", e_nodata_value},
+        {"nodata absent", e_nodata_none},
+        {"nodata NaN", e_nodata_nan},
+        {"band count", e_bands},
     };
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
         strata_meta *d = edited(m, edits[i].edit);
@@ -429,7 +479,9 @@ static void expect_parse_error(const char *text, const char *what) {
     }
 }
 
-static void e_del(json_t *o, const char *key) { json_object_del(o, key); }
+static void e_del(json_t *o, const char *key) {
+    json_object_del(o, key);
+}
 
 static void test_malformed_json(void) {
     expect_parse_error("", "empty text");
@@ -455,8 +507,8 @@ static void test_malformed_json(void) {
     CHECK_OK(strata_meta_from_json(good, &ok));
     strata_meta_free(ok);
 
-    static const char *const keys[] = {"epsg", "crs_wkt", "geotransform", "rows", "cols",
-                                       "dtype", "block", "driver", "bands"};
+    static const char *const keys[] = {"epsg",  "crs_wkt", "geotransform", "rows", "cols",
+                                       "dtype", "block",   "driver",       "bands"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         json_t *o = json_loads(good, 0, NULL);
         e_del(o, keys[i]);
@@ -628,8 +680,8 @@ static void cross_check(const fx_spec *s, const char *what) {
     if (gt) {
         for (int i = 0; i < 6; i++) {
             double v = json_number_value(json_array_get(gt, (size_t)i));
-            CHECK_MSG(close_double(v, mgt[i]),
-                      "%s: gt[%d] gdalinfo %.17g, strata %.17g", what, i, v, mgt[i]);
+            CHECK_MSG(close_double(v, mgt[i]), "%s: gt[%d] gdalinfo %.17g, strata %.17g", what, i,
+                      v, mgt[i]);
         }
     } else {
         CHECK_MSG(!s->has_gt, "%s: gdalinfo shows no geotransform", what);
@@ -661,8 +713,8 @@ static void cross_check(const fx_spec *s, const char *what) {
     }
     json_t *epsg = json_object_get(json_object_get(info, "stac"), "proj:epsg");
     int gdal_epsg = json_is_integer(epsg) ? (int)json_integer_value(epsg) : 0;
-    CHECK_MSG(gdal_epsg == strata_meta_epsg(m), "%s: EPSG gdalinfo %d, strata %d", what,
-              gdal_epsg, strata_meta_epsg(m));
+    CHECK_MSG(gdal_epsg == strata_meta_epsg(m), "%s: EPSG gdalinfo %d, strata %d", what, gdal_epsg,
+              strata_meta_epsg(m));
     int gdal_has_crs = json_object_get(info, "coordinateSystem") != NULL;
     CHECK_MSG(gdal_has_crs == (strata_meta_crs_wkt(m)[0] != '\0'), "%s: CRS presence differs",
               what);

@@ -30,9 +30,11 @@ static void check_window(const strata_collection *c, const fx_spec *s, strata_wi
                          strata_dtype dtype) {
     strata_status st = STRATA_OK;
     long bad = fx_window_mismatches(c, s, &w, dtype, &st);
-    CHECK_MSG(bad == 0, "window t[%zu+%zu] b[%d+%d] rows[%d+%d] cols[%d+%d] as %s: %ld "
-              "mismatches (status %s)", w.t0, w.nt, w.b0, w.nb, w.row0, w.nrows, w.col0, w.ncols,
-              strata_dtype_name(dtype), bad, strata_status_str(st));
+    CHECK_MSG(bad == 0,
+              "window t[%zu+%zu] b[%d+%d] rows[%d+%d] cols[%d+%d] as %s: %ld "
+              "mismatches (status %s)",
+              w.t0, w.nt, w.b0, w.nb, w.row0, w.nrows, w.col0, w.ncols, strata_dtype_name(dtype),
+              bad, strata_status_str(st));
 }
 
 static void random_windows(const strata_collection *c, const fx_spec *s, int n, int nt,
@@ -133,9 +135,9 @@ static void *gdal_read(const char *path, const strata_window *w, strata_dtype dt
     size_t plane = (size_t)w->nrows * w->ncols * strata_dtype_size(dtype);
     char *buf = malloc(plane * (size_t)w->nb);
     for (int b = 0; buf && b < w->nb; b++) {
-        if (GDALRasterIO(GDALGetRasterBand(ds, w->b0 + b + 1), GF_Read, w->col0, w->row0,
-                         w->ncols, w->nrows, buf + plane * (size_t)b, w->ncols, w->nrows,
-                         fx_gdal_type(dtype), 0, 0) != CE_None) {
+        if (GDALRasterIO(GDALGetRasterBand(ds, w->b0 + b + 1), GF_Read, w->col0, w->row0, w->ncols,
+                         w->nrows, buf + plane * (size_t)b, w->ncols, w->nrows, fx_gdal_type(dtype),
+                         0, 0) != CE_None) {
             free(buf);
             buf = NULL;
         }
@@ -153,8 +155,8 @@ static void compare_with_gdal(const strata_collection *c, const char *path, size
     void *theirs = gdal_read(path, &w, dtype);
     REQUIRE(ours && theirs);
     CHECK_OK(strata_collection_read(c, &w, dtype, ours));
-    CHECK_MSG(memcmp(ours, theirs, n) == 0, "%s read as %s differs from GDALRasterIO",
-              path, strata_dtype_name(dtype));
+    CHECK_MSG(memcmp(ours, theirs, n) == 0, "%s read as %s differs from GDALRasterIO", path,
+              strata_dtype_name(dtype));
     free(ours);
     free(theirs);
 }
@@ -168,8 +170,8 @@ static double v_clamp_int(int t, int b, int row, int col) {
 
 static double v_clamp_float(int t, int b, int row, int col) {
     (void)b;
-    static const double v[] = {1.5,     -2.5,   40000.7, -40000.0, 2.4999, 255.5, -0.4,
-                               1e30,    -1e30,  NAN,     INFINITY, 3.0,    -7.75, 65535.5};
+    static const double v[] = {1.5,  -2.5,  40000.7, -40000.0, 2.4999, 255.5, -0.4,
+                               1e30, -1e30, NAN,     INFINITY, 3.0,    -7.75, 65535.5};
     return v[(row * 5 + col + t) % 14];
 }
 
@@ -201,8 +203,8 @@ static void test_type_conversion(void) {
     int16_t i16[12];
     CHECK_OK(strata_collection_read(c, &one, STRATA_UINT8, u8));
     const uint8_t want_u8[12] = {0, 255, 100, 0, 255, 255, 0, 255, 0, 255, 0, 7};
-    CHECK_MSG(memcmp(u8, want_u8, 12) == 0, "uint8 clamping: %d %d %d %d %d %d %d %d", u8[0],
-              u8[1], u8[2], u8[3], u8[4], u8[5], u8[6], u8[7]);
+    CHECK_MSG(memcmp(u8, want_u8, 12) == 0, "uint8 clamping: %d %d %d %d %d %d %d %d", u8[0], u8[1],
+              u8[2], u8[3], u8[4], u8[5], u8[6], u8[7]);
     CHECK_OK(strata_collection_read(c, &one, STRATA_INT16, i16));
     const int16_t want_i16[12] = {-5, 300, 100, 0, 255, 256, -1, 32767, -32768, 32767, -32768, 7};
     CHECK_MSG(memcmp(i16, want_i16, sizeof i16) == 0, "int16 clamping: %d %d", i16[7], i16[8]);
@@ -262,26 +264,26 @@ static void test_invalid_windows(void) {
     REQUIRE(c != NULL);
     static int16_t buf[3 * 2 * 40 * 50 + 16];
     const strata_window bad[] = {
-        {0, 0, 0, 1, 0, 1, 0, 1},          /* nt = 0 */
-        {0, 1, 0, 0, 0, 1, 0, 1},          /* nb = 0 */
-        {0, 1, 0, 1, 0, 0, 0, 1},          /* nrows = 0 */
-        {0, 1, 0, 1, 0, 1, 0, 0},          /* ncols = 0 */
-        {3, 1, 0, 1, 0, 1, 0, 1},          /* t0 past the end */
-        {2, 2, 0, 1, 0, 1, 0, 1},          /* t0 + nt past the end */
-        {SIZE_MAX, 2, 0, 1, 0, 1, 0, 1},   /* t0 + nt overflows */
-        {1, SIZE_MAX, 0, 1, 0, 1, 0, 1},   /* nt huge */
-        {0, 1, 2, 1, 0, 1, 0, 1},          /* band past the end */
-        {0, 1, 1, 2, 0, 1, 0, 1},          /* bands past the end */
-        {0, 1, -1, 1, 0, 1, 0, 1},         /* negative band */
-        {0, 1, 0, 1, 40, 1, 0, 1},         /* row past the end */
-        {0, 1, 0, 1, 39, 2, 0, 1},         /* rows past the end */
-        {0, 1, 0, 1, -1, 2, 0, 1},         /* negative row */
-        {0, 1, 0, 1, 0, 1, 49, 2},         /* cols past the end */
-        {0, 1, 0, 1, 0, 1, -3, 2},         /* negative col */
-        {0, 1, 0, 1, 0, -1, 0, 1},         /* negative rows */
-        {0, 1, 0, 1, 1, INT32_MAX, 0, 1},  /* row0 + nrows overflows int */
-        {0, 1, 0, 1, 0, 1, 1, INT32_MAX},  /* col0 + ncols overflows int */
-        {0, 1, 1, INT32_MAX, 0, 1, 0, 1},  /* b0 + nb overflows int */
+        {0, 0, 0, 1, 0, 1, 0, 1},         /* nt = 0 */
+        {0, 1, 0, 0, 0, 1, 0, 1},         /* nb = 0 */
+        {0, 1, 0, 1, 0, 0, 0, 1},         /* nrows = 0 */
+        {0, 1, 0, 1, 0, 1, 0, 0},         /* ncols = 0 */
+        {3, 1, 0, 1, 0, 1, 0, 1},         /* t0 past the end */
+        {2, 2, 0, 1, 0, 1, 0, 1},         /* t0 + nt past the end */
+        {SIZE_MAX, 2, 0, 1, 0, 1, 0, 1},  /* t0 + nt overflows */
+        {1, SIZE_MAX, 0, 1, 0, 1, 0, 1},  /* nt huge */
+        {0, 1, 2, 1, 0, 1, 0, 1},         /* band past the end */
+        {0, 1, 1, 2, 0, 1, 0, 1},         /* bands past the end */
+        {0, 1, -1, 1, 0, 1, 0, 1},        /* negative band */
+        {0, 1, 0, 1, 40, 1, 0, 1},        /* row past the end */
+        {0, 1, 0, 1, 39, 2, 0, 1},        /* rows past the end */
+        {0, 1, 0, 1, -1, 2, 0, 1},        /* negative row */
+        {0, 1, 0, 1, 0, 1, 49, 2},        /* cols past the end */
+        {0, 1, 0, 1, 0, 1, -3, 2},        /* negative col */
+        {0, 1, 0, 1, 0, -1, 0, 1},        /* negative rows */
+        {0, 1, 0, 1, 1, INT32_MAX, 0, 1}, /* row0 + nrows overflows int */
+        {0, 1, 0, 1, 0, 1, 1, INT32_MAX}, /* col0 + ncols overflows int */
+        {0, 1, 1, INT32_MAX, 0, 1, 0, 1}, /* b0 + nb overflows int */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         strata_status st = strata_collection_read(c, &bad[i], STRATA_INT16, buf);
@@ -463,8 +465,8 @@ static void other_block_layout(void) {
     strata_collection *c = NULL;
     REQUIRE_OK(strata_collection_from_files(paths, 4, &c));
     for (size_t t = 1; t < 4; t++) {
-        const strata_window ws[] = {{t, 1, 0, 2, 0, 70, 0, 90}, {t, 1, 1, 1, 17, 20, 30, 40},
-                                    {t, 1, 0, 1, 69, 1, 89, 1}};
+        const strata_window ws[] = {
+            {t, 1, 0, 2, 0, 70, 0, 90}, {t, 1, 1, 1, 17, 20, 30, 40}, {t, 1, 0, 1, 69, 1, 89, 1}};
         for (size_t i = 0; i < 3; i++) {
             strata_window w = ws[i];
             strata_status st = STRATA_OK;
@@ -473,8 +475,8 @@ static void other_block_layout(void) {
              * values. */
             CHECK_MSG(bad == 0 || (bad == -1 && st == STRATA_ERR_MISALIGNED &&
                                    strstr(strata_errmsg(), paths[t])),
-                      "%s (other block layout) window %zu: %ld mismatches, status %s", paths[t],
-                      i, bad, strata_status_str(st));
+                      "%s (other block layout) window %zu: %ld mismatches, status %s", paths[t], i,
+                      bad, strata_status_str(st));
         }
     }
     strata_collection_free(c);

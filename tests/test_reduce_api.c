@@ -46,8 +46,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 /* Expected results over timesteps where in_group(t) (NULL: all), (bands, rows, cols). */
-static expect expected(const fx_spec *s, int nt, const int *group_of, int g, int skipna,
-                       int ddof) {
+static expect expected(const fx_spec *s, int nt, const int *group_of, int g, int skipna, int ddof) {
     size_t n = (size_t)s->bands * s->rows * s->cols;
     expect e;
     double **f[] = {&e.mean, &e.sum, &e.min, &e.max, &e.count, &e.var, &e.median};
@@ -110,8 +109,8 @@ static void expect_free(expect *e) {
 
 static double array_value(const strata_array *a, size_t i) {
     double v = 0;
-    GDALCopyWords64((const char *)a->data + i * strata_dtype_size(a->dtype),
-                    fx_gdal_type(a->dtype), 0, &v, GDT_Float64, 0, 1);
+    GDALCopyWords64((const char *)a->data + i * strata_dtype_size(a->dtype), fx_gdal_type(a->dtype),
+                    0, &v, GDT_Float64, 0, 1);
     return v;
 }
 
@@ -153,8 +152,10 @@ static void check_array(const strata_result *r, size_t g, strata_op op, const do
             ok = fabs(got - e) <= tol * (fabs(e) + 1.0);
         }
         if (!ok && bad++ < 5) {
-            fprintf(stderr, "  %s %s group %zu pixel %zu (b%zu r%zu c%zu): got %.17g, expected "
-                    "%.17g\n", what, strata_op_name(op), g, i, i / (size_t)(s->rows * s->cols),
+            fprintf(stderr,
+                    "  %s %s group %zu pixel %zu (b%zu r%zu c%zu): got %.17g, expected "
+                    "%.17g\n",
+                    what, strata_op_name(op), g, i, i / (size_t)(s->rows * s->cols),
                     i / (size_t)s->cols % (size_t)s->rows, i % (size_t)s->cols, got, e);
         }
     }
@@ -184,8 +185,8 @@ static void int_spec(fx_spec *s) {
     s->value = v_int;
 }
 
-static const strata_op ALL_OPS[] = {STRATA_OP_MEAN, STRATA_OP_SUM,   STRATA_OP_MIN,
-                                    STRATA_OP_MAX,  STRATA_OP_STD,   STRATA_OP_VAR,
+static const strata_op ALL_OPS[] = {STRATA_OP_MEAN,  STRATA_OP_SUM,   STRATA_OP_MIN,
+                                    STRATA_OP_MAX,   STRATA_OP_STD,   STRATA_OP_VAR,
                                     STRATA_OP_COUNT, STRATA_OP_MEDIAN};
 enum { NALL = sizeof ALL_OPS / sizeof ALL_OPS[0] };
 
@@ -287,8 +288,8 @@ static void test_reduce_float_nan(void) {
     check_all_ops(r, 0, &e, &s, STRATA_FLOAT32, 1, "float32 NaN");
     /* The always-missing pixel is NaN in every float array. */
     size_t px = 1 * 35 + 1;
-    static const strata_op fl[] = {STRATA_OP_MEAN, STRATA_OP_SUM, STRATA_OP_STD,
-                                   STRATA_OP_VAR, STRATA_OP_MEDIAN};
+    static const strata_op fl[] = {STRATA_OP_MEAN, STRATA_OP_SUM, STRATA_OP_STD, STRATA_OP_VAR,
+                                   STRATA_OP_MEDIAN};
     for (size_t k = 0; k < 5; k++) {
         strata_array a;
         if (strata_result_array(r, 0, fl[k], &a) == STRATA_OK) {
@@ -524,8 +525,8 @@ static void test_progress_and_cancel(void) {
     REQUIRE_OK(strata_reduce(c, &mean, 1, &o, &r));
     CHECK_MSG(log.calls >= 1, "progress never called");
     CHECK_EQ_INT(log.bad_order, 0);
-    CHECK_MSG(log.last_done == log.last_total && log.last_total > 0,
-              "last progress call %zu/%zu", log.last_done, log.last_total);
+    CHECK_MSG(log.last_done == log.last_total && log.last_total > 0, "last progress call %zu/%zu",
+              log.last_done, log.last_total);
     /* Every pixel of every band of every timestep was read, as int16. */
     CHECK_MSG(log.last_bytes >= (uint64_t)12 * 2 * 20 * 24 * 2, "bytes read %llu",
               (unsigned long long)log.last_bytes);

@@ -39,8 +39,8 @@ static void print_info(const strata_collection *c) {
     printf("chunks:       (%d, %d, %d, %d)\n", ch.t, ch.b, ch.y, ch.x);
     printf("source block: %d x %d\n", bx, by);
     printf("epsg:         %d\n", strata_meta_epsg(m));
-    printf("geotransform: (%.17g, %.17g, %.17g, %.17g, %.17g, %.17g)\n", gt[0], gt[1], gt[2],
-           gt[3], gt[4], gt[5]);
+    printf("geotransform: (%.17g, %.17g, %.17g, %.17g, %.17g, %.17g)\n", gt[0], gt[1], gt[2], gt[3],
+           gt[4], gt[5]);
     printf("cell size:    %.17g x %.17g\n", cx, cy);
     print_nodata(m);
     printf("driver:       %s\n", strata_meta_driver(m));
@@ -53,9 +53,11 @@ static void print_info(const strata_collection *c) {
 
 int cmd_info(int argc, char **argv) {
     enum { OPT_CHECK = OPT_FIRST_COMMAND, OPT_JSON };
-    static const struct option longopts[] = {
-        SOURCE_LONG_OPTIONS, {"check", no_argument, NULL, OPT_CHECK},
-        {"json", no_argument, NULL, OPT_JSON}, {"help", no_argument, NULL, 'h'}, {0}};
+    static const struct option longopts[] = {SOURCE_LONG_OPTIONS,
+                                             {"check", no_argument, NULL, OPT_CHECK},
+                                             {"json", no_argument, NULL, OPT_JSON},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {0}};
     source_opts so = {0};
     bool check = false, json = false;
     int opt, rc = EXIT_USAGE;
@@ -68,10 +70,19 @@ int cmd_info(int argc, char **argv) {
             continue;
         }
         switch (opt) {
-        case OPT_CHECK: check = true; break;
-        case OPT_JSON: json = true; break;
-        case 'h': fputs(INFO_HELP, stdout); rc = 0; goto done;
-        default: fputs(INFO_HELP, stderr); goto done;
+        case OPT_CHECK:
+            check = true;
+            break;
+        case OPT_JSON:
+            json = true;
+            break;
+        case 'h':
+            fputs(INFO_HELP, stdout);
+            rc = 0;
+            goto done;
+        default:
+            fputs(INFO_HELP, stderr);
+            goto done;
         }
     }
     for (int i = optind; i < argc; i++) {

@@ -89,9 +89,14 @@ static int parse_option(const char *cmd, reduce_args *a, int opt, const char *ar
         return used > 0 ? 0 : EXIT_USAGE;
     }
     switch (opt) {
-    case OPT_OP: return parse_ops(cmd, arg, a->ops, &a->nops) ? 0 : EXIT_USAGE;
-    case OPT_SKIPNA: a->ro.skipna = 1; return 0;
-    case OPT_NO_SKIPNA: a->ro.skipna = 0; return 0;
+    case OPT_OP:
+        return parse_ops(cmd, arg, a->ops, &a->nops) ? 0 : EXIT_USAGE;
+    case OPT_SKIPNA:
+        a->ro.skipna = 1;
+        return 0;
+    case OPT_NO_SKIPNA:
+        a->ro.skipna = 0;
+        return 0;
     case OPT_DDOF:
         if (!parse_int(arg, &a->ro.ddof)) {
             cli_error(cmd, "--ddof takes a non-negative integer, not '%s'", arg);
@@ -105,12 +110,23 @@ static int parse_option(const char *cmd, reduce_args *a, int opt, const char *ar
             return EXIT_USAGE;
         }
         return 0;
-    case 'o': a->out = arg; return 0;
-    case OPT_BY: a->by = arg; return 0;
-    case OPT_LABELS: a->labels = arg; return 0;
-    case OPT_COMPRESS: a->ro.compress = arg; return 0;
-    case 'h': a->help = true; return 0;
-    default: return EXIT_USAGE;
+    case 'o':
+        a->out = arg;
+        return 0;
+    case OPT_BY:
+        a->by = arg;
+        return 0;
+    case OPT_LABELS:
+        a->labels = arg;
+        return 0;
+    case OPT_COMPRESS:
+        a->ro.compress = arg;
+        return 0;
+    case 'h':
+        a->help = true;
+        return 0;
+    default:
+        return EXIT_USAGE;
     }
 }
 
@@ -165,8 +181,8 @@ static int run_distributed(const char *cmd, reduce_args *a, strata_collection *c
     return dist_all_ok(rc == 0, cmd, NULL) ? 0 : EXIT_RUN;
 }
 
-static int run_job(const char *cmd, reduce_args *a, strata_collection *c,
-                   const char *const *labels, const char *pattern, strata_result **out) {
+static int run_job(const char *cmd, reduce_args *a, strata_collection *c, const char *const *labels,
+                   const char *pattern, strata_result **out) {
     if (dist_size() > 1) {
         return run_distributed(cmd, a, c, labels, pattern, out);
     }
@@ -229,8 +245,8 @@ static int group_labels(reduce_args *a, strata_collection *c, string_list *label
         return EXIT_RUN;
     }
     if (labels->n != n) {
-        cli_error("groupby", "%zu labels for %zu files: give exactly one label per file",
-                  labels->n, n);
+        cli_error("groupby", "%zu labels for %zu files: give exactly one label per file", labels->n,
+                  n);
         return EXIT_USAGE;
     }
     for (size_t t = 0; t < n; t++) {
@@ -260,9 +276,8 @@ static int write_index(const reduce_args *a, const char *dir, const strata_resul
             json_object_set_new(files, strata_op_name(a->ops[i]),
                                 json_string(base_name(strata_result_path(r, g, a->ops[i]))));
         }
-        json_array_append_new(groups, json_pack("{s:s,s:I,s:o}", "label",
-                                                strata_result_label(r, g), "count",
-                                                (json_int_t)strata_result_group_size(r, g),
+        json_array_append_new(groups, json_pack("{s:s,s:I,s:o}", "label", strata_result_label(r, g),
+                                                "count", (json_int_t)strata_result_group_size(r, g),
                                                 "files", files));
     }
     json_t *index = json_pack("{s:o,s:o}", "groups", groups, "ops", ops);
@@ -317,7 +332,7 @@ int cmd_groupby(int argc, char **argv) {
         fputs(GROUPBY_HELP, stdout);
     } else if (!rc && (a.nops == 0 || !a.out || (!a.by == !a.labels))) {
         cli_error("groupby", "needs --op, -o OUTDIR and one of --by or --labels (see strata "
-                  "groupby --help)");
+                             "groupby --help)");
         rc = EXIT_USAGE;
     } else if (!rc) {
         rc = groupby_run(&a);

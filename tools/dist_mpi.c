@@ -97,8 +97,8 @@ bool dist_merge_result(strata_result *r, const strata_op *ops, size_t nops) {
                 return false;
             }
             /* The arrays belong to the result; ranks fill in the tiles they computed. */
-            or_bytes_to_root((void *)a.data, (size_t)a.bands * a.rows * a.cols *
-                                                 strata_dtype_size(a.dtype));
+            or_bytes_to_root((void *)a.data,
+                             (size_t)a.bands * a.rows * a.cols * strata_dtype_size(a.dtype));
         }
     }
     return true;

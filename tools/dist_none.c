@@ -10,8 +10,7 @@ int dist_init(int *argc, char ***argv) {
     return 1;
 }
 
-void dist_finalize(void) {
-}
+void dist_finalize(void) {}
 
 int dist_rank(void) {
     return 0;

@@ -22,9 +22,10 @@ static const struct command {
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *f) {
-    fprintf(f, "strata %s: a lazy (time, band, row, col) raster cube\n\n"
-               "usage: strata COMMAND [OPTIONS] FILE... (or @LIST, a file of paths)\n\n"
-               "commands:\n",
+    fprintf(f,
+            "strata %s: a lazy (time, band, row, col) raster cube\n\n"
+            "usage: strata COMMAND [OPTIONS] FILE... (or @LIST, a file of paths)\n\n"
+            "commands:\n",
             strata_version());
     for (size_t i = 0; i < NCOMMANDS; i++) {
         fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
