@@ -30,12 +30,12 @@ typedef struct st_stac_asset {
 } st_stac_asset;
 
 typedef struct st_stac_item {
-    char *id;   /* "item #N" (1-based position) when the item has none */
-    char *self; /* href of the "self" link, or NULL */
+    char *id;     /* "item #N" (1-based position) when the item has none */
+    char *self;   /* href of the "self" link, or NULL */
     size_t index; /* position in the input, to keep sorting stable */
     int64_t time;
     bool has_bbox;
-    double bbox[4]; /* minx, miny, maxx, maxy */
+    double bbox[4];        /* minx, miny, maxx, maxy */
     st_stac_asset *assets; /* [nassets], in the order of the requested keys */
 } st_stac_item;
 
@@ -51,8 +51,8 @@ typedef struct st_stac_items {
  * FeatureCollection / API search response, or a JSON array of items. keys NULL picks the first
  * asset of the first item. Every item must have every key, each with an href, and a datetime
  * (or start_datetime). Errors name the item. */
-strata_status st_stac_parse(const char *text, size_t len, const char *const *keys,
-                            size_t nkeys, st_stac_items *out);
+strata_status st_stac_parse(const char *text, size_t len, const char *const *keys, size_t nkeys,
+                            st_stac_items *out);
 void st_stac_items_free(st_stac_items *items);
 
 /* Drops items whose bbox misses bbox (lon/lat; items without a bbox stay), orders them by time

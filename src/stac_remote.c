@@ -36,7 +36,7 @@ void st_remote_configure(void) {
 }
 
 bool st_remote_path(const char *path) {
-    static const char *const prefixes[] = {"/vsicurl/", "/vsis3/", "/vsigs/", "/vsiaz/",
+    static const char *const prefixes[] = {"/vsicurl/", "/vsis3/",  "/vsigs/",    "/vsiaz/",
                                            "/vsiadls/", "/vsioss/", "/vsiswift/", "/vsiwebhdfs/"};
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
         if (strncmp(path, prefixes[i], strlen(prefixes[i])) == 0) {

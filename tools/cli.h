@@ -31,6 +31,16 @@ typedef struct source_opts {
     int threads;
     int cache;
     bool quiet;
+    /* STAC input instead of files (--stac ITEMS); nothing here is allocated */
+    const char *stac;       /* a file, an http(s) URL or "-" */
+    const char *assets[16]; /* --asset KEY[,KEY...], repeatable */
+    int nassets;
+    bool keep_order; /* --keep-order */
+    bool has_bbox;   /* --bbox minx,miny,maxx,maxy (lon/lat) */
+    double bbox[4];
+    int max_items;               /* --max-items N; 0: all */
+    const char *href_replace[8]; /* --href-replace FROM=TO, repeatable, first match wins */
+    int nhref_replace;
 } source_opts;
 
 /* Returns true when it consumed option opt (getopt_long's value), with optarg. */
@@ -40,13 +50,37 @@ enum {
     OPT_THREADS,
     OPT_CACHE,
     OPT_QUIET,
+    OPT_STAC,
+    OPT_ASSET,
+    OPT_KEEP_ORDER,
+    OPT_BBOX,
+    OPT_MAX_ITEMS,
+    OPT_HREF_REPLACE,
     OPT_FIRST_COMMAND /* commands number their own options from here */
 };
-#define SOURCE_LONG_OPTIONS                                                                \
-    {"times", required_argument, NULL, OPT_TIMES},                                         \
-        {"time-pattern", required_argument, NULL, OPT_TIME_PATTERN},                       \
-        {"threads", required_argument, NULL, OPT_THREADS},                                 \
-        {"cache", required_argument, NULL, OPT_CACHE}, {"quiet", no_argument, NULL, 'q'}
+// clang-format off
+#define SOURCE_LONG_OPTIONS                                                                        \
+    {"times", required_argument, NULL, OPT_TIMES},                                                 \
+        {"time-pattern", required_argument, NULL, OPT_TIME_PATTERN},                               \
+        {"threads", required_argument, NULL, OPT_THREADS},                                         \
+        {"cache", required_argument, NULL, OPT_CACHE}, {"quiet", no_argument, NULL, 'q'},          \
+        {"stac", required_argument, NULL, OPT_STAC},                                               \
+        {"asset", required_argument, NULL, OPT_ASSET},                                             \
+        {"keep-order", no_argument, NULL, OPT_KEEP_ORDER},                                         \
+        {"bbox", required_argument, NULL, OPT_BBOX},                                               \
+        {"max-items", required_argument, NULL, OPT_MAX_ITEMS},                                     \
+        {"href-replace", required_argument, NULL, OPT_HREF_REPLACE}
+/* Help lines for the STAC source options, for the commands' --help. */
+#define SOURCE_STAC_HELP                                                                           \
+    "  --stac ITEMS    read STAC items instead of files: an Item, ItemCollection, array of\n"      \
+    "                  items or API search response, from a file, an http(s) URL or -\n"           \
+    "  --asset K[,K]   asset key(s); several keys become the bands, in order (default:\n"          \
+    "                  the first asset of the first item)\n"                                       \
+    "  --keep-order    keep the items' order (default: by properties.datetime)\n"                  \
+    "  --bbox BOX      minx,miny,maxx,maxy (lon/lat): drop items whose bbox misses it\n"           \
+    "  --max-items N   at most N items, after filtering\n"                                         \
+    "  --href-replace FROM=TO  rewrite hrefs starting with FROM (mirrors, signed URLs)\n"
+// clang-format on
 /* Handles a source option; returns 1 when consumed, 0 when not a source option, -1 on a
  * bad value (message printed). */
 int source_opt(source_opts *so, int opt, const char *arg);

@@ -111,11 +111,81 @@ int cli_fail(const char *cmd) {
     return EXIT_RUN;
 }
 
-int source_opt(source_opts *so, int opt, const char *arg) {
+/* ---- STAC source options ------------------------------------------------------------- */
+
+static bool parse_bbox(const char *arg, double *b) {
+    const char *p = arg;
+    for (int i = 0; i < 4; i++) {
+        char *end;
+        errno = 0;
+        b[i] = strtod(p, &end);
+        if (errno || end == p || *end != (i < 3 ? ',' : '\0')) {
+            return false;
+        }
+        p = end + 1;
+    }
+    return b[1] <= b[3];
+}
+
+static int stac_opt(source_opts *so, int opt, const char *arg) {
     switch (opt) {
-    case OPT_TIMES: so->times = arg; return 1;
-    case OPT_TIME_PATTERN: so->time_pattern = arg; return 1;
-    case 'q': so->quiet = true; return 1;
+    case OPT_STAC:
+        so->stac = arg;
+        return 1;
+    case OPT_KEEP_ORDER:
+        so->keep_order = true;
+        return 1;
+    case OPT_ASSET:
+        if (so->nassets == (int)(sizeof so->assets / sizeof so->assets[0])) {
+            fprintf(stderr, "strata: too many --asset options\n");
+            return -1;
+        }
+        so->assets[so->nassets++] = arg;
+        return 1;
+    case OPT_HREF_REPLACE:
+        if (!strchr(arg, '=') || arg[0] == '=' ||
+            so->nhref_replace == (int)(sizeof so->href_replace / sizeof so->href_replace[0])) {
+            fprintf(stderr, "strata: --href-replace takes FROM=TO (at most 8), not '%s'\n", arg);
+            return -1;
+        }
+        so->href_replace[so->nhref_replace++] = arg;
+        return 1;
+    case OPT_BBOX:
+        so->has_bbox = parse_bbox(arg, so->bbox);
+        if (!so->has_bbox) {
+            fprintf(stderr,
+                    "strata: --bbox takes minx,miny,maxx,maxy (lon/lat, miny <= maxy), "
+                    "not '%s'\n",
+                    arg);
+            return -1;
+        }
+        return 1;
+    case OPT_MAX_ITEMS:
+        if (!parse_int(arg, &so->max_items) || so->max_items < 1) {
+            fprintf(stderr, "strata: --max-items takes a positive integer, not '%s'\n", arg);
+            return -1;
+        }
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int source_opt(source_opts *so, int opt, const char *arg) {
+    int stac = stac_opt(so, opt, arg);
+    if (stac) {
+        return stac;
+    }
+    switch (opt) {
+    case OPT_TIMES:
+        so->times = arg;
+        return 1;
+    case OPT_TIME_PATTERN:
+        so->time_pattern = arg;
+        return 1;
+    case 'q':
+        so->quiet = true;
+        return 1;
     case OPT_THREADS:
     case OPT_CACHE: {
         int v;
@@ -128,7 +198,8 @@ int source_opt(source_opts *so, int opt, const char *arg) {
         *(opt == OPT_THREADS ? &so->threads : &so->cache) = v;
         return 1;
     }
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -137,8 +208,7 @@ static bool apply_times(const char *cmd, strata_collection *c, source_opts *so) 
         string_list t = {0};
         bool ok = sl_split(&t, so->times);
         if (ok && t.n != strata_collection_size(c)) {
-            cli_error(cmd, "--times gives %zu times for %zu files", t.n,
-                      strata_collection_size(c));
+            cli_error(cmd, "--times gives %zu times for %zu files", t.n, strata_collection_size(c));
             ok = false;
         } else if (ok && strata_collection_set_times_iso(c, (const char *const *)t.items)) {
             cli_fail(cmd);
@@ -154,14 +224,76 @@ static bool apply_times(const char *cmd, strata_collection *c, source_opts *so) 
     return true;
 }
 
-strata_collection *open_source(const char *cmd, source_opts *so) {
-    if (so->files.n == 0) {
-        cli_error(cmd, "no input files (give paths or @LIST)");
-        return NULL;
+/* --href-replace: the first FROM that starts the href is swapped for its TO. */
+static char *replace_prefix(const char *href, void *user) {
+    const source_opts *so = user;
+    for (int i = 0; i < so->nhref_replace; i++) {
+        const char *rule = so->href_replace[i], *eq = strchr(rule, '=');
+        size_t from = (size_t)(eq - rule);
+        if (strncmp(href, rule, from) == 0) {
+            size_t to = strlen(eq + 1), rest = strlen(href + from);
+            char *out = malloc(to + rest + 1);
+            if (out) {
+                memcpy(out, eq + 1, to);
+                memcpy(out + to, href + from, rest + 1);
+            }
+            return out;
+        }
     }
+    return NULL;
+}
+
+static bool stac_options_given(const source_opts *so) {
+    return so->nassets || so->keep_order || so->has_bbox || so->max_items || so->nhref_replace;
+}
+
+static strata_collection *open_stac(const char *cmd, source_opts *so) {
+    string_list keys = {0};
+    bool ok = true;
+    for (int i = 0; ok && i < so->nassets; i++) {
+        ok = sl_split(&keys, so->assets[i]);
+    }
+    strata_stac_opts o;
+    strata_stac_opts_init(&o);
+    o.assets = (const char *const *)keys.items;
+    o.nassets = keys.n;
+    o.keep_order = so->keep_order;
+    o.has_bbox = so->has_bbox;
+    memcpy(o.bbox, so->bbox, sizeof o.bbox);
+    o.max_items = (size_t)so->max_items;
+    o.href_rewrite = so->nhref_replace ? replace_prefix : NULL;
+    o.href_user = so;
     strata_collection *c = NULL;
-    if (strata_collection_from_files((const char *const *)so->files.items, so->files.n, &c)) {
+    if (!ok) {
+        cli_error(cmd, "out of memory");
+    } else if (strata_collection_from_stac_file(so->stac, &o, &c) != STRATA_OK) {
         cli_fail(cmd);
+    }
+    sl_free(&keys);
+    return c;
+}
+
+static strata_collection *open_files_or_stac(const char *cmd, source_opts *so) {
+    strata_collection *c = NULL;
+    if (so->stac && so->files.n) {
+        cli_error(cmd, "usage: give input files or --stac ITEMS, not both");
+    } else if (so->stac) {
+        c = open_stac(cmd, so);
+    } else if (stac_options_given(so)) {
+        cli_error(cmd, "usage: --asset, --keep-order, --bbox, --max-items and --href-replace "
+                       "need --stac ITEMS");
+    } else if (so->files.n == 0) {
+        cli_error(cmd, "no input files (give paths or @LIST, or --stac ITEMS)");
+    } else if (strata_collection_from_files((const char *const *)so->files.items, so->files.n,
+                                            &c) != STRATA_OK) {
+        cli_fail(cmd);
+    }
+    return c;
+}
+
+strata_collection *open_source(const char *cmd, source_opts *so) {
+    strata_collection *c = open_files_or_stac(cmd, so);
+    if (!c) {
         return NULL;
     }
     if ((so->cache && strata_collection_set_cache_capacity(c, so->cache)) ||

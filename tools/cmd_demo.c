@@ -149,16 +149,17 @@ static int show_meta_and_reads(const demo *d) {
     }
     strata_collection *c = NULL, *back = NULL;
     char *json = NULL;
-    if (strata_collection_from_files(paths, DEMO_T, &c) ||
-        strata_collection_to_json(c, &json) || strata_collection_from_json(json, &back)) {
+    if (strata_collection_from_files(paths, DEMO_T, &c) || strata_collection_to_json(c, &json) ||
+        strata_collection_from_json(json, &back)) {
         strata_free(json);
         strata_collection_free(c);
         return cli_fail("demo");
     }
     printf("  strata_collection_to_json -> %zu bytes; rebuilt without opening a file; "
            "meta equal after the round trip: %s\n",
-           strlen(json), strata_meta_equal(strata_collection_meta(c),
-                                           strata_collection_meta(back)) ? "yes" : "NO");
+           strlen(json),
+           strata_meta_equal(strata_collection_meta(c), strata_collection_meta(back)) ? "yes"
+                                                                                      : "NO");
     printf("  open datasets in this thread before any read: %d\n",
            strata_collection_open_count(back));
     float px[DEMO_T][5];
@@ -169,7 +170,8 @@ static int show_meta_and_reads(const demo *d) {
                demo_dates[t], px[t][0], px[t][1], px[t][2], px[t][3], px[t][4]);
     }
     printf("  open datasets after reading the window: %d (one per file touched, capped per "
-           "thread)\n", strata_collection_open_count(back));
+           "thread)\n",
+           strata_collection_open_count(back));
     strata_free(json);
     strata_collection_free(back);
     strata_collection_free(c);
@@ -180,8 +182,8 @@ static int show_bad_file(const demo *d) {
     char bad[1200];
     snprintf(bad, sizeof bad, "%s/misaligned.tif", d->dir);
     GDALDatasetH src = GDALOpen(d->files[0], GA_ReadOnly);
-    GDALDatasetH ds = src ? GDALCreateCopy(GDALGetDriverByName("GTiff"), bad, src, 0, NULL,
-                                           NULL, NULL) : NULL;
+    GDALDatasetH ds =
+        src ? GDALCreateCopy(GDALGetDriverByName("GTiff"), bad, src, 0, NULL, NULL, NULL) : NULL;
     if (ds) {
         double gt[6] = {500015, 30, 0, 3500000, 0, -30}; /* half a pixel east */
         GDALSetGeoTransform(ds, gt);
@@ -220,8 +222,8 @@ static int show_zarr(const demo *d, char *at_list) {
     if (run(cmd_to_zarr, "to-zarr", 6, argv)) {
         return EXIT_RUN;
     }
-    static const char *const entries[] = {".zmetadata", "data", "time", "band", "y", "x",
-                                          "spatial_ref"};
+    static const char *const entries[] = {".zmetadata", "data", "time",       "band",
+                                          "y",          "x",    "spatial_ref"};
     for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++) {
         char path[1400];
         int chunks, meta;
@@ -233,6 +235,81 @@ static int show_zarr(const demo *d, char *at_list) {
             printf("  %-12s %d chunk file(s), %d metadata file(s)\n", entries[i], chunks, meta);
         }
     }
+    return 0;
+}
+
+/* Step 9: the same files as STAC items (relative hrefs; the projection and raster extensions
+ * describe the grid, so no file is opened until the reduction reads it). */
+static int write_items(const demo *d, const char *path) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        return -1;
+    }
+    fprintf(f, "{\"type\": \"FeatureCollection\", \"features\": [\n");
+    for (int t = DEMO_T - 1; t >= 0; t--) { /* newest first: strata orders them by datetime */
+        const char *date = demo_dates[t];
+        fprintf(
+            f,
+            " {\"type\": \"Feature\", \"stac_version\": \"1.0.0\", \"id\": \"sample_%s\",\n"
+            "  \"properties\": {\"datetime\": \"%.4s-%.2s-%.2sT00:00:00Z\", \"proj:epsg\": 32636,\n"
+            "   \"proj:transform\": [30, 0, 500000, 0, -30, 3500000], \"proj:shape\": [%d, %d]},\n"
+            "  \"assets\": {\"data\": {\"href\": \"%s\", \"raster:bands\": [\n"
+            "   {\"data_type\": \"float32\", \"nodata\": %g}, {\"data_type\": \"float32\", "
+            "\"nodata\": %g}]}}}%s\n",
+            date, date, date + 4, date + 6, DEMO_ROWS, DEMO_COLS, strrchr(d->files[t], '/') + 1,
+            NODATA, NODATA, t ? "," : "");
+    }
+    fprintf(f, "]}\n");
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+/* 1 when the two GeoTIFFs hold the same values (NaN equal to NaN), else 0. */
+static int same_values(const char *a, const char *b) {
+    GDALDatasetH da = GDALOpen(a, GA_ReadOnly), db = GDALOpen(b, GA_ReadOnly);
+    size_t n = (size_t)DEMO_ROWS * DEMO_COLS * DEMO_BANDS;
+    double *va = malloc(n * sizeof *va), *vb = malloc(n * sizeof *vb);
+    int same = da && db && va && vb && GDALGetRasterCount(da) == DEMO_BANDS &&
+               GDALGetRasterCount(db) == DEMO_BANDS;
+    for (int k = 0; same && k < 2; k++) {
+        same = GDALDatasetRasterIO(k ? db : da, GF_Read, 0, 0, DEMO_COLS, DEMO_ROWS, k ? vb : va,
+                                   DEMO_COLS, DEMO_ROWS, GDT_Float64, DEMO_BANDS, NULL, 0, 0,
+                                   0) == CE_None;
+    }
+    for (size_t i = 0; same && i < n; i++) {
+        same = va[i] == vb[i] || (va[i] != va[i] && vb[i] != vb[i]);
+    }
+    free(va);
+    free(vb);
+    if (da) {
+        GDALClose(da);
+    }
+    if (db) {
+        GDALClose(db);
+    }
+    return same;
+}
+
+static int show_stac(const demo *d) {
+    char items[1200], out[1300], files_mean[1300];
+    snprintf(items, sizeof items, "%s/items.json", d->dir);
+    snprintf(out, sizeof out, "%s/stac_mean.tif", d->dir);
+    snprintf(files_mean, sizeof files_mean, "%s/time_mean.tif", d->dir);
+    step("9. The same stack as STAC items (hrefs relative to items.json; http(s)://, s3:// and "
+         "gs:// hrefs are read as Cloud-Optimized GeoTIFFs)");
+    if (write_items(d, items) != 0) {
+        cli_error("demo", "%s: cannot write", items);
+        return EXIT_RUN;
+    }
+    printf("  wrote %s: %d items, newest first, asset \"data\" with proj: and raster: fields\n",
+           items, DEMO_T);
+    char *argv[] = {"reduce", "--quiet", "--stac", items, "--asset", "data",
+                    "--op",   "mean",    "-o",     out,   NULL};
+    if (run(cmd_reduce, "reduce", 10, argv)) {
+        return EXIT_RUN;
+    }
+    describe_output(out);
+    printf("  equal to step 5's mean from the files: %s\n",
+           same_values(out, files_mean) ? "yes, value for value" : "NO");
     return 0;
 }
 
@@ -274,8 +351,8 @@ int cmd_demo(int argc, char **argv) {
     step("4. Checking every file up front: a misaligned file is named and refused");
     show_bad_file(&d);
     step("5. Reductions over time, all ops in one pass (nodata is missing, skipna on)");
-    char *reduce[] = {"reduce", "--quiet", "--op", "mean,std,min,max,count,median", "-o", out,
-                      at_list, NULL};
+    char *reduce[] = {"reduce", "--quiet", "--op",  "mean,std,min,max,count,median",
+                      "-o",     out,       at_list, NULL};
     if (run(cmd_reduce, "reduce", 7, reduce)) {
         return EXIT_RUN;
     }
@@ -286,18 +363,18 @@ int cmd_demo(int argc, char **argv) {
         describe_output(path);
     }
     step("6. Grouped reductions: seasons from the dates in the file names (DJF spans the year)");
-    char *season[] = {"groupby", "--by", "season", "--time-pattern", "%Y%m%d", "--op", "mean",
-                      "-o", seasons, at_list, NULL};
+    char *season[] = {"groupby", "--by", "season", "--time-pattern", "%Y%m%d", "--op",
+                      "mean",    "-o",   seasons,  at_list,          NULL};
     if (run(cmd_groupby, "groupby", 10, season)) {
         return EXIT_RUN;
     }
     step("7. Grouped reductions with your own labels, several ops");
-    char *halves[] = {"groupby", "--labels", "A,A,A,B,B,B", "--op", "mean,count", "-o",
-                      labels_out, at_list, NULL};
+    char *halves[] = {"groupby", "--labels", "A,A,A,B,B,B", "--op", "mean,count",
+                      "-o",      labels_out, at_list,       NULL};
     if (run(cmd_groupby, "groupby", 8, halves)) {
         return EXIT_RUN;
     }
-    if (show_zarr(&d, at_list)) {
+    if (show_zarr(&d, at_list) || show_stac(&d)) {
         return EXIT_RUN;
     }
     printf("\nDone. Everything above is in %s; 'strata COMMAND --help' tells more.\n", d.dir);

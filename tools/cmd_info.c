@@ -8,7 +8,8 @@ static const char *const INFO_HELP =
     "usage: strata info [--check] [--json] [--times T,...|@FILE] [--time-pattern P] FILE...\n"
     "  Shape (T, B, R, C), data type, chunks, EPSG, geotransform, cell size and nodata of a\n"
     "  stack. Opens the first file only, unless --check opens and checks every file.\n"
-    "  --json  print the serialised collection (meta, chunks, paths, times) instead\n";
+    "  --json  print the serialised collection (meta, chunks, paths, times) instead\n"
+    "  Instead of files:\n" SOURCE_STAC_HELP;
 
 static void print_nodata(const strata_meta *m) {
     printf("nodata:       ");

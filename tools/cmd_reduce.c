@@ -23,7 +23,8 @@ static const char *const REDUCE_HELP =
     "  --compress C    deflate (default, level 1), zstd (faster), lzw or none\n"
     "  --threads N     worker threads (default: all cores)\n"
     "  --cache N       open files kept per thread (default 64)\n"
-    "  --quiet         no progress line\n";
+    "  --quiet         no progress line\n"
+    "  Instead of files:\n" SOURCE_STAC_HELP;
 
 static const char *const GROUPBY_HELP =
     "usage: strata groupby (--by KEY | --labels L1,L2,...|@FILE) --op OP[,OP...] -o OUTDIR\n"
