@@ -4,6 +4,7 @@
 
 #include "strata.h"
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -84,6 +85,11 @@ enum {
 /* Handles a source option; returns 1 when consumed, 0 when not a source option, -1 on a
  * bad value (message printed). */
 int source_opt(source_opts *so, int opt, const char *arg);
+/* Runs getopt_long over argv: source options go to so, every other option to
+ * handle(ctx, opt, optarg) (a non-zero return stops and is returned), operands to so->files
+ * (paths or @LIST). Short options: -h, -o VALUE, -q. */
+int parse_command_line(int argc, char **argv, const struct option *longopts, source_opts *so,
+                       int (*handle)(void *ctx, int opt, const char *arg), void *ctx);
 /* Builds the collection from so (files, times, cache size). Prints the error. */
 strata_collection *open_source(const char *cmd, source_opts *so);
 

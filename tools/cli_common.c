@@ -203,6 +203,25 @@ int source_opt(source_opts *so, int opt, const char *arg) {
     }
 }
 
+int parse_command_line(int argc, char **argv, const struct option *longopts, source_opts *so,
+                       int (*handle)(void *ctx, int opt, const char *arg), void *ctx) {
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "ho:q", longopts, NULL)) != -1) {
+        int used = source_opt(so, opt, optarg);
+        int rc = used < 0 ? EXIT_USAGE : used ? 0 : handle(ctx, opt, optarg);
+        if (rc) {
+            return rc;
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (!sl_add_arg(&so->files, argv[i])) {
+            return EXIT_RUN;
+        }
+    }
+    return 0;
+}
+
 static bool apply_times(const char *cmd, strata_collection *c, source_opts *so) {
     if (so->times) {
         string_list t = {0};

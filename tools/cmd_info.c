@@ -52,68 +52,69 @@ static void print_info(const strata_collection *c) {
     }
 }
 
+typedef struct info_args {
+    bool check, json, help;
+} info_args;
+
+enum { OPT_CHECK = OPT_FIRST_COMMAND, OPT_JSON };
+
+static int info_option(void *ctx, int opt, const char *arg) {
+    info_args *a = ctx;
+    (void)arg;
+    switch (opt) {
+    case OPT_CHECK:
+        a->check = true;
+        return 0;
+    case OPT_JSON:
+        a->json = true;
+        return 0;
+    case 'h':
+        a->help = true;
+        return 0;
+    default:
+        fputs(INFO_HELP, stderr);
+        return EXIT_USAGE;
+    }
+}
+
+static int print_json(const strata_collection *c) {
+    char *text = NULL;
+    int rc = strata_collection_to_json(c, &text) == STRATA_OK ? 0 : cli_fail("info");
+    if (!rc) {
+        printf("%s\n", text);
+    }
+    strata_free(text);
+    return rc;
+}
+
 int cmd_info(int argc, char **argv) {
-    enum { OPT_CHECK = OPT_FIRST_COMMAND, OPT_JSON };
     static const struct option longopts[] = {SOURCE_LONG_OPTIONS,
                                              {"check", no_argument, NULL, OPT_CHECK},
                                              {"json", no_argument, NULL, OPT_JSON},
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};
     source_opts so = {0};
-    bool check = false, json = false;
-    int opt, rc = EXIT_USAGE;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
-        int used = source_opt(&so, opt, optarg);
-        if (used < 0) {
-            goto done;
-        } else if (used) {
-            continue;
-        }
-        switch (opt) {
-        case OPT_CHECK:
-            check = true;
-            break;
-        case OPT_JSON:
-            json = true;
-            break;
-        case 'h':
-            fputs(INFO_HELP, stdout);
-            rc = 0;
-            goto done;
-        default:
-            fputs(INFO_HELP, stderr);
-            goto done;
-        }
-    }
-    for (int i = optind; i < argc; i++) {
-        if (!sl_add_arg(&so.files, argv[i])) {
-            rc = EXIT_RUN;
-            goto done;
-        }
-    }
-    strata_collection *c = open_source("info", &so);
-    rc = EXIT_RUN;
-    if (c && check && strata_collection_validate(c) != STRATA_OK) {
-        cli_fail("info");
-    } else if (c && json) {
-        char *text = NULL;
-        if (strata_collection_to_json(c, &text) == STRATA_OK) {
-            printf("%s\n", text);
-            rc = 0;
-        } else {
+    info_args a = {0};
+    int rc = parse_command_line(argc, argv, longopts, &so, info_option, &a);
+    if (!rc && a.help) {
+        fputs(INFO_HELP, stdout);
+    } else if (!rc) {
+        strata_collection *c = open_source("info", &so);
+        rc = EXIT_RUN;
+        if (c && a.check && strata_collection_validate(c) != STRATA_OK) {
             cli_fail("info");
+        } else if (c && a.json) {
+            rc = print_json(c);
+        } else if (c) {
+            print_info(c);
+            if (a.check) {
+                printf("check:        all %zu files match the template\n",
+                       strata_collection_size(c));
+            }
+            rc = 0;
         }
-        strata_free(text);
-    } else if (c) {
-        print_info(c);
-        if (check) {
-            printf("check:        all %zu files match the template\n", strata_collection_size(c));
-        }
-        rc = 0;
+        strata_collection_free(c);
     }
-    strata_collection_free(c);
-done:
     sl_free(&so.files);
     return rc;
 }

@@ -49,6 +49,7 @@ enum {
 };
 
 typedef struct reduce_args {
+    const char *cmd;
     source_opts so;
     strata_op ops[STRATA_OP_COUNT_OF_OPS];
     size_t nops;
@@ -84,11 +85,9 @@ static strata_collection *open_shared_source(const char *cmd, source_opts *so) {
     return c;
 }
 
-static int parse_option(const char *cmd, reduce_args *a, int opt, const char *arg) {
-    int used = source_opt(&a->so, opt, arg);
-    if (used) {
-        return used > 0 ? 0 : EXIT_USAGE;
-    }
+static int parse_option(void *ctx, int opt, const char *arg) {
+    reduce_args *a = ctx;
+    const char *cmd = a->cmd;
     switch (opt) {
     case OPT_OP:
         return parse_ops(cmd, arg, a->ops, &a->nops) ? 0 : EXIT_USAGE;
@@ -145,19 +144,11 @@ static int parse_args(const char *cmd, int argc, char **argv, reduce_args *a) {
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};
     memset(a, 0, sizeof *a);
+    a->cmd = cmd;
     strata_reduce_opts_init(&a->ro);
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "ho:q", longopts, NULL)) != -1) {
-        int rc = parse_option(cmd, a, opt, optarg);
-        if (rc) {
-            return rc;
-        }
-    }
-    for (int i = optind; i < argc; i++) {
-        if (!sl_add_arg(&a->so.files, argv[i])) {
-            return EXIT_RUN;
-        }
+    int rc = parse_command_line(argc, argv, longopts, &a->so, parse_option, a);
+    if (rc) {
+        return rc;
     }
     a->ro.threads = a->so.threads;
     return 0;

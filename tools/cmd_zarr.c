@@ -22,7 +22,8 @@ static const char TO_ZARR_HELP[] =
     "  --time-pattern P      read times from file names, e.g. %Y%m%d\n"
     "  --threads N           worker threads (default: all cores)\n"
     "  --cache N             open files kept per thread (default 64)\n"
-    "  -q, --quiet           no progress line, no summary\n";
+    "  -q, --quiet           no progress line, no summary\n"
+    "  Instead of files:\n" SOURCE_STAC_HELP;
 
 enum { OPT_MODE = OPT_FIRST_COMMAND, OPT_ZVERSION, OPT_CHUNKS, OPT_CODEC, OPT_NAME };
 
@@ -59,11 +60,9 @@ static bool parse_chunks(const char *arg, strata_chunks *ch) {
     return ok;
 }
 
-static int parse_option(const char *cmd, zarr_args *a, int opt, const char *arg) {
-    int used = source_opt(&a->so, opt, arg);
-    if (used) {
-        return used > 0 ? 0 : EXIT_USAGE;
-    }
+static int parse_option(void *ctx, int opt, const char *arg) {
+    zarr_args *a = ctx;
+    const char *cmd = "to-zarr";
     switch (opt) {
     case 'o':
         a->out = arg;
@@ -105,7 +104,7 @@ static int parse_option(const char *cmd, zarr_args *a, int opt, const char *arg)
     }
 }
 
-static int parse_args(const char *cmd, int argc, char **argv, zarr_args *a) {
+static int parse_args(int argc, char **argv, zarr_args *a) {
     static const struct option longopts[] = {
         SOURCE_LONG_OPTIONS,
         {"output", required_argument, NULL, 'o'},
@@ -118,18 +117,9 @@ static int parse_args(const char *cmd, int argc, char **argv, zarr_args *a) {
         {0}};
     memset(a, 0, sizeof *a);
     strata_zarr_opts_init(&a->zo);
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "ho:q", longopts, NULL)) != -1) {
-        int rc = parse_option(cmd, a, opt, optarg);
-        if (rc) {
-            return rc;
-        }
-    }
-    for (int i = optind; i < argc; i++) {
-        if (!sl_add_arg(&a->so.files, argv[i])) {
-            return EXIT_RUN;
-        }
+    int rc = parse_command_line(argc, argv, longopts, &a->so, parse_option, a);
+    if (rc) {
+        return rc;
     }
     a->zo.threads = a->so.threads;
     return 0;
@@ -169,7 +159,7 @@ static int run(const char *cmd, zarr_args *a) {
 
 int cmd_to_zarr(int argc, char **argv) {
     zarr_args a;
-    int rc = parse_args("to-zarr", argc, argv, &a);
+    int rc = parse_args(argc, argv, &a);
     if (!rc && a.help) {
         fputs(TO_ZARR_HELP, stdout);
     } else if (!rc && !a.out) {
