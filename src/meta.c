@@ -184,7 +184,10 @@ static bool same_crs(OGRSpatialReferenceH tmpl, GDALDatasetH ds) {
     if (!srs || !tmpl) {
         return !srs && !tmpl;
     }
-    return OSRIsSame(tmpl, srs);
+    /* The axis mapping is how GDAL hands out coordinates, not part of the CRS: a template
+     * parsed from WKT and a file's own CRS differ there for geographic CRSs (EPSG:4326). */
+    const char *opts[] = {"IGNORE_DATA_AXIS_TO_SRS_AXIS_MAPPING=YES", NULL};
+    return OSRIsSameEx(tmpl, srs, opts);
 }
 
 OGRSpatialReferenceH st_meta_srs(const strata_meta *m) {
