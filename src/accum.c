@@ -52,14 +52,18 @@ void st_acc_free(st_acc *a) {
         return;
     }
     for (int f = 0; f < NFIELDS; f++) {
-        free(a->f[f]);
+        free(a->base[f]);
     }
     free(a->vals);
     free(a);
 }
 
+static size_t acc_len(const st_acc *a) {
+    return (size_t)a->groups * a->bands * a->pstride;
+}
+
 void st_acc_reset(st_acc *a, size_t t0) {
-    size_t len = (size_t)a->groups * a->bands * a->npx;
+    size_t len = acc_len(a);
     for (int f = 0; f < NFIELDS; f++) {
         double v = field_init(f);
         for (size_t i = 0; a->f[f] && i < len; i++) {
@@ -75,16 +79,21 @@ st_acc *st_acc_new(unsigned fields, int groups, int bands, size_t npx, bool vals
     if (!a) {
         return NULL;
     }
-    *a = (st_acc){.npx = npx, .groups = groups, .bands = bands, .t0 = t0, .nt = nt};
-    size_t len = (size_t)groups * bands * npx;
+    /* Planes of 2^k pixels, and page-aligned allocations, would put the accumulators of
+     * every group and field in the same cache sets: with 12 groups the accumulate step ran at
+     * a third of its speed. Padding planes by 3 lines and fields by f lines spreads them. */
+    *a = (st_acc){
+        .npx = npx, .groups = groups, .bands = bands, .t0 = t0, .nt = nt, .pstride = npx + 24};
+    size_t len = acc_len(a);
     for (int f = 0; f < NFIELDS; f++) {
         if (!(fields & (1u << f))) {
             continue;
         }
-        if (!(a->f[f] = st_malloc(len * sizeof(double)))) {
+        if (!(a->base[f] = st_malloc((len + 8 * NFIELDS) * sizeof(double)))) {
             st_acc_free(a);
             return NULL;
         }
+        a->f[f] = a->base[f] + 8 * f;
     }
     if (vals && !(a->vals = st_malloc(nt * bands * npx * sizeof(double)))) {
         st_acc_free(a);
@@ -95,7 +104,7 @@ st_acc *st_acc_new(unsigned fields, int groups, int bands, size_t npx, bool vals
 }
 
 static double *field(const st_acc *a, int f, int g, int b) {
-    return a->f[f] ? a->f[f] + ((size_t)g * a->bands + b) * a->npx : NULL;
+    return a->f[f] ? a->f[f] + ((size_t)g * a->bands + b) * a->pstride : NULL;
 }
 
 /* ---- accumulate -------------------------------------------------------------------- */
@@ -247,7 +256,7 @@ void st_acc_canonicalize(st_acc *a) {
     if (!a->f[F_K]) {
         return;
     }
-    size_t len = (size_t)a->groups * a->bands * a->npx;
+    size_t len = acc_len(a);
     const double *cnt = a->f[F_CNT];
     double *k = a->f[F_K], *s1 = a->f[F_S1], *s2 = a->f[F_S2];
     for (size_t i = 0; i < len; i++) {
@@ -282,7 +291,7 @@ static void merge_moments(st_acc *a, const st_acc *b, size_t len) {
 }
 
 void st_acc_merge(st_acc *a, const st_acc *b) {
-    size_t len = (size_t)a->groups * a->bands * a->npx;
+    size_t len = acc_len(a);
     if (a->f[F_K]) {
         merge_moments(a, b, len);
     }

@@ -13,9 +13,11 @@ enum { F_CNT, F_MISS, F_SUM, F_MIN, F_MAX, F_K, F_S1, F_S2, NFIELDS };
 typedef struct st_acc {
     size_t npx; /* pixels of the tile */
     int groups, bands;
-    double *f[NFIELDS]; /* each [groups][bands][npx], NULL when not needed */
-    size_t t0, nt;      /* median values kept for timesteps [t0, t0 + nt) */
-    double *vals;       /* [nt][bands][npx], NaN where missing; NULL without median */
+    size_t pstride;        /* doubles from one (group, band) plane to the next: npx + padding */
+    double *f[NFIELDS];    /* each [groups][bands][pstride], NULL when not needed */
+    double *base[NFIELDS]; /* the allocations behind f */
+    size_t t0, nt;         /* median values kept for timesteps [t0, t0 + nt) */
+    double *vals;          /* [nt][bands][npx], NaN where missing; NULL without median */
 } st_acc;
 
 /* Which fields the requested ops need. */
@@ -32,7 +34,8 @@ void st_acc_reset(st_acc *a, size_t t0);
 /* Per-worker scratch for the accumulate step: one sub-tile converted to double. */
 enum { ST_SUBTILE = 1024 };
 typedef struct st_scratch {
-    double x[ST_SUBTILE], ok[ST_SUBTILE], xz[ST_SUBTILE];
+    /* One cache line of padding each: arrays 8 KB apart would share their L1 sets. */
+    double x[ST_SUBTILE + 8], ok[ST_SUBTILE + 8], xz[ST_SUBTILE + 8];
 } st_scratch;
 
 /* Adds one timestep's plane of band b (native type, npx values) to group g's accumulators

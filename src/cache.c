@@ -24,6 +24,9 @@ struct st_thread_cache {
     size_t scratch_size;
     OGRSpatialReferenceH tmpl_srs; /* parsed once per thread: OSR objects are not shared */
     bool srs_parsed;
+    unsigned char *tmpl_keys; /* the template's GeoKey tags, when it is a GeoTIFF */
+    size_t tmpl_keys_len;
+    bool keys_read;
 };
 
 void st_cache_free(st_thread_cache *tc) {
@@ -35,6 +38,7 @@ void st_cache_free(st_thread_cache *tc) {
     }
     free(tc->entries);
     free(tc->scratch);
+    free(tc->tmpl_keys);
     if (tc->tmpl_srs) {
         OSRDestroySpatialReference(tc->tmpl_srs);
     }
@@ -144,6 +148,28 @@ GDALDatasetH st_open_raster(const char *path, const char *driver, bool sidecars)
     return ds;
 }
 
+/* True when path is a GeoTIFF whose CRS tags are byte for byte the template's. */
+static bool same_geokeys(st_thread_cache *tc, const char *path) {
+    const char *drv = tc->c->meta->driver;
+    if (strcmp(drv, "GTiff") != 0 && strcmp(drv, "COG") != 0) {
+        return false;
+    }
+    if (!tc->keys_read) {
+        tc->keys_read = true;
+        if (!st_geokeys(tc->c->paths[0], &tc->tmpl_keys, &tc->tmpl_keys_len)) {
+            tc->tmpl_keys = NULL;
+        }
+    }
+    unsigned char *keys;
+    size_t len;
+    if (!tc->tmpl_keys || !st_geokeys(path, &keys, &len)) {
+        return false;
+    }
+    bool same = len == tc->tmpl_keys_len && memcmp(keys, tc->tmpl_keys, len) == 0;
+    free(keys);
+    return same;
+}
+
 static strata_status open_checked(st_thread_cache *tc, size_t t, GDALDatasetH *out) {
     const strata_collection *c = tc->c;
     const char *path = c->paths[t];
@@ -159,7 +185,8 @@ static strata_status open_checked(st_thread_cache *tc, size_t t, GDALDatasetH *o
             tc->tmpl_srs = st_meta_srs(c->meta);
             tc->srs_parsed = true;
         }
-        if (!st_meta_matches(c->meta, tc->tmpl_srs, c->src_bands, ds, why, sizeof why)) {
+        if (!st_meta_matches(c->meta, tc->tmpl_srs, c->src_bands, ds, same_geokeys(tc, path), why,
+                             sizeof why)) {
             GDALClose(ds);
             return st_fail(STRATA_ERR_MISALIGNED, "%s: %s", path, why);
         }

@@ -70,8 +70,9 @@ struct strata_meta {
 strata_status st_meta_from_dataset(GDALDatasetH ds, const char *path, strata_meta **out);
 /* Empty string when ds matches the template, else a description of the first difference
  * written into why (size bytes). */
+/* crs_known_same: the caller proved the CRS equal (same GeoKey bytes); skip comparing it. */
 bool st_meta_matches(const strata_meta *tmpl, OGRSpatialReferenceH tmpl_srs, int bands,
-                     GDALDatasetH ds, char *why, size_t size);
+                     GDALDatasetH ds, bool crs_known_same, char *why, size_t size);
 /* A meta whose bands are nsrc copies of m's bands (one file per source), named names[k] when
  * given (one name per source, for single-band sources) */
 strata_status st_meta_repeat_bands(const strata_meta *m, size_t nsrc, const char *const *names,
@@ -124,6 +125,14 @@ void *st_cache_scratch(st_thread_cache *tc, size_t n);
 /* Opens a path as a raster with GDAL, quiet, preferring driver; NULL on failure with the
  * error recorded. */
 GDALDatasetH st_open_raster(const char *path, const char *driver, bool sidecars);
+
+/* ---- GeoTIFF CRS tags (geokeys.c) ------------------------------------------------------ */
+
+/* The raw GeoKey tags of a TIFF's first IFD (out has cap bytes); false when absent or odd. */
+bool st_geokeys_from_bytes(const unsigned char *p, size_t n, unsigned char *out, size_t cap,
+                           size_t *len);
+/* The same read from a file (any GDAL virtual path); *blob is freed with free(). */
+bool st_geokeys(const char *path, unsigned char **blob, size_t *len);
 
 /* ---- reading (read.c) ---------------------------------------------------------------- */
 
