@@ -120,7 +120,8 @@ machine_info() {
     if ((!PEERS_ONLY)); then
         printf -- '- strata: %s (modified %s)\n' "$STRATA" "$(date -r "$STRATA" '+%F %T')"
     fi
-    printf -- '- %s timed run(s) per contender after one warm-up; median wall seconds, max peak RSS\n' "$REPS"
+    printf -- '- %s timed run(s) per contender after one warm-up; median wall seconds, median CPU\n' "$REPS"
+    printf -- '  (user+system) seconds, max peak RSS; x limit and speed-up compare wall seconds\n' 
     printf -- '- other load: most CPU (in cores) other processes used during a kept run; runs above %s\n' "$MAX_OTHER"
     printf -- '  were retried up to %s times\n' "$RETRIES"
 }
@@ -137,9 +138,10 @@ cpu_busy() {
     echo $((user + nice + system + irq + softirq + steal))
 }
 
-# run_once LOG CMD...: run CMD under /usr/bin/time, print "SECONDS PEAK_KB OTHER", where OTHER
-# is the CPU that other processes used meanwhile, in cores: the machine's busy time minus the
-# command's own user+system time, over the wall time. A gauge of noisy neighbours.
+# run_once LOG CMD...: run CMD under /usr/bin/time, print "SECONDS PEAK_KB CPU_SECONDS OTHER":
+# wall time, peak RSS, the command's user+system time, and the CPU other processes used
+# meanwhile, in cores (the machine's busy time minus the command's, over the wall time): a
+# gauge of noisy neighbours. CPU seconds are much less sensitive to them than wall seconds.
 run_once() {
     local log=$1 tf b0 b1
     shift
@@ -154,7 +156,7 @@ run_once() {
     b1=$(cpu_busy)
     tail -n 1 "$tf" | awk -v ticks=$((b1 - b0)) -v hz="$CLK_TCK" '{
         other = (ticks / hz - $3 - $4) / ($1 > 0.01 ? $1 : 0.01)
-        printf "%s %s %.2f\n", $1, $2, (other > 0 ? other : 0)
+        printf "%s %s %.2f %.2f\n", $1, $2, $3 + $4, (other > 0 ? other : 0)
     }'
     rm -f "$tf"
 }
@@ -175,6 +177,9 @@ timed_run() {
     done
 }
 
+# median X...: the middle value (the lower middle for an even count).
+median() { printf '%s\n' "$@" | sort -g | sed -n "$((($# + 1) / 2))p"; }
+
 # bench WORKLOAD KEY CMD...: warm-up + REPS timed runs; append a row to $RESULTS.
 # Leaves the log of the last run in LAST_LOG and the outputs of the last run in $OUT.
 bench() {
@@ -184,23 +189,24 @@ bench() {
     log "$workload | $key: warm-up + $REPS run(s)"
     reset_out
     run_once "$LAST_LOG" "$@" >/dev/null
-    local i sec k other secs=() kb=0 max_other=0
+    local i sec k cpu other secs=() cpus=() kb=0 max_other=0
     for ((i = 0; i < REPS; i++)); do
-        read -r sec k other < <(timed_run "$LAST_LOG" "$@")
+        read -r sec k cpu other < <(timed_run "$LAST_LOG" "$@")
         secs+=("$sec")
+        cpus+=("$cpu")
         ((k > kb)) && kb=$k
         max_other=$(awk -v a="$max_other" -v b="$other" 'BEGIN { print (b > a ? b : a) }')
-        printf '%s\t%s\t%s\t%s\t%s\n' "$workload" "$key" "$sec" "$k" "$other" >>"$WORK/raw.tsv"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$workload" "$key" "$sec" "$k" "$cpu" "$other" >>"$WORK/raw.tsv"
     done
-    local sorted
+    local sorted med min max cpu_med
     sorted=$(printf '%s\n' "${secs[@]}" | sort -g)
-    local med min max
-    med=$(sed -n "$(((REPS + 1) / 2))p" <<<"$sorted")
+    med=$(median "${secs[@]}")
     min=$(head -n 1 <<<"$sorted")
     max=$(tail -n 1 <<<"$sorted")
-    printf '%s\t%s\t%s\t%s\t%s\t%d\t%s\n' "$workload" "$key" "$med" "$min" "$max" $((kb / 1024)) \
-        "$max_other" >>"$RESULTS"
-    log "  -> ${med} s (min ${min}, max ${max}), peak $((kb / 1024)) MB, others used <= $max_other cores"
+    cpu_med=$(median "${cpus[@]}")
+    printf '%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n' "$workload" "$key" "$med" "$min" "$max" $((kb / 1024)) \
+        "$max_other" "$cpu_med" >>"$RESULTS"
+    log "  -> ${med} s (min ${min}, max ${max}), ${cpu_med} CPU s, peak $((kb / 1024)) MB, others used <= $max_other cores"
 }
 
 # The limit of a file list is measured once per run and reused by every workload on it.
@@ -309,14 +315,31 @@ render_table() {
         }
         NR == FNR { if ($2 == "limit") lim[$1] = $3; if ($2 == "xarray") xa[$1] = $3; next }
         FNR == 1 {
-            print "| workload | contender | seconds (median) | min - max | peak MB | x limit | speed-up vs xarray | other load |"
-            print "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+            print "| workload | contender | seconds (median) | min - max | CPU s | peak MB | x limit | speed-up vs xarray | other load |"
+            print "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         }
         {
             ratio = ($1 in lim && lim[$1] > 0) ? sprintf("%.2f", $3 / lim[$1]) : "-"
             speed = ($1 in xa && $3 > 0) ? sprintf("%.1f", xa[$1] / $3) : "-"
-            printf "| %s | %s | %.2f | %.2f - %.2f | %d | %s | %s | %.2f |\n", \
-                   ($1 == prev ? "" : $1), name($2), $3, $4, $5, $6, ratio, speed, $7
+            printf "| %s | %s | %.2f | %.2f - %.2f | %.2f | %d | %s | %s | %.2f |\n", \
+                   ($1 == prev ? "" : $1), name($2), $3, $4, $5, $8, $6, ratio, speed, $7
+            prev = $1
+        }' "$RESULTS" "$RESULTS"
+}
+
+# The same ratios on CPU (user+system) seconds: the fairer view when the machine is shared.
+render_cpu_table() {
+    printf '\nCPU seconds (user+system), less sensitive to other load than wall seconds:\n\n'
+    awk -F'\t' '
+        NR == FNR { if ($2 == "limit") lim[$1] = $8; if ($2 == "xarray") xa[$1] = $8; next }
+        FNR == 1 {
+            print "| workload | contender | CPU s | x limit (CPU) | less CPU than xarray |"
+            print "| --- | --- | ---: | ---: | ---: |"
+        }
+        {
+            ratio = ($1 in lim && lim[$1] > 0) ? sprintf("%.2f", $8 / lim[$1]) : "-"
+            speed = ($1 in xa && $8 > 0) ? sprintf("%.1f", xa[$1] / $8) : "-"
+            printf "| %s | %s | %.2f | %s | %s |\n", ($1 == prev ? "" : $1), $2, $8, ratio, speed
             prev = $1
         }' "$RESULTS" "$RESULTS"
 }
@@ -379,6 +402,7 @@ main() {
         machine_info
         printf '\n'
         render_table
+        render_cpu_table
         render_checks
     } | tee "$WORK/results.md"
     log "saved $WORK/results.md (raw timings: $WORK/raw.tsv, logs: $WORK/logs)"

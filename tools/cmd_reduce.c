@@ -392,6 +392,14 @@ static void *read_all_worker(void *arg) {
 int cmd_read_all(int argc, char **argv) {
     reduce_args a;
     int rc = parse_args("read-all", argc, argv, &a);
+    if (!rc && a.help) {
+        fputs("usage: strata read-all [--threads N] [--cache N] FILE...\n"
+              "  Reads every pixel of every file through strata's window reads (the reader's\n"
+              "  benchmark) and prints a checksum.\n",
+              stdout);
+        sl_free(&a.so.files);
+        return 0;
+    }
     strata_collection *c = rc ? NULL : open_source("read-all", &a.so);
     if (c) {
         read_all_job j = {.c = c};
