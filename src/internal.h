@@ -82,6 +82,9 @@ strata_status st_meta_repeat_bands(const strata_meta *m, size_t nsrc, const char
 strata_status st_collection_new(const char *const *paths, size_t n, size_t nsrc,
                                 const char *const *band_names, strata_meta *meta,
                                 strata_collection **out);
+/* Same pixel grid: geotransforms written by different tools differ in the last bits; a shift
+ * of a millionth of a pixel is the same grid. */
+bool st_same_grid(const double *a, const double *b);
 /* The template's CRS parsed (NULL when it has none); free with OSRDestroySpatialReference. */
 OGRSpatialReferenceH st_meta_srs(const strata_meta *meta);
 /* jansson is an implementation detail: these pass json_t as void. */

@@ -168,7 +168,7 @@ int strata_meta_equal(const strata_meta *a, const strata_meta *b) {
 
 /* Geotransforms written by different tools differ in the last bits; a shift of a
  * millionth of a pixel is the same grid. */
-static bool same_grid(const double *a, const double *b) {
+bool st_same_grid(const double *a, const double *b) {
     double px = fabs(a[1]) + fabs(a[2]) + fabs(a[4]) + fabs(a[5]);
     for (int i = 0; i < 6; i++) {
         double tol = (i == 0 || i == 3) ? 1e-6 * px : 1e-9 * (fabs(a[i]) + 1e-300);
@@ -227,7 +227,7 @@ bool st_meta_matches(const strata_meta *m, OGRSpatialReferenceH srs, int expecte
         }
     }
     GDALGetGeoTransform(ds, gt);
-    if (!same_grid(m->gt, gt)) {
+    if (!st_same_grid(m->gt, gt)) {
         snprintf(why, size,
                  "geotransform (%.17g %.17g %.17g %.17g %.17g %.17g) differs from "
                  "the template's (%.17g %.17g %.17g %.17g %.17g %.17g)",

@@ -26,18 +26,6 @@ typedef struct grid_ref {
 } grid_ref;
 enum { REF_EPSG, REF_SHAPE, REF_TRANSFORM };
 
-/* Transforms written by different tools differ in the last bits, as in meta.c. */
-static bool same_transform(const double *a, const double *b) {
-    double px = fabs(a[1]) + fabs(a[2]) + fabs(a[4]) + fabs(a[5]);
-    for (int i = 0; i < 6; i++) {
-        double tol = (i == 0 || i == 3) ? 1e-6 * px : 1e-9 * (fabs(a[i]) + 1e-300);
-        if (!(fabs(a[i] - b[i]) <= tol)) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static strata_status grid_differs(const st_stac_item *it, const st_stac_asset *a,
                                   const grid_ref *ref, int field, const char *what,
                                   const char *have, const char *want) {
@@ -77,7 +65,7 @@ static strata_status check_asset_grid(const st_stac_item *it, const st_stac_asse
         snprintf(want, sizeof want, "[%d, %d]", s->rows, s->cols);
         return grid_differs(it, a, ref, REF_SHAPE, "proj:shape", have, want);
     }
-    if (p->has_transform && !same_transform(t->gt, p->gt)) {
+    if (p->has_transform && !st_same_grid(t->gt, p->gt)) {
         format_gt(p->gt, have, sizeof have);
         format_gt(t->gt, want, sizeof want);
         return grid_differs(it, a, ref, REF_TRANSFORM, "proj:transform", have, want);
