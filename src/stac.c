@@ -5,7 +5,6 @@
 #include "stac.h"
 
 #include <cpl_conv.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
