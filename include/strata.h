@@ -343,14 +343,26 @@ typedef enum strata_codec {
 STRATA_API const char *strata_codec_name(strata_codec codec);
 STRATA_API strata_status strata_codec_from_name(const char *name, strata_codec *codec);
 
+/* A distributed write runs in steps: one process prepares the store, every process writes its
+ * part of the chunks, then one process writes the coordinates and metadata. */
+typedef enum strata_zarr_step {
+    STRATA_ZARR_STEP_ALL = 0, /* everything, in one process */
+    STRATA_ZARR_STEP_PREPARE, /* apply the mode: create, replace or check for appending */
+    STRATA_ZARR_STEP_CHUNKS,  /* write this part's chunks into a prepared store */
+    STRATA_ZARR_STEP_FINISH   /* coordinates and metadata, after every part's chunks */
+} strata_zarr_step;
+
 typedef struct strata_zarr_opts {
-    strata_zarr_mode mode; /* default STRATA_ZARR_OVERWRITE */
-    int zarr_version;      /* 2 (default) or 3 */
-    strata_chunks chunks;  /* all 0 (default): one timestep, one band, whole source blocks
-                              grown to about 1 Mi pixels */
-    strata_codec codec;    /* default STRATA_CODEC_BLOSC_LZ4 */
-    const char *name;      /* the cube variable; NULL: "data" */
-    int threads;           /* 0: all cores */
+    strata_zarr_mode mode;      /* default STRATA_ZARR_OVERWRITE */
+    int zarr_version;           /* 2 (default) or 3 */
+    strata_chunks chunks;       /* all 0 (default): one timestep, one band, whole source blocks
+                                   grown to about 1 Mi pixels */
+    strata_codec codec;         /* default STRATA_CODEC_BLOSC_LZ4 */
+    const char *name;           /* the cube variable; NULL: "data" */
+    strata_zarr_step step;      /* default STRATA_ZARR_STEP_ALL */
+    int part_index, part_count; /* STEP_CHUNKS: chunks whose number % part_count ==
+                                   part_index (0, 0: all) */
+    int threads;                /* 0: all cores */
     strata_progress_fn progress;
     void *progress_user;
 } strata_zarr_opts;

@@ -28,6 +28,7 @@ typedef struct zjob {
     zworker *workers;
     int nworkers;
     st_exec ex;
+    size_t part_index, part_count;
 } zjob;
 
 static strata_status worker_init(zjob *j, zworker *w) {
@@ -127,7 +128,7 @@ static strata_status run_item(void *ctx, size_t item, int worker) {
     if (!w->raw) {
         ST_TRY(worker_init(j, w));
     }
-    uint64_t idx[4], rest = item;
+    uint64_t idx[4], rest = j->part_index + item * j->part_count;
     for (int d = 3; d >= 0; d--) {
         idx[d] = rest % j->n[d];
         rest /= j->n[d];
@@ -158,6 +159,11 @@ static strata_status job_init(zjob *j, const strata_zarr_opts *o) {
     j->n[3] = st_zarr_nchunks((uint64_t)j->m->cols, (uint64_t)ch->x);
     set_fill_bytes(j);
     size_t nitems = (size_t)(j->n[0] * j->n[1] * j->n[2] * j->n[3]);
+    /* A part of a distributed write takes every part_count-th chunk. */
+    j->part_count = o->part_count > 1 ? (size_t)o->part_count : 1;
+    j->part_index = o->part_count > 1 ? (size_t)o->part_index : 0;
+    nitems =
+        nitems > j->part_index ? (nitems - j->part_index + j->part_count - 1) / j->part_count : 0;
     j->nworkers = st_thread_count(o->threads, nitems);
     j->workers = st_calloc((size_t)j->nworkers, sizeof *j->workers);
     if (!j->workers) {
@@ -210,6 +216,11 @@ static strata_status check_opts(const strata_collection *c, const char *store,
                        "(no '/', no leading '.') other than time, band, y, x, spatial_ref",
                        name);
     }
+    if ((unsigned)o->step > STRATA_ZARR_STEP_FINISH || o->part_count < 0 ||
+        (o->part_count > 0 && (o->part_index < 0 || o->part_index >= o->part_count))) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "strata_to_zarr: bad step or part %d of %d",
+                       o->part_index, o->part_count);
+    }
     if (o->threads < 0 || c->n == 0) {
         return st_fail(STRATA_ERR_INVALID_ARG, "strata_to_zarr: threads < 0 or no timesteps");
     }
@@ -235,7 +246,12 @@ static strata_status write_store(zjob *j, const char *store, const strata_zarr_o
     strata_status st = dir ? st_zarr_mkdir(dir) : st_nomem("path");
     free(dir);
     ST_TRY(st);
-    ST_TRY(st_exec_run(&j->ex));
+    if (o->step != STRATA_ZARR_STEP_FINISH && j->ex.nitems > 0) {
+        ST_TRY(st_exec_run(&j->ex));
+    }
+    if (o->step == STRATA_ZARR_STEP_CHUNKS) {
+        return STRATA_OK;
+    }
     ST_TRY(st_zarr_write_coords(&j->plan));
     return st_zarr_write_metadata(&j->plan);
 }
@@ -248,13 +264,21 @@ strata_status strata_to_zarr(const strata_collection *c, const char *store,
         return st_fail(STRATA_ERR_UNSUPPORTED, "%s: unknown data type", c->paths[0]);
     }
     bool append = false;
-    ST_TRY(st_zarr_prepare(store, o->mode, &append));
+    if (o->step == STRATA_ZARR_STEP_ALL || o->step == STRATA_ZARR_STEP_PREPARE) {
+        ST_TRY(st_zarr_prepare(store, o->mode, &append));
+    } else {
+        /* Prepared by another process; the old metadata stays until the finish step. */
+        append = o->mode == STRATA_ZARR_APPEND && st_zarr_has_metadata(store);
+    }
+    if (o->step == STRATA_ZARR_STEP_PREPARE) {
+        return STRATA_OK;
+    }
     zjob j;
     memset(&j, 0, sizeof j);
     j.plan.c = c;
     strata_status st = write_store(&j, store, o, append);
     job_free(&j);
-    if (st != STRATA_OK) {
+    if (st != STRATA_OK && o->step == STRATA_ZARR_STEP_ALL) {
         discard(store, !append);
     }
     return st;

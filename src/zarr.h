@@ -73,6 +73,8 @@ strata_status st_zarr_mkdir(const char *path);
 strata_status st_zarr_read_file(const char *path, char **buf, size_t *len);
 json_t *st_zarr_read_json(const char *path);
 bool st_zarr_exists(const char *path);
+/* The store has root metadata (.zgroup/.zmetadata or zarr.json). */
+bool st_zarr_has_metadata(const char *store);
 /* Prepares the store folder for mode: fails for "w-" when it exists, deletes a previous
  * store for "w" (refusing a folder that is not a Zarr store), and sets *append when "a"
  * finds a store to extend. Creates the folder when it is to be written anew. */

@@ -182,6 +182,11 @@ static bool has_root_meta(const char *store, bool *marker) {
     return any;
 }
 
+bool st_zarr_has_metadata(const char *store) {
+    bool marker;
+    return has_root_meta(store, &marker);
+}
+
 static bool is_empty_dir(const char *path) {
     DIR *d = opendir(path);
     if (!d) {

@@ -93,6 +93,8 @@ int parse_command_line(int argc, char **argv, const struct option *longopts, sou
 /* Builds the collection from so (files, times, cache size). Prints the error. */
 strata_collection *open_source(const char *cmd, source_opts *so);
 
+/* As open_source; under MPI rank 0 opens it and the others rebuild it from its JSON form. */
+strata_collection *open_shared_source(const char *cmd, source_opts *so);
 /* Parses a non-negative integer; false on junk. */
 bool parse_int(const char *s, int *out);
 /* Parses "mean,std" into ops. Prints the error. */

@@ -379,3 +379,28 @@ void progress_end(progress_line *p) {
         fprintf(stderr, "\r%*s\r", 60, "");
     }
 }
+
+/* Rank 0 opens the template; the collection reaches the other ranks as its JSON form, so
+ * no rank opens a file it does not read. */
+strata_collection *open_shared_source(const char *cmd, source_opts *so) {
+    if (dist_size() == 1) {
+        return open_source(cmd, so);
+    }
+    strata_collection *c = NULL;
+    char *json = NULL;
+    if (dist_rank() == 0 && (c = open_source(cmd, so)) &&
+        strata_collection_to_json(c, &json) != STRATA_OK) {
+        cli_fail(cmd);
+    }
+    char *shared = dist_bcast_string(json);
+    strata_free(json);
+    if (dist_rank() != 0 && shared && strata_collection_from_json(shared, &c) != STRATA_OK) {
+        c = NULL;
+    }
+    if (!dist_all_ok(shared && c, cmd, dist_rank() == 0 ? NULL : strata_errmsg())) {
+        strata_collection_free(c);
+        c = NULL;
+    }
+    free(shared);
+    return c;
+}

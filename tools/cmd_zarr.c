@@ -1,5 +1,6 @@
 /* strata to-zarr: writes the stack as a Zarr cube that xarray, rioxarray and GDAL open. */
 #include "cli.h"
+#include "dist.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -136,12 +137,44 @@ static void default_version(zarr_args *a) {
     }
 }
 
+/* Under MPI: rank 0 applies the mode, every rank writes its share of the chunks, and once all
+ * succeeded rank 0 writes the coordinates and metadata: the store opens only when complete. */
+static bool zarr_step(const char *cmd, zarr_args *a, strata_collection *c, strata_zarr_step step,
+                      bool every_rank) {
+    strata_zarr_opts o = a->zo;
+    o.step = step;
+    o.part_index = every_rank ? dist_rank() : 0;
+    o.part_count = every_rank ? dist_size() : 0;
+    bool ok = (!every_rank && dist_rank() != 0) || strata_to_zarr(c, a->out, &o) == STRATA_OK;
+    if (!ok && dist_rank() == 0) {
+        cli_fail(cmd);
+    }
+    return dist_all_ok(ok, cmd, ok || dist_rank() == 0 ? NULL : strata_errmsg());
+}
+
+static int run_distributed(const char *cmd, zarr_args *a, strata_collection *c) {
+    bool ok = zarr_step(cmd, a, c, STRATA_ZARR_STEP_PREPARE, false) &&
+              zarr_step(cmd, a, c, STRATA_ZARR_STEP_CHUNKS, true) &&
+              zarr_step(cmd, a, c, STRATA_ZARR_STEP_FINISH, false);
+    if (ok && !a->so.quiet && dist_rank() == 0) {
+        printf("wrote %s (Zarr v%d, %zu timesteps, codec %s, %d ranks)\n", a->out,
+               a->zo.zarr_version, strata_collection_size(c), strata_codec_name(a->zo.codec),
+               dist_size());
+    }
+    return ok ? 0 : EXIT_RUN;
+}
+
 static int run(const char *cmd, zarr_args *a) {
-    strata_collection *c = open_source(cmd, &a->so);
+    strata_collection *c = open_shared_source(cmd, &a->so);
     if (!c) {
         return EXIT_RUN;
     }
     default_version(a);
+    if (dist_size() > 1) {
+        int rc = run_distributed(cmd, a, c);
+        strata_collection_free(c);
+        return rc;
+    }
     progress_line pl;
     progress_init(&pl, cmd, a->so.quiet);
     a->zo.progress = progress_cb;
