@@ -17,6 +17,9 @@ install_missing() {
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
             missing+=("$p")
     done
+    # The Zarr v3 test reads stores with zarrita.js: any node + npm will do (a machine may
+    # have them from elsewhere than Debian, whose packages would then conflict).
+    command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
     [ ${#missing[@]} -eq 0 ] && return 0
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
