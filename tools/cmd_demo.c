@@ -313,6 +313,21 @@ static int show_stac(const demo *d) {
     return 0;
 }
 
+/* A kerchunk index: the same files read in place as one Zarr cube by fsspec + xarray. */
+static int show_kerchunk(const demo *d, char *at_list) {
+    char refs[1200];
+    snprintf(refs, sizeof refs, "%s/refs.json", d->dir);
+    step("10. A kerchunk reference index: xarray reads the GeoTIFFs in place as one cube");
+    char *argv[] = {"kerchunk", "-o", refs, at_list, NULL};
+    if (run(cmd_kerchunk, "kerchunk", 4, argv)) {
+        return EXIT_RUN;
+    }
+    printf("  open it with: xr.open_dataset(\"reference://\", engine=\"zarr\", backend_kwargs="
+           "{\"consolidated\": False, \"storage_options\": {\"fo\": \"%s\"}})\n",
+           refs);
+    return 0;
+}
+
 int cmd_demo(int argc, char **argv) {
     static demo d;
     snprintf(d.dir, sizeof d.dir, "%s", argc > 1 ? argv[1] : "strata-demo");
@@ -374,7 +389,7 @@ int cmd_demo(int argc, char **argv) {
     if (run(cmd_groupby, "groupby", 8, halves)) {
         return EXIT_RUN;
     }
-    if (show_zarr(&d, at_list) || show_stac(&d)) {
+    if (show_zarr(&d, at_list) || show_stac(&d) || show_kerchunk(&d, at_list)) {
         return EXIT_RUN;
     }
     printf("\nDone. Everything above is in %s; 'strata COMMAND --help' tells more.\n", d.dir);
