@@ -94,10 +94,6 @@ strata_status st_cache_for_thread(const strata_collection *cc, st_thread_cache *
     return st;
 }
 
-int st_cache_open_count(const st_thread_cache *tc) {
-    return tc->count;
-}
-
 int strata_collection_open_count(const strata_collection *c) {
     st_thread_cache *tc;
     if (!c || st_cache_for_thread(c, &tc) != STRATA_OK) {

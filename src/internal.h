@@ -120,7 +120,6 @@ strata_status st_cache_for_thread(const strata_collection *c, st_thread_cache **
 /* The open dataset of file f (timestep t, source k: f = t * nsrc + k), opened and checked
  * against the template on first use. */
 strata_status st_cache_acquire(st_thread_cache *tc, size_t f, GDALDatasetH *out);
-int st_cache_open_count(const st_thread_cache *tc);
 const strata_collection *st_cache_collection(const st_thread_cache *tc);
 void st_cache_free(st_thread_cache *tc);
 /* Scratch of at least n bytes owned by the thread cache (one block of the source). */
@@ -224,6 +223,14 @@ bool st_remote_path(const char *path);
  * request is remembered as "does not exist") and returns true, so the caller may try once
  * more. False for local paths. */
 bool st_remote_forget(const char *path);
+
+/* ---- encodings shared by the Zarr writer and kerchunk (encode.c) ----------------------- */
+
+/* prefix + standard base64 of n bytes; NULL when out of memory; free with free(). */
+char *st_base64(const char *prefix, const void *data, size_t n);
+struct json_t;
+/* A double as Zarr JSON writes it: a number, or "NaN", "Infinity", "-Infinity". */
+struct json_t *st_json_zarr_double(double v);
 
 /* ---- JSON helpers ---------------------------------------------------------------------- */
 char *st_json_dump(const void *jobj); /* compact, doubles exact; NULL on failure */

@@ -298,7 +298,7 @@ static void chunk_key(const kc_var *v, size_t k, long long lead, int axis, uint6
 
 static json_t *chunk_ref(const kc_chunk *c, const char *path) {
     if (c->data) {
-        char *b64 = kc_base64(c->data, (size_t)c->size);
+        char *b64 = st_base64("base64:", c->data, (size_t)c->size);
         json_t *s = b64 ? json_string(b64) : NULL;
         free(b64);
         return s;
@@ -314,7 +314,7 @@ static json_t *fill_ref(kc_out *o, const kc_var *v) {
         if (kc_fill_chunk(v, &buf, &n) != STRATA_OK) {
             return NULL;
         }
-        o->fill_b64 = kc_base64(buf, n);
+        o->fill_b64 = st_base64("base64:", buf, n);
         free(buf);
     }
     return o->fill_b64 ? json_string(o->fill_b64) : NULL;
@@ -510,7 +510,7 @@ static strata_status put_coord_chunk(kc_job *j, const kc_out *o) {
     if (o->nvalues == 0) {
         return STRATA_OK;
     }
-    char *b64 = kc_base64(o->values, o->nvalues);
+    char *b64 = st_base64("base64:", o->values, o->nvalues);
     json_t *s = b64 ? json_string(b64) : NULL;
     free(b64);
     if (!s || json_object_set_new(j->refs, key, s) != 0) {

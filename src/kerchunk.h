@@ -84,10 +84,6 @@ strata_status kc_fill_chunk(const kc_var *v, unsigned char **out, size_t *n);
 
 /* ---- helpers (kerchunk_util.c) ------------------------------------------------------- */
 
-/* "base64:" + standard base64 of buf; NULL when out of memory. Free with free(). */
-char *kc_base64(const unsigned char *buf, size_t n);
-/* A JSON number for a double, with NaN and the infinities as the strings Zarr uses. */
-json_t *kc_json_real(double v);
 /* A numeric value in the given numpy type string at p (any byte order) as JSON. */
 json_t *kc_json_value(const char *dtype, const unsigned char *p);
 

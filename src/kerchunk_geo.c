@@ -20,11 +20,11 @@ static strata_status geo_attrs(const strata_meta *m, kc_var *v) {
     }
     if (strata_meta_nodata(m, 0, &nodata)) {
         /* Missing (sparse) tiles read as nodata, and xarray masks it as _FillValue. */
-        rc |= json_object_set_new(v->attrs, "nodata", kc_json_real(nodata));
+        rc |= json_object_set_new(v->attrs, "nodata", st_json_zarr_double(nodata));
         json_decref(v->fill);
         bool integer =
             v->dtype[1] != 'f' && fabs(nodata) < 9e18 && nodata == (double)(json_int_t)nodata;
-        v->fill = integer ? json_integer((json_int_t)nodata) : kc_json_real(nodata);
+        v->fill = integer ? json_integer((json_int_t)nodata) : st_json_zarr_double(nodata);
         rc |= !v->fill;
     }
     return rc ? st_nomem("attributes") : STRATA_OK;

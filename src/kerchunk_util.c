@@ -166,39 +166,6 @@ strata_status kc_inline_small(const kc_src *s, kc_chunk *c, size_t threshold) {
 
 /* ---- base64 and JSON ----------------------------------------------------------------- */
 
-char *kc_base64(const unsigned char *buf, size_t n) {
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t len = 7 + (n + 2) / 3 * 4;
-    char *out = st_malloc(len + 1), *p = out;
-    if (!out) {
-        return NULL;
-    }
-    memcpy(p, "base64:", 7);
-    p += 7;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t w = (uint32_t)buf[i] << 16;
-        w |= i + 1 < n ? (uint32_t)buf[i + 1] << 8 : 0;
-        w |= i + 2 < n ? buf[i + 2] : 0;
-        *p++ = alphabet[w >> 18 & 63];
-        *p++ = alphabet[w >> 12 & 63];
-        *p++ = i + 1 < n ? alphabet[w >> 6 & 63] : '=';
-        *p++ = i + 2 < n ? alphabet[w & 63] : '=';
-    }
-    *p = '\0';
-    return out;
-}
-
-json_t *kc_json_real(double v) {
-    if (isnan(v)) {
-        return json_string("NaN");
-    }
-    if (isinf(v)) {
-        return json_string(v > 0 ? "Infinity" : "-Infinity");
-    }
-    return json_real(v);
-}
-
 /* Copies size bytes from p into dst in host order. */
 static void load_host(const char *dtype, const unsigned char *p, size_t size, void *dst) {
     unsigned char tmp[8];
@@ -231,7 +198,7 @@ json_t *kc_json_value(const char *dtype, const unsigned char *p) {
     load_host(dtype, p, size, &u);
     char kind = dtype[1];
     if (kind == 'f') {
-        return kc_json_real(size == 4 ? (double)u.f32 : u.f64);
+        return st_json_zarr_double(size == 4 ? (double)u.f32 : u.f64);
     }
     bool sgn = kind == 'i';
     switch (size) {

@@ -51,10 +51,6 @@ typedef struct st_zarr_array {
 json_t *st_zarr_array_doc(const st_zarr_array *a, int zarr_version);
 /* The v2 ".zattrs" of an array: its attributes plus _ARRAY_DIMENSIONS. */
 json_t *st_zarr_array_attrs_v2(const st_zarr_array *a);
-/* A double as a JSON value the Zarr specs accept: NaN and infinities as strings. */
-json_t *st_zarr_json_double(double v);
-/* The value of a JSON number or "NaN"/"Infinity"/"-Infinity"; false when neither. */
-bool st_zarr_json_to_double(const json_t *j, double *v);
 /* Base64 of the little-endian bytes of v: how xarray stores a float _FillValue in v3. */
 json_t *st_zarr_fill_b64(double v);
 

@@ -234,7 +234,7 @@ static json_t *band_lists(const strata_meta *m, json_t **names) {
     json_t *nd = json_array();
     *names = json_array();
     for (int b = 0; nd && *names && b < m->bands; b++) {
-        json_array_append_new(nd, m->has_nodata[b] ? st_zarr_json_double(st_meta_nodata_cmp(m, b))
+        json_array_append_new(nd, m->has_nodata[b] ? st_json_zarr_double(st_meta_nodata_cmp(m, b))
                                                    : json_null());
         json_array_append_new(*names, json_string(m->band_names[b]));
     }

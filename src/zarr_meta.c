@@ -5,50 +5,21 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-json_t *st_zarr_json_double(double v) {
-    if (isnan(v)) {
-        return json_string("NaN");
-    }
-    if (isinf(v)) {
-        return json_string(v > 0 ? "Infinity" : "-Infinity");
-    }
-    return json_real(v);
-}
-
-bool st_zarr_json_to_double(const json_t *j, double *v) {
-    const char *s = json_string_value(j);
-    if (json_is_number(j)) {
-        *v = json_number_value(j);
-        return true;
-    }
-    if (s && (strcmp(s, "NaN") == 0 || strcmp(s, "Infinity") == 0 || strcmp(s, "-Infinity") == 0)) {
-        *v = s[0] == 'N' ? NAN : s[0] == '-' ? -INFINITY : INFINITY;
-        return true;
-    }
-    return false;
-}
-
 json_t *st_zarr_fill_b64(double v) {
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    unsigned char b[9] = {0};
+    /* The double's bytes, little-endian, as current xarray reads a v3 float fill value. */
+    unsigned char b[8];
     uint64_t bits;
     memcpy(&bits, &v, sizeof bits);
     for (int i = 0; i < 8; i++) {
         b[i] = (unsigned char)(bits >> (8 * i));
     }
-    char out[13];
-    int o = 0;
-    for (int i = 0; i < 9; i += 3) {
-        unsigned w = (unsigned)b[i] << 16 | (unsigned)b[i + 1] << 8 | b[i + 2];
-        for (int k = 0; k < 4; k++) {
-            out[o++] = tbl[(w >> (18 - 6 * k)) & 63];
-        }
-    }
-    out[11] = '='; /* 8 bytes: the last group holds two, so one pad character */
-    out[12] = '\0';
-    return json_string(out);
+    char *text = st_base64("", b, sizeof b);
+    json_t *s = text ? json_string(text) : NULL;
+    free(text);
+    return s;
 }
 
 /* numpy's dtype string for v2: byte order, kind, size ("<f4", "|u1"). */
@@ -66,7 +37,7 @@ static json_t *fill_value(const st_zarr_array *a, int zarr_version) {
         return st_dtype_is_float(a->dtype) ? json_real(0.0) : json_integer(0);
     }
     if (st_dtype_is_float(a->dtype)) {
-        return st_zarr_json_double(a->fill);
+        return st_json_zarr_double(a->fill);
     }
     return json_integer((json_int_t)a->fill);
 }

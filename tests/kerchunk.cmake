@@ -27,7 +27,8 @@ set(_kc_src ${PROJECT_SOURCE_DIR}/src)
 foreach(target tiff nc3)
   # The parsers are compiled in (not linked from libstrata, whose symbols are hidden).
   add_executable(fuzz_${target} ${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz_${target}.c
-    ${_kc_src}/kerchunk_${target}.c ${_kc_src}/kerchunk_util.c ${_kc_src}/error.c)
+    ${_kc_src}/kerchunk_${target}.c ${_kc_src}/kerchunk_util.c ${_kc_src}/error.c
+    ${_kc_src}/encode.c)
   target_include_directories(fuzz_${target} PRIVATE ${_kc_src} ${PROJECT_SOURCE_DIR}/include)
   target_compile_options(fuzz_${target} PRIVATE -fsanitize=fuzzer,address,undefined -g)
   target_link_options(fuzz_${target} PRIVATE -fsanitize=fuzzer,address,undefined)

@@ -10,42 +10,13 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checks import CLI, Checks, require_cli  # noqa: E402,F401  (re-exported)
+
 import xarray as xr  # before osgeo (see tests/oracle/fixtures.py)
 import fsspec
 import numpy as np
 
-CLI = os.environ.get("STRATA_CLI")
-
-
-class Checks:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def ok(self, cond, label, detail=""):
-        if cond:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print(f"FAIL {label} {detail}", flush=True)
-
-    def run(self, label, fn, *args):
-        """Runs one case; an exception is a failure, never a skip."""
-        try:
-            fn(self, *args)
-        except Exception as e:  # noqa: BLE001
-            self.failed += 1
-            print(f"FAIL {label}: {type(e).__name__}: {e}", flush=True)
-
-    def finish(self):
-        print(f"{self.passed} passed, {self.failed} failed")
-        sys.exit(1 if self.failed or not self.passed else 0)
-
-
-def require_cli():
-    if not CLI or not os.path.exists(CLI):
-        print(f"STRATA_CLI not set or missing: {CLI!r}")
-        sys.exit(1)
 
 
 def kerchunk(out, files, *opts):

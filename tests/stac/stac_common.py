@@ -9,14 +9,15 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checks import CLI, Checks, require_cli  # noqa: E402,F401  (re-exported)
 
 import numpy as np
 from osgeo import gdal
 
 gdal.UseExceptions()
 
-CLI = os.environ.get("STRATA_CLI")
 PYTHON = os.environ.get("PYTHON", "/usr/bin/python3")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -28,39 +29,6 @@ NODATA = 0
 DATES = ["2021-03-15T10:00:00Z", "2021-01-05T10:00:00Z", "2021-02-10T10:00:00Z",
          "2021-01-20T10:00:00Z", "2021-03-01T10:00:00Z"]
 ASSETS = ["B04", "B08"]
-
-
-class Checks:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def ok(self, cond, label, detail=""):
-        if cond:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print(f"FAIL {label} {detail}", flush=True)
-
-    def run(self, label, fn, *args):
-        """Runs one case; an exception is a failure, never a skip."""
-        t0 = time.time()
-        try:
-            fn(self, *args)
-        except Exception as e:  # noqa: BLE001
-            self.failed += 1
-            print(f"FAIL {label}: {type(e).__name__}: {e}", flush=True)
-        print(f"  {label}: {time.time() - t0:.1f} s", flush=True)
-
-    def finish(self):
-        print(f"{self.passed} passed, {self.failed} failed")
-        sys.exit(1 if self.failed or not self.passed else 0)
-
-
-def require_cli():
-    if not CLI or not os.path.exists(CLI):
-        print(f"STRATA_CLI not set or missing: {CLI!r}")
-        sys.exit(1)
 
 
 def cli(*args, stdin=None, cwd=None, env=None):
