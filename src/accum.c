@@ -82,8 +82,13 @@ st_acc *st_acc_new(unsigned fields, int groups, int bands, size_t npx, bool vals
     /* Planes of 2^k pixels, and page-aligned allocations, would put the accumulators of
      * every group and field in the same cache sets: with 12 groups the accumulate step ran at
      * a third of its speed. Padding planes by 3 lines and fields by f lines spreads them. */
-    *a = (st_acc){
-        .npx = npx, .groups = groups, .bands = bands, .t0 = t0, .nt = nt, .pstride = npx + 24};
+    *a = (st_acc){.npx = npx,
+                  .groups = groups,
+                  .bands = bands,
+                  .fields = fields,
+                  .t0 = t0,
+                  .nt = nt,
+                  .pstride = npx + 24};
     size_t len = acc_len(a);
     for (int f = 0; f < NFIELDS; f++) {
         if (!(fields & (1u << f))) {
@@ -103,150 +108,161 @@ st_acc *st_acc_new(unsigned fields, int groups, int bands, size_t npx, bool vals
     return a;
 }
 
-static double *field(const st_acc *a, int f, int g, int b) {
-    return a->f[f] ? a->f[f] + ((size_t)g * a->bands + b) * a->pstride : NULL;
-}
-
 /* ---- accumulate -------------------------------------------------------------------- */
 
-static ST_INLINE void mark_valid(st_scratch *s, size_t n, bool has_nodata, double nodata) {
-    double *restrict x = s->x, *restrict ok = s->ok, *restrict xz = s->xz;
-    /* Without nodata, compare with NaN: never equal, so only NaN counts as missing. */
-    double nd = has_nodata ? nodata : NAN;
-    for (size_t i = 0; i < n; i++) {
-        int valid = (x[i] == x[i]) & (x[i] != nd);
-        ok[i] = valid ? 1.0 : 0.0;
-        xz[i] = valid ? x[i] : 0.0;
-    }
-}
-
-static ST_INLINE void add_count(double *restrict cnt, const double *restrict ok, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        cnt[i] += ok[i];
-    }
-}
-
-static ST_INLINE void add_missing(double *restrict miss, const double *restrict ok, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        miss[i] += 1.0 - ok[i];
-    }
-}
-
-static ST_INLINE void add_sum(double *restrict sum, const double *restrict xz, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        sum[i] += xz[i];
-    }
-}
-
-static ST_INLINE void add_min(double *restrict mn, const double *restrict x,
-                              const double *restrict ok, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        double v = ok[i] != 0.0 ? x[i] : INFINITY;
-        mn[i] = v < mn[i] ? v : mn[i];
-    }
-}
-
-static ST_INLINE void add_max(double *restrict mx, const double *restrict x,
-                              const double *restrict ok, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        double v = ok[i] != 0.0 ? x[i] : -INFINITY;
-        mx[i] = v > mx[i] ? v : mx[i];
-    }
-}
-
-static ST_INLINE void add_shifted(double *restrict k, double *restrict s1, double *restrict s2,
-                                  const double *restrict x, const double *restrict ok, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        double ki = (ok[i] != 0.0 && k[i] != k[i]) ? x[i] : k[i];
-        double d = ok[i] != 0.0 ? x[i] - ki : 0.0;
-        k[i] = ki;
-        s1[i] += d;
-        s2[i] += d * d;
-    }
-}
-
-static ST_INLINE void keep_values(double *restrict dst, const double *restrict x,
-                                  const double *restrict ok, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        dst[i] = ok[i] != 0.0 ? x[i] : NAN;
-    }
-}
-
-/* Source planes to double, one loop per type: GDALCopyWords is general and measurably
- * slower on these short runs, and this loop vectorises. */
-#define DEFINE_LOAD(name, type)                                                                    \
-    static ST_INLINE void name(const void *src, size_t n, double *restrict x) {                    \
-        const type *restrict s = src;                                                              \
-        for (size_t i = 0; i < n; i++) {                                                           \
-            x[i] = (double)s[i];                                                                   \
-        }                                                                                          \
-    }
-DEFINE_LOAD(load_u8, uint8_t)
-DEFINE_LOAD(load_u16, uint16_t)
-DEFINE_LOAD(load_i16, int16_t)
-DEFINE_LOAD(load_u32, uint32_t)
-DEFINE_LOAD(load_i32, int32_t)
-DEFINE_LOAD(load_i64, int64_t)
-DEFINE_LOAD(load_f32, float)
-DEFINE_LOAD(load_f64, double)
-
-static ST_INLINE void load_plane(const void *src, strata_dtype dtype, size_t n, double *x) {
-    switch (dtype) {
+/* One source value as double; dt is a constant in every caller, so the switch folds away. */
+static ST_INLINE double load_one(const void *src, strata_dtype dt, size_t i) {
+    switch (dt) {
     case STRATA_UINT8:
-        load_u8(src, n, x);
-        break;
+        return ((const uint8_t *)src)[i];
     case STRATA_UINT16:
-        load_u16(src, n, x);
-        break;
+        return ((const uint16_t *)src)[i];
     case STRATA_INT16:
-        load_i16(src, n, x);
-        break;
+        return ((const int16_t *)src)[i];
     case STRATA_UINT32:
-        load_u32(src, n, x);
-        break;
+        return ((const uint32_t *)src)[i];
     case STRATA_INT32:
-        load_i32(src, n, x);
-        break;
+        return ((const int32_t *)src)[i];
     case STRATA_INT64:
-        load_i64(src, n, x);
-        break;
+        return (double)((const int64_t *)src)[i];
     case STRATA_FLOAT32:
-        load_f32(src, n, x);
-        break;
+        return ((const float *)src)[i];
     default:
-        load_f64(src, n, x);
-        break;
+        return ((const double *)src)[i];
     }
+}
+
+#define HAS(fl, f) ((fl) & (1u << (f)))
+
+/* Every field's update in one pass over the sub-tile: the source value is read once and the
+ * accumulators are touched once each (separate passes through a scratch array cost more).
+ * fl is a constant for the common field sets, so unused updates compile away. The updates
+ * are selects on a bool from isnan(): written as (x == x) & ..., GCC 12 leaves a branch and
+ * the loop scalar. Without nodata, nd is NaN: never equal, so only NaN counts as missing. */
+static ST_INLINE void update(const void *src, strata_dtype dt, unsigned fl, size_t n, double nd,
+                             double *restrict cnt, double *restrict miss, double *restrict sum,
+                             double *restrict mn, double *restrict mx, double *restrict k,
+                             double *restrict s1, double *restrict s2) {
+    for (size_t i = 0; i < n; i++) {
+        double x = load_one(src, dt, i);
+        bool valid = !isnan(x) && x != nd;
+        cnt[i] += valid;
+        if (HAS(fl, F_MISS)) {
+            miss[i] += !valid;
+        }
+        if (HAS(fl, F_SUM)) {
+            sum[i] += valid ? x : 0.0;
+        }
+        if (HAS(fl, F_MIN)) {
+            double v = valid ? x : INFINITY;
+            mn[i] = v < mn[i] ? v : mn[i];
+        }
+        if (HAS(fl, F_MAX)) {
+            double v = valid ? x : -INFINITY;
+            mx[i] = v > mx[i] ? v : mx[i];
+        }
+        if (HAS(fl, F_K)) {
+            double ki = valid && isnan(k[i]) ? x : k[i];
+            double d = valid ? x - ki : 0.0;
+            k[i] = ki;
+            s1[i] += d;
+            s2[i] += d * d;
+        }
+    }
+}
+
+static ST_INLINE void keep_values(const void *src, strata_dtype dt, size_t n, double nd,
+                                  double *restrict dst) {
+    for (size_t i = 0; i < n; i++) {
+        double x = load_one(src, dt, i);
+        dst[i] = !isnan(x) && x != nd ? x : NAN;
+    }
+}
+
+enum {
+    FL_MEAN = (1u << F_CNT) | (1u << F_SUM),
+    FL_STD = (1u << F_CNT) | (1u << F_K) | (1u << F_S1) | (1u << F_S2),
+    FL_MEAN_STD = FL_MEAN | FL_STD,
+};
+
+/* The field sets of mean/sum, std/var and both get loops of their own; others share one that
+ * tests the fields as it goes. */
+#define UPDATE_FOR_FIELDS(dt, p)                                                                   \
+    switch (p.fields) {                                                                            \
+    case FL_MEAN:                                                                                  \
+        update(p.src, dt, FL_MEAN, p.n, p.nd, p.cnt, p.miss, p.sum, p.mn, p.mx, p.k, p.s1, p.s2);  \
+        break;                                                                                     \
+    case FL_STD:                                                                                   \
+        update(p.src, dt, FL_STD, p.n, p.nd, p.cnt, p.miss, p.sum, p.mn, p.mx, p.k, p.s1, p.s2);   \
+        break;                                                                                     \
+    case FL_MEAN_STD:                                                                              \
+        update(p.src, dt, FL_MEAN_STD, p.n, p.nd, p.cnt, p.miss, p.sum, p.mn, p.mx, p.k, p.s1,     \
+               p.s2);                                                                              \
+        break;                                                                                     \
+    default:                                                                                       \
+        update(p.src, dt, p.fields, p.n, p.nd, p.cnt, p.miss, p.sum, p.mn, p.mx, p.k, p.s1, p.s2); \
+        break;                                                                                     \
+    }
+
+typedef struct update_args {
+    const void *src;
+    unsigned fields;
+    size_t n;
+    double nd;
+    double *cnt, *miss, *sum, *mn, *mx, *k, *s1, *s2;
+} update_args;
+
+static double *field_at(const st_acc *a, int f, int g, int b, size_t i0) {
+    return a->f[f] ? a->f[f] + ((size_t)g * a->bands + b) * a->pstride + i0 : NULL;
 }
 
 /* Built for AVX2 and for the baseline; the loader picks one at run time (GCC ifunc). The
- * static loops above inline into each clone. */
+ * inline loops above are compiled into each clone. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 __attribute__((target_clones("avx2", "default")))
 #endif
-void st_acc_add(st_acc *a, st_scratch *s, int g, int b, size_t t, const void *plane,
-                strata_dtype dtype, bool has_nodata, double nodata, size_t i0, size_t n) {
-    load_plane((const char *)plane + i0 * strata_dtype_size(dtype), dtype, n, s->x);
-    mark_valid(s, n, has_nodata, nodata);
-    add_count(field(a, F_CNT, g, b) + i0, s->ok, n);
-    if (a->f[F_MISS]) {
-        add_missing(field(a, F_MISS, g, b) + i0, s->ok, n);
-    }
-    if (a->f[F_SUM]) {
-        add_sum(field(a, F_SUM, g, b) + i0, s->xz, n);
-    }
-    if (a->f[F_MIN]) {
-        add_min(field(a, F_MIN, g, b) + i0, s->x, s->ok, n);
-    }
-    if (a->f[F_MAX]) {
-        add_max(field(a, F_MAX, g, b) + i0, s->x, s->ok, n);
-    }
-    if (a->f[F_K]) {
-        add_shifted(field(a, F_K, g, b) + i0, field(a, F_S1, g, b) + i0, field(a, F_S2, g, b) + i0,
-                    s->x, s->ok, n);
+void st_acc_add(st_acc *a, int g, int b, size_t t, const void *plane, strata_dtype dtype,
+                bool has_nodata, double nodata, size_t i0, size_t n) {
+    update_args p = {(const char *)plane + i0 * strata_dtype_size(dtype),
+                     a->fields,
+                     n,
+                     has_nodata ? nodata : NAN,
+                     field_at(a, F_CNT, g, b, i0),
+                     field_at(a, F_MISS, g, b, i0),
+                     field_at(a, F_SUM, g, b, i0),
+                     field_at(a, F_MIN, g, b, i0),
+                     field_at(a, F_MAX, g, b, i0),
+                     field_at(a, F_K, g, b, i0),
+                     field_at(a, F_S1, g, b, i0),
+                     field_at(a, F_S2, g, b, i0)};
+    switch (dtype) {
+    case STRATA_UINT8:
+        UPDATE_FOR_FIELDS(STRATA_UINT8, p);
+        break;
+    case STRATA_UINT16:
+        UPDATE_FOR_FIELDS(STRATA_UINT16, p);
+        break;
+    case STRATA_INT16:
+        UPDATE_FOR_FIELDS(STRATA_INT16, p);
+        break;
+    case STRATA_UINT32:
+        UPDATE_FOR_FIELDS(STRATA_UINT32, p);
+        break;
+    case STRATA_INT32:
+        UPDATE_FOR_FIELDS(STRATA_INT32, p);
+        break;
+    case STRATA_INT64:
+        UPDATE_FOR_FIELDS(STRATA_INT64, p);
+        break;
+    case STRATA_FLOAT32:
+        UPDATE_FOR_FIELDS(STRATA_FLOAT32, p);
+        break;
+    default:
+        UPDATE_FOR_FIELDS(STRATA_FLOAT64, p);
+        break;
     }
     if (a->vals) {
-        keep_values(a->vals + ((t - a->t0) * a->bands + b) * a->npx + i0, s->x, s->ok, n);
+        keep_values(p.src, dtype, n, p.nd, a->vals + ((t - a->t0) * a->bands + b) * a->npx + i0);
     }
 }
 
@@ -345,7 +361,7 @@ static void finish_median(const st_acc *a, const st_finish_ctx *fc, int g, int b
 
 static void finish_moments(const st_acc *a, const st_finish_ctx *fc, strata_op op, int g, int b,
                            double *out) {
-    const double *cnt = field(a, F_CNT, g, b), *m2 = field(a, F_S2, g, b);
+    const double *cnt = field_at(a, F_CNT, g, b, 0), *m2 = field_at(a, F_S2, g, b, 0);
     for (size_t i = 0; i < a->npx; i++) {
         double dof = cnt[i] - fc->ddof;
         double var = dof > 0 ? m2[i] / dof : NAN;
@@ -355,8 +371,8 @@ static void finish_moments(const st_acc *a, const st_finish_ctx *fc, strata_op o
 
 void st_acc_finish(const st_acc *a, const st_finish_ctx *fc, strata_op op, int g, int b,
                    double *out) {
-    const double *cnt = field(a, F_CNT, g, b);
-    const double *sum = field(a, F_SUM, g, b);
+    const double *cnt = field_at(a, F_CNT, g, b, 0);
+    const double *sum = field_at(a, F_SUM, g, b, 0);
     switch (op) {
     case STRATA_OP_COUNT:
         memcpy(out, cnt, a->npx * sizeof *out);
@@ -370,10 +386,10 @@ void st_acc_finish(const st_acc *a, const st_finish_ctx *fc, strata_op op, int g
         }
         break;
     case STRATA_OP_MIN:
-        memcpy(out, field(a, F_MIN, g, b), a->npx * sizeof *out);
+        memcpy(out, field_at(a, F_MIN, g, b, 0), a->npx * sizeof *out);
         break;
     case STRATA_OP_MAX:
-        memcpy(out, field(a, F_MAX, g, b), a->npx * sizeof *out);
+        memcpy(out, field_at(a, F_MAX, g, b, 0), a->npx * sizeof *out);
         break;
     case STRATA_OP_STD:
     case STRATA_OP_VAR:
@@ -385,7 +401,7 @@ void st_acc_finish(const st_acc *a, const st_finish_ctx *fc, strata_op op, int g
     default:
         break;
     }
-    const double *miss = field(a, F_MISS, g, b);
+    const double *miss = field_at(a, F_MISS, g, b, 0);
     for (size_t i = 0; i < a->npx; i++) {
         if (cnt[i] == 0 || (miss && miss[i] > 0)) {
             out[i] = NAN;

@@ -13,6 +13,7 @@ enum { F_CNT, F_MISS, F_SUM, F_MIN, F_MAX, F_K, F_S1, F_S2, NFIELDS };
 typedef struct st_acc {
     size_t npx; /* pixels of the tile */
     int groups, bands;
+    unsigned fields;       /* bit F_x set when f[F_x] is kept */
     size_t pstride;        /* doubles from one (group, band) plane to the next: npx + padding */
     double *f[NFIELDS];    /* each [groups][bands][pstride], NULL when not needed */
     double *base[NFIELDS]; /* the allocations behind f */
@@ -31,17 +32,12 @@ void st_acc_free(st_acc *a);
  * allocation, whose page faults cost more than the work on large tiles. */
 void st_acc_reset(st_acc *a, size_t t0);
 
-/* Per-worker scratch for the accumulate step: one sub-tile converted to double. */
 enum { ST_SUBTILE = 1024 };
-typedef struct st_scratch {
-    /* One cache line of padding each: arrays 8 KB apart would share their L1 sets. */
-    double x[ST_SUBTILE + 8], ok[ST_SUBTILE + 8], xz[ST_SUBTILE + 8];
-} st_scratch;
 
 /* Adds one timestep's plane of band b (native type, npx values) to group g's accumulators
  * over pixels [i0, i0 + n), with n <= ST_SUBTILE. t is the absolute timestep. */
-void st_acc_add(st_acc *a, st_scratch *s, int g, int b, size_t t, const void *plane,
-                strata_dtype dtype, bool has_nodata, double nodata, size_t i0, size_t n);
+void st_acc_add(st_acc *a, int g, int b, size_t t, const void *plane, strata_dtype dtype,
+                bool has_nodata, double nodata, size_t i0, size_t n);
 
 /* Brings the variance fields to canonical form (idempotent only once: call once). */
 void st_acc_canonicalize(st_acc *a);

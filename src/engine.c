@@ -22,10 +22,9 @@ typedef struct tile_slot {
 typedef struct worker_state {
     void *batch;      /* [batch][bands][npx] in the source type */
     size_t batch_len; /* timesteps per batch */
-    st_scratch scratch;
-    double *out;    /* [npx] finished values */
-    double *gather; /* [T] median scratch */
-    st_acc *spare;  /* accumulators of the last finished tile, for reuse */
+    double *out;      /* [npx] finished values */
+    double *gather;   /* [T] median scratch */
+    st_acc *spare;    /* accumulators of the last finished tile, for reuse */
 } worker_state;
 
 typedef struct job {
@@ -94,8 +93,8 @@ static void accumulate_batch(job *j, worker_state *w, st_acc *a, size_t npx, siz
         for (size_t t = t0; t < t1; t++) {
             for (int b = 0; b < m->bands; b++) {
                 const char *src = (const char *)w->batch + ((t - t0) * m->bands + b) * plane;
-                st_acc_add(a, &w->scratch, (int)j->group_of[t], b, t, src, m->dtype,
-                           m->has_nodata[b], st_meta_nodata_cmp(m, b), i0, n);
+                st_acc_add(a, (int)j->group_of[t], b, t, src, m->dtype, m->has_nodata[b],
+                           st_meta_nodata_cmp(m, b), i0, n);
             }
         }
     }
