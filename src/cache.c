@@ -144,10 +144,11 @@ GDALDatasetH st_open_raster(const char *path, const char *driver, bool sidecars)
     return ds;
 }
 
-/* True when path is a GeoTIFF whose CRS tags are byte for byte the template's. */
-static bool same_geokeys(st_thread_cache *tc, const char *path) {
+/* True when path is a GeoTIFF whose grid and CRS tags are byte for byte the template's, and
+ * no side-car file can change what GDAL makes of them: then it matches the template. */
+static bool same_header(st_thread_cache *tc, const char *path) {
     const char *drv = tc->c->meta->driver;
-    if (strcmp(drv, "GTiff") != 0 && strcmp(drv, "COG") != 0) {
+    if ((strcmp(drv, "GTiff") != 0 && strcmp(drv, "COG") != 0) || tc->c->sidecars) {
         return false;
     }
     if (!tc->keys_read) {
@@ -166,6 +167,22 @@ static bool same_geokeys(st_thread_cache *tc, const char *path) {
     return same;
 }
 
+static strata_status check_against_template(st_thread_cache *tc, const char *path,
+                                            GDALDatasetH ds) {
+    if (same_header(tc, path)) {
+        return STRATA_OK;
+    }
+    if (!tc->srs_parsed) {
+        tc->tmpl_srs = st_meta_srs(tc->c->meta);
+        tc->srs_parsed = true;
+    }
+    char why[512];
+    if (!st_meta_matches(tc->c->meta, tc->tmpl_srs, tc->c->src_bands, ds, why, sizeof why)) {
+        return st_fail(STRATA_ERR_MISALIGNED, "%s: %s", path, why);
+    }
+    return STRATA_OK;
+}
+
 static strata_status open_checked(st_thread_cache *tc, size_t t, GDALDatasetH *out) {
     const strata_collection *c = tc->c;
     const char *path = c->paths[t];
@@ -176,15 +193,10 @@ static strata_status open_checked(st_thread_cache *tc, size_t t, GDALDatasetH *o
         return STRATA_ERR_IO;
     }
     if (!atomic_load(&c->checked[t])) {
-        char why[512];
-        if (!tc->srs_parsed) {
-            tc->tmpl_srs = st_meta_srs(c->meta);
-            tc->srs_parsed = true;
-        }
-        if (!st_meta_matches(c->meta, tc->tmpl_srs, c->src_bands, ds, same_geokeys(tc, path), why,
-                             sizeof why)) {
+        strata_status st = check_against_template(tc, path, ds);
+        if (st != STRATA_OK) {
             GDALClose(ds);
-            return st_fail(STRATA_ERR_MISALIGNED, "%s: %s", path, why);
+            return st;
         }
         atomic_store(&((strata_collection *)c)->checked[t], 1);
     }

@@ -1,15 +1,41 @@
-/* The GeoTIFF CRS tags of a file as raw bytes, read from its first IFD. Two files with the
- * same GeoKeyDirectory, GeoDoubleParams and GeoAsciiParams have the same CRS: comparing these
- * few bytes spares GDAL building each file's CRS through PROJ (about 0.5 ms a file, the
- * largest cost of opening small files). Anything unexpected returns false, and the caller
- * compares CRSs the slow way. Every read is bounds-checked: the bytes come from outside. */
+/* The tags of a GeoTIFF that fix what strata checks of each file, as raw bytes read from its
+ * first IFD: size, samples, sample type, the georeferencing (pixel scale, tie points, model
+ * transformation) and the CRS (GeoKeyDirectory, GeoDoubleParams, GeoAsciiParams). A file
+ * whose tags equal the template's byte for byte has the template's grid and CRS, as long as
+ * GDAL looks at no side-car file: comparing these few bytes spares building each file's CRS
+ * through PROJ (about 0.5 ms a file) and GDAL's GeoTIFF key parsing, the largest costs of
+ * opening small files. Anything unexpected returns false, and the caller compares the slow
+ * way. Every read is bounds-checked: the bytes come from outside. */
 #include "internal.h"
 
 #include <cpl_vsi.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { HEAD_BYTES = 65536, TAG_GEOKEYS = 34735, TAG_GEODOUBLES = 34736, TAG_GEOASCII = 34737 };
+enum { HEAD_BYTES = 65536, TAG_GEOKEYS = 34735 };
+
+static const uint64_t compared_tags[] = {
+    256,   /* ImageWidth */
+    257,   /* ImageLength */
+    258,   /* BitsPerSample */
+    277,   /* SamplesPerPixel */
+    339,   /* SampleFormat */
+    33550, /* ModelPixelScale */
+    33922, /* ModelTiepoint */
+    34264, /* ModelTransformation */
+    34735, /* GeoKeyDirectory */
+    34736, /* GeoDoubleParams */
+    34737, /* GeoAsciiParams */
+};
+
+static bool compared(uint64_t tag) {
+    for (size_t i = 0; i < sizeof compared_tags / sizeof compared_tags[0]; i++) {
+        if (compared_tags[i] == tag) {
+            return true;
+        }
+    }
+    return false;
+}
 
 typedef struct tiff_view {
     const unsigned char *p;
@@ -79,7 +105,7 @@ bool st_geokeys_from_bytes(const unsigned char *p, size_t n, unsigned char *out,
         if (!get(&v, first + i * esize, 2, &tag)) {
             return false;
         }
-        if (tag >= TAG_GEOKEYS && tag <= TAG_GEOASCII) {
+        if (compared(tag)) {
             if (!append_entry(&v, first + i * esize, out, cap, len)) {
                 return false;
             }

@@ -70,9 +70,8 @@ struct strata_meta {
 strata_status st_meta_from_dataset(GDALDatasetH ds, const char *path, strata_meta **out);
 /* Empty string when ds matches the template, else a description of the first difference
  * written into why (size bytes). */
-/* crs_known_same: the caller proved the CRS equal (same GeoKey bytes); skip comparing it. */
 bool st_meta_matches(const strata_meta *tmpl, OGRSpatialReferenceH tmpl_srs, int bands,
-                     GDALDatasetH ds, bool crs_known_same, char *why, size_t size);
+                     GDALDatasetH ds, char *why, size_t size);
 /* A meta whose bands are nsrc copies of m's bands (one file per source), named names[k] when
  * given (one name per source, for single-band sources) */
 strata_status st_meta_repeat_bands(const strata_meta *m, size_t nsrc, const char *const *names,
@@ -128,9 +127,10 @@ void *st_cache_scratch(st_thread_cache *tc, size_t n);
  * error recorded. */
 GDALDatasetH st_open_raster(const char *path, const char *driver, bool sidecars);
 
-/* ---- GeoTIFF CRS tags (geokeys.c) ------------------------------------------------------ */
+/* ---- GeoTIFF grid and CRS tags (geokeys.c) --------------------------------------------- */
 
-/* The raw GeoKey tags of a TIFF's first IFD (out has cap bytes); false when absent or odd. */
+/* The raw size, sample, georeferencing and GeoKey tags of a TIFF's first IFD (out has cap
+ * bytes); false when the GeoKeys are absent or anything is odd. */
 bool st_geokeys_from_bytes(const unsigned char *p, size_t n, unsigned char *out, size_t cap,
                            size_t *len);
 /* The same read from a file (any GDAL virtual path); *blob is freed with free(). */

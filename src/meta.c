@@ -204,7 +204,7 @@ OGRSpatialReferenceH st_meta_srs(const strata_meta *m) {
 }
 
 bool st_meta_matches(const strata_meta *m, OGRSpatialReferenceH srs, int expected_bands,
-                     GDALDatasetH ds, bool crs_known_same, char *why, size_t size) {
+                     GDALDatasetH ds, char *why, size_t size) {
     int rows = GDALGetRasterYSize(ds), cols = GDALGetRasterXSize(ds);
     int bands = GDALGetRasterCount(ds);
     double gt[6];
@@ -235,7 +235,7 @@ bool st_meta_matches(const strata_meta *m, OGRSpatialReferenceH srs, int expecte
                  m->gt[4], m->gt[5]);
         return false;
     }
-    if (!crs_known_same && !same_crs(srs, ds)) {
+    if (!same_crs(srs, ds)) {
         snprintf(why, size, "its CRS differs from the template's (EPSG:%d)", m->epsg);
         return false;
     }
