@@ -229,8 +229,8 @@ typedef struct strata_reduce_opts {
     strata_dtype float_dtype; /* on-disk type of mean/std/var/median: float32 or float64;
                                  UNKNOWN (default): float64 for float64 input, else float32 */
     int sort_groups;      /* groupby: 1 orders groups by label (strcmp), 0 (default) first-seen */
-    const char *compress; /* GeoTIFF outputs: "deflate" (default, level 1), "zstd", "lzw" or
-                             "none" */
+    const char *compress; /* GeoTIFF outputs: "zstd" (default, level 1), "deflate" (level 1),
+                             "lzw" or "none" */
     int part_index, part_count; /* distributed runs: compute only the spatial tiles whose
                                    index % part_count == part_index (0, 0: all tiles); the
                                    others stay zero in memory results */

@@ -37,8 +37,7 @@ static strata_status check_request(const strata_collection *c, const strata_op *
     }
     if (o->compress && !st_gtiff_compress_ok(o->compress)) {
         return st_fail(STRATA_ERR_INVALID_ARG,
-                       "unknown compression '%s' (expected deflate, "
-                       "zstd, lzw or none)",
+                       "unknown compression '%s' (expected zstd, deflate, lzw or none)",
                        o->compress);
     }
     memset(marked, 0, STRATA_OP_COUNT_OF_OPS * sizeof *marked);

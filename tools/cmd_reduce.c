@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,7 +21,8 @@ static const char *const REDUCE_HELP =
     "  --no-skipna     any missing value makes the pixel missing\n"
     "  --ddof N        std/var divisor is n - N (default 0)\n"
     "  --dtype T       float32 or float64: on-disk type of mean, std, var and median\n"
-    "  --compress C    deflate (default, level 1), zstd (faster), lzw or none\n"
+    "  --compress C    zstd (default, level 1), deflate (level 1: for readers\n"
+    "                  outside GDAL), lzw or none\n"
     "  --threads N     worker threads (default: all cores)\n"
     "  --cache N       open files kept per thread (default 64)\n"
     "  --quiet         no progress line\n"
@@ -95,6 +97,11 @@ static int parse_option(void *ctx, int opt, const char *arg) {
         a->labels = arg;
         return 0;
     case OPT_COMPRESS:
+        if (strcasecmp(arg, "zstd") != 0 && strcasecmp(arg, "deflate") != 0 &&
+            strcasecmp(arg, "lzw") != 0 && strcasecmp(arg, "none") != 0) {
+            cli_error(cmd, "--compress takes zstd, deflate, lzw or none, not '%s'", arg);
+            return EXIT_USAGE;
+        }
         a->ro.compress = arg;
         return 0;
     case 'h':

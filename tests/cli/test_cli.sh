@@ -201,6 +201,33 @@ expect_pixels "$R/out_std.tif" "$("$PY" -c 'import numpy as np; v=float(np.float
 left=$(find "$R" -name '*.part')
 if [ -z "$left" ]; then ok "no .part files after successful runs"; else not_ok "no .part after success" "$left"; fi
 
+# compression: "COMPRESS PREDICTOR" as GDAL reports them (ZSTD with the predictor by default).
+layout() {
+  "$PY" - "$1" <<'PYEOF'
+import sys
+from osgeo import gdal
+ds = gdal.Open(sys.argv[1])
+md = ds.GetMetadata("IMAGE_STRUCTURE")
+print(md.get("COMPRESSION", "NONE"), md.get("PREDICTOR", "1"))
+PYEOF
+}
+expect_layout() { # FILE "COMPRESS PREDICTOR" DESCRIPTION
+  local got
+  got=$(layout "$1" 2>&1)
+  if [ "$got" = "$2" ]; then ok "$3"; else not_ok "$3" "got '$got', expected '$2'"; fi
+}
+expect_layout "$R/out.tif" "ZSTD 3" "default output: ZSTD, float predictor"
+expect_layout "$R/out_max.tif" "ZSTD 2" "default integer output: ZSTD, horizontal predictor"
+for c in deflate:DEFLATE lzw:LZW; do
+  expect_rc 0 "reduce --compress ${c%%:*}" reduce --quiet --compress "${c%%:*}" --op mean -o "$R/c_${c%%:*}.tif" "${GOOD[@]}"
+  expect_layout "$R/c_${c%%:*}.tif" "${c##*:} 3" "--compress ${c%%:*} output: ${c##*:}, float predictor"
+done
+expect_rc 0 "reduce --compress none" reduce --quiet --compress none --op mean -o "$R/c_none.tif" "${GOOD[@]}"
+expect_layout "$R/c_none.tif" "NONE 1" "--compress none output: uncompressed"
+expect_pixels "$R/c_none.tif" "$("$PY" -c 'import numpy as np; v=float(np.float32(7/3)); print(repr(v), repr(v), "20x10 Float32")')" "uncompressed output values"
+expect_rc 2 "--compress lz4" reduce --quiet --compress lz4 --op mean -o "$R/c_bad.tif" "${GOOD[@]}"
+expect_stderr_has "lz4" "unknown compression is named"
+
 # ---- failed reduces leave nothing behind -----------------------------------------------------
 F="$WORK/f"
 mkdir -p "$F"
