@@ -258,6 +258,16 @@ strata_status st_cache_acquire(st_thread_cache *tc, size_t t, GDALDatasetH *out)
     return STRATA_OK;
 }
 
+void st_cache_close(st_thread_cache *tc, size_t f) {
+    for (int i = 0; i < tc->count; i++) {
+        if (tc->entries[i].t == f) {
+            GDALClose(tc->entries[i].ds);
+            tc->entries[i] = tc->entries[--tc->count];
+            return;
+        }
+    }
+}
+
 const strata_collection *st_cache_collection(const st_thread_cache *tc) {
     return tc->c;
 }

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { HEAD_BYTES = 65536, TAG_GEOKEYS = 34735 };
+enum { HEAD_FIRST = 4096, HEAD_BYTES = 65536, TAG_GEOKEYS = 34735 };
 
 static const uint64_t compared_tags[] = {
     256,   /* ImageWidth */
@@ -115,16 +115,15 @@ bool st_geokeys_from_bytes(const unsigned char *p, size_t n, unsigned char *out,
     return found;
 }
 
-bool st_geokeys(const char *path, unsigned char **blob, size_t *len) {
-    *blob = NULL;
-    VSILFILE *f = VSIFOpenL(path, "rb");
-    unsigned char *head = f ? st_malloc(HEAD_BYTES) : NULL;
-    unsigned char *out = head ? st_malloc(HEAD_BYTES) : NULL;
-    size_t n = out ? VSIFReadL(head, 1, HEAD_BYTES, f) : 0;
-    bool ok = out && st_geokeys_from_bytes(head, n, out, HEAD_BYTES, len);
-    if (f) {
-        VSIFCloseL(f);
-    }
+/* Reads the first n bytes of path and extracts the tags; false when they are not all there. */
+static bool geokeys_in_head(VSILFILE *f, size_t n, unsigned char **blob, size_t *len,
+                            bool *short_file) {
+    /* The blob holds at most every header byte once plus 16 bytes per compared tag. */
+    size_t cap = n + 16 * sizeof compared_tags / sizeof compared_tags[0];
+    unsigned char *head = st_malloc(n), *out = head ? st_malloc(cap) : NULL;
+    size_t got = out && VSIFSeekL(f, 0, SEEK_SET) == 0 ? VSIFReadL(head, 1, n, f) : 0;
+    bool ok = got && st_geokeys_from_bytes(head, got, out, cap, len);
+    *short_file = got < n;
     free(head);
     if (!ok) {
         free(out);
@@ -132,4 +131,19 @@ bool st_geokeys(const char *path, unsigned char **blob, size_t *len) {
     }
     *blob = out;
     return true;
+}
+
+bool st_geokeys(const char *path, unsigned char **blob, size_t *len) {
+    *blob = NULL;
+    VSILFILE *f = VSIFOpenL(path, "rb");
+    if (!f) {
+        return false;
+    }
+    /* GDAL and most writers put the first IFD and its tag values in the first kilobytes;
+     * reading 64 KB from each of a thousand small files cost 5% of a reduce. */
+    bool short_file;
+    bool ok = geokeys_in_head(f, HEAD_FIRST, blob, len, &short_file) ||
+              (!short_file && geokeys_in_head(f, HEAD_BYTES, blob, len, &short_file));
+    VSIFCloseL(f);
+    return ok;
 }

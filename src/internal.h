@@ -119,6 +119,9 @@ strata_status st_cache_for_thread(const strata_collection *c, st_thread_cache **
 /* The open dataset of file f (timestep t, source k: f = t * nsrc + k), opened and checked
  * against the template on first use. */
 strata_status st_cache_acquire(st_thread_cache *tc, size_t f, GDALDatasetH *out);
+/* Closes file f's handle now if this thread has it open: for files read once, so that they
+ * do not pile up in the cache with their buffers. */
+void st_cache_close(st_thread_cache *tc, size_t f);
 const strata_collection *st_cache_collection(const st_thread_cache *tc);
 void st_cache_free(st_thread_cache *tc);
 /* Scratch of at least n bytes owned by the thread cache (one block of the source). */
