@@ -287,6 +287,9 @@ workload_groupby() {
     if ! ((PEERS_ONLY)); then
         bench_strata "$wl" groupby --quiet --labels "@$labels" --op mean -o "$OUT/groups" "@${LIST[A]}"
         check "$wl" strata "$(raster_mean "$OUT"/groups/*.tif)"
+        # The peer keeps its result in memory: the same work without compressing 12 outputs.
+        bench "$wl" "strata --compress none" "$STRATA" groupby --quiet --compress none \
+            --labels "@$labels" --op mean -o "$OUT/groups_raw" "@${LIST[A]}"
     fi
     bench "$wl" xarray "$PYTHON" "$PEERS/peer_xarray_groupby.py" "${DIR[A]}" "$NGROUPS"
     check "$wl" xarray "$(last_value)"
