@@ -83,9 +83,10 @@ static strata_status read_batch(job *j, st_thread_cache *tc, worker_state *w, co
             ST_TRY(st_read_rect(tc, t, b, r, m->dtype, dst));
             dst += plane;
         }
-        /* With one tile, no other item reads these files: keeping them open only piles up
-         * handles and buffers (stack B, 1000 small files, ran 8% faster this way). */
-        for (size_t k = 0; j->plan.ntiles == 1 && k < j->c->nsrc; k++) {
+        /* When this run reads one tile (or this rank's part is one tile), no other item reads
+         * these files: keeping them open only piles up handles and buffers (stack B, 1000
+         * small files, ran 8% faster this way). */
+        for (size_t k = 0; j->plan.nitems <= j->plan.nsplit && k < j->c->nsrc; k++) {
             st_cache_close(tc, t * j->c->nsrc + k);
         }
     }
