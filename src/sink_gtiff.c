@@ -80,9 +80,9 @@ static void set_band_nodata(GDALRasterBandH h, strata_dtype dtype, double nd) {
 /* GDAL creation options for a compression name; level 1 where there are levels: a reduce
  * writes its outputs once, and level 1 measured 10% less work for the whole run than
  * DEFLATE's default for the same size on noisy float data. ZSTD is the default: the same
- * size as DEFLATE with the float predictor at less than half its CPU (12-group climatology on
- * stack A: 2.3 s against 2.7 s), read by every GDAL since 2.3; DEFLATE stays for readers
- * outside GDAL. */
+ * size as DEFLATE with the float predictor at less than half its CPU (12-group climatology
+ * on stack A: 2.3 s against 2.7 s), read by GDAL since 2.3 when built with zstd; DEFLATE
+ * stays for other readers. */
 static const struct {
     const char *name, *compress, *level;
 } compressions[] = {{"deflate", "COMPRESS=DEFLATE", "ZLEVEL=1"},
