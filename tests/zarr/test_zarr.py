@@ -12,10 +12,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "oracle"))
 import fixtures as fx  # noqa: E402  (imports xarray/rioxarray before osgeo)
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from checks import Checks  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 import zarr  # noqa: E402
@@ -253,19 +254,11 @@ def main():
              ("v3_layout", lambda: case_v3_layout(tmp, stack)),
              ("append", lambda: case_append(tmp, stack)), ("modes", lambda: case_modes(tmp, stack)),
              ("interrupted", lambda: case_interrupted(tmp))]
-    passed = failed = 0
+    checks = Checks()
     for name, fn in cases:
-        try:
-            fn()
-            passed += 1
-            print("ok   %s" % name)
-        except Exception:
-            failed += 1
-            print("FAIL %s" % name)
-            traceback.print_exc()
+        checks.run(name, lambda c, fn=fn, name=name: (fn(), c.ok(True, name)))
     shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    checks.finish()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "oracle"))
 import fixtures as fx  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from checks import Checks  # noqa: E402
 import numpy as np  # noqa: E402
 
 ZARRITA_VERSION = "0.7.5"
@@ -70,7 +72,6 @@ def to_zarr(store, paths, *opts):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="strata-zarr3-")
-    passed = failed = 0
     try:
         zdir = zarrita_dir()
         f32 = fx.random_stack(os.path.join(tmp, "f32"), "f32", "float32", 4, 2, 100, 130, 1,
@@ -96,18 +97,11 @@ def main():
         traceback.print_exc()
         print("0 passed, 1 failed")
         return 1
+    checks = Checks()
     for name, fn in cases:
-        try:
-            fn()
-            passed += 1
-            print("ok   %s" % name)
-        except Exception:
-            failed += 1
-            print("FAIL %s" % name)
-            traceback.print_exc()
+        checks.run(name, lambda c, fn=fn, name=name: (fn(), c.ok(True, name)))
     shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    checks.finish()
 
 
 if __name__ == "__main__":
