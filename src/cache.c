@@ -94,6 +94,21 @@ strata_status st_cache_for_thread(const strata_collection *cc, st_thread_cache *
     return st;
 }
 
+void st_cache_drop_thread(const strata_collection *cc) {
+    strata_collection *c = (strata_collection *)cc;
+    st_thread_cache *tc = NULL;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->ncaches; i++) {
+        if (pthread_equal(c->caches[i]->owner, pthread_self())) {
+            tc = c->caches[i];
+            c->caches[i] = c->caches[--c->ncaches];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    st_cache_free(tc);
+}
+
 int strata_collection_open_count(const strata_collection *c) {
     st_thread_cache *tc;
     if (!c || st_cache_for_thread(c, &tc) != STRATA_OK) {

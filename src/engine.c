@@ -288,7 +288,8 @@ static strata_status job_init(job *j, const strata_collection *c, const bool *op
                       .fn = run_item,
                       .ctx = j,
                       .progress = o->progress,
-                      .progress_user = o->progress_user};
+                      .progress_user = o->progress_user,
+                      .files = j->c};
     return STRATA_OK;
 }
 

@@ -61,6 +61,9 @@ static void *worker_main(void *arg) {
         }
         atomic_fetch_add(&p->done, 1);
     }
+    if (p->ex->files) {
+        st_cache_drop_thread(p->ex->files);
+    }
     st_gdal_quiet_end();
     pthread_mutex_lock(&p->lock);
     p->running--;

@@ -124,6 +124,9 @@ strata_status st_cache_acquire(st_thread_cache *tc, size_t f, GDALDatasetH *out)
 void st_cache_close(st_thread_cache *tc, size_t f);
 const strata_collection *st_cache_collection(const st_thread_cache *tc);
 void st_cache_free(st_thread_cache *tc);
+/* Closes the calling thread's files and forgets its cache: a worker that ran out of work
+ * does it while the others finish, instead of the caller doing it for all at the end. */
+void st_cache_drop_thread(const strata_collection *c);
 /* Scratch of at least n bytes owned by the thread cache (one block of the source). */
 void *st_cache_scratch(st_thread_cache *tc, size_t n);
 /* Opens a path as a raster with GDAL, quiet, preferring driver; NULL on failure with the
@@ -193,6 +196,7 @@ typedef struct st_exec {
     strata_progress_fn progress;
     void *progress_user;
     atomic_uint_fast64_t bytes_read; /* workers add what they decode */
+    const strata_collection *files;  /* NULL, or what workers read: each closes its files */
 } st_exec;
 
 int st_thread_count(int requested, size_t nitems);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <errno.h>
+#include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@ typedef struct gtiff_sink {
 } gtiff_sink;
 
 static const char *const TMP_SUFFIX = ".part";
+enum { OUT_BLOCK = 256 }; /* the outputs' tile size */
 
 /* Replaces each "{op}" and "{label}" in pattern. */
 static char *expand_pattern(const char *pattern, const char *op, const char *label) {
@@ -115,11 +117,12 @@ static strata_status create_file(gtiff_sink *s, strata_op op, const char *tmp, s
     *out = f;
     int ci = compression_index(s->compress);
     const char *pred = st_dtype_is_float(dtype) ? "PREDICTOR=3" : "PREDICTOR=2";
-    /* GDAL compresses the blocks left in its cache at close; NUM_THREADS spreads that over
-     * the cores instead of one. */
+    /* NUM_THREADS: GDAL compresses written blocks on its own threads, the workers go on. */
+    /* Band interleaving lets a block of one band be written alone (see write_blocks). */
     char *opts[] = {"TILED=YES",
                     "BLOCKXSIZE=256",
                     "BLOCKYSIZE=256",
+                    "INTERLEAVE=BAND",
                     "BIGTIFF=IF_SAFER",
                     "NUM_THREADS=ALL_CPUS",
                     (char *)compressions[ci].compress,
@@ -151,21 +154,77 @@ static strata_status create_file(gtiff_sink *s, strata_op op, const char *tmp, s
     return STRATA_OK;
 }
 
+/* A tile that is made of whole output blocks (the usual case: tiles are made of source
+ * blocks, 256 or a multiple of it) is written block by block with GDALWriteBlock, which hands
+ * each block to GDAL's compression threads at once. Through RasterIO the blocks would wait in
+ * GDAL's cache, all of them, and be compressed at close, after the workers are done. */
+static bool covers_whole_blocks(const st_rect *r, int rows, int cols) {
+    return r->row0 % OUT_BLOCK == 0 && r->col0 % OUT_BLOCK == 0 &&
+           (r->nrows % OUT_BLOCK == 0 || r->row0 + r->nrows == rows) &&
+           (r->ncols % OUT_BLOCK == 0 || r->col0 + r->ncols == cols);
+}
+
+/* Converts the part of values (rect-sized) in block (by, bx) into a full block; the part of
+ * an edge block outside the raster holds nodata. */
+static void fill_block(const double *values, const st_rect *r, int by, int bx, strata_dtype dtype,
+                       double nodata, char *blk) {
+    size_t esize = strata_dtype_size(dtype);
+    int row0 = by * OUT_BLOCK - r->row0, col0 = bx * OUT_BLOCK - r->col0;
+    int nrows = r->nrows - row0 < OUT_BLOCK ? r->nrows - row0 : OUT_BLOCK;
+    int ncols = r->ncols - col0 < OUT_BLOCK ? r->ncols - col0 : OUT_BLOCK;
+    double missing[OUT_BLOCK];
+    for (int i = 0; i < OUT_BLOCK; i++) {
+        missing[i] = NAN;
+    }
+    for (int row = 0; row < OUT_BLOCK; row++) {
+        char *d = blk + (size_t)row * OUT_BLOCK * esize;
+        if (row < nrows) {
+            st_convert_out(values + (size_t)(row0 + row) * r->ncols + col0, (size_t)ncols, dtype,
+                           nodata, d);
+        }
+        int from = row < nrows ? ncols : 0;
+        st_convert_out(missing, (size_t)(OUT_BLOCK - from), dtype, nodata, d + from * esize);
+    }
+}
+
+static CPLErr write_blocks(out_file *f, int band, const st_rect *r, const double *values,
+                           void *blk) {
+    GDALRasterBandH h = GDALGetRasterBand(f->ds, band + 1);
+    CPLErr err = CE_None;
+    for (int by = r->row0 / OUT_BLOCK; by * OUT_BLOCK < r->row0 + r->nrows; by++) {
+        for (int bx = r->col0 / OUT_BLOCK; bx * OUT_BLOCK < r->col0 + r->ncols; bx++) {
+            fill_block(values, r, by, bx, f->dtype, f->nodata[band], blk);
+            pthread_mutex_lock(&f->lock);
+            err = err == CE_None ? GDALWriteBlock(h, bx, by, blk) : err;
+            pthread_mutex_unlock(&f->lock);
+        }
+    }
+    return err;
+}
+
+static CPLErr write_window(out_file *f, int band, const st_rect *r, const double *values,
+                           void *buf) {
+    st_convert_out(values, (size_t)r->nrows * r->ncols, f->dtype, f->nodata[band], buf);
+    pthread_mutex_lock(&f->lock);
+    CPLErr err =
+        GDALRasterIO(GDALGetRasterBand(f->ds, band + 1), GF_Write, r->col0, r->row0, r->ncols,
+                     r->nrows, buf, r->ncols, r->nrows, st_dtype_to_gdal(f->dtype), 0, 0);
+    pthread_mutex_unlock(&f->lock);
+    return err;
+}
+
 static strata_status gtiff_put(st_sink *base, size_t g, strata_op op, int band, const st_rect *rect,
                                const double *values) {
     gtiff_sink *s = (gtiff_sink *)base;
     out_file *f = s->files[g * STRATA_OP_COUNT_OF_OPS + op];
-    size_t n = (size_t)rect->nrows * rect->ncols;
+    bool blocks = covers_whole_blocks(rect, s->m->rows, s->m->cols);
+    size_t n = blocks ? (size_t)OUT_BLOCK * OUT_BLOCK : (size_t)rect->nrows * rect->ncols;
     void *buf = st_malloc(n * strata_dtype_size(f->dtype));
     if (!buf) {
         return st_nomem("output tile");
     }
-    st_convert_out(values, n, f->dtype, f->nodata[band], buf);
-    pthread_mutex_lock(&f->lock);
-    CPLErr err = GDALRasterIO(GDALGetRasterBand(f->ds, band + 1), GF_Write, rect->col0, rect->row0,
-                              rect->ncols, rect->nrows, buf, rect->ncols, rect->nrows,
-                              st_dtype_to_gdal(f->dtype), 0, 0);
-    pthread_mutex_unlock(&f->lock);
+    CPLErr err = blocks ? write_blocks(f, band, rect, values, buf)
+                        : write_window(f, band, rect, values, buf);
     free(buf);
     if (err != CE_None) {
         return st_fail_gdal(STRATA_ERR_WRITE, "%s: cannot write a tile",

@@ -174,7 +174,8 @@ static strata_status job_init(zjob *j, const strata_zarr_opts *o) {
                       .fn = run_item,
                       .ctx = j,
                       .progress = o->progress,
-                      .progress_user = o->progress_user};
+                      .progress_user = o->progress_user,
+                      .files = j->plan.c};
     return STRATA_OK;
 }
 

@@ -341,6 +341,16 @@ def run_all():
         run.check("threads 1 vs 4 (64x64x2 x 200 int16 striped)", check_threads, long_i16, thr,
                   (1, 4), 0)
 
+        # outputs of many 256x256 blocks, with partial edge blocks: tiles of whole output
+        # blocks (source blocks of 64), of several (512), and tiles that do not line up with
+        # them (blocks of 192, strips), which take the windowed write
+        for block in (64, 512, 192, None):
+            name = "wide_%s" % (block or "striped")
+            st = fx.random_stack(os.path.join(root, "in", name), name, np.float32, T=3, B=2,
+                                 R=600, C=700, seed=50, nodata=-9999, miss_frac=0.2,
+                                 tiled=block is not None, block=block or 64)
+            run.check("threads 1 vs 2, 600x700x2 (%s)" % name, check_threads, st, thr, (1, 2))
+
         run.check("--cache 1 --threads 4 equals default (200 timesteps)", check_cache, long_i16,
                   thr, os.path.join(thr, "long_i16_threads4"))
         # a single timestep and two timesteps (std/var with ddof 1: missing / one degree)
