@@ -157,7 +157,7 @@ static strata_status run(const strata_collection *c, const char *const *labels,
         st = result_for(c, &gr, marked, &r);
     }
     if (st == STRATA_OK) {
-        st_gtiff_spec sp = {pattern, o->float_dtype, o->compress};
+        st_gtiff_spec sp = {pattern, o->float_dtype, o->compress, c->chunks.y, c->chunks.x};
         st = kind == SINK_MEMORY ? st_memory_sink_new(r, c->meta, &sink)
                                  : st_gtiff_sink_new(r, c->meta, &sp, &sink);
     }
@@ -213,10 +213,12 @@ strata_status strata_reduce_to_gtiff(const strata_collection *c, const char *con
 
 /* ---- writing a result held in memory ------------------------------------------------- */
 
+/* Rows handed to the sink at a time: the outputs' block height. */
+enum { STRIP = 256 };
+
 /* Hands one band of an array to the sink in strips, missing values as NaN. */
 static strata_status put_array(st_sink *sink, const strata_array *a, size_t g, strata_op op,
                                int band) {
-    enum { STRIP = 256 };
     size_t esize = strata_dtype_size(a->dtype);
     double *v = st_malloc((size_t)STRIP * a->cols * sizeof *v);
     if (!v) {
@@ -249,7 +251,7 @@ strata_status strata_result_to_gtiff(strata_result *r, const strata_collection *
     if (o->compress && !st_gtiff_compress_ok(o->compress)) {
         return st_fail(STRATA_ERR_INVALID_ARG, "unknown compression '%s'", o->compress);
     }
-    st_gtiff_spec sp = {pattern, o->float_dtype, o->compress};
+    st_gtiff_spec sp = {pattern, o->float_dtype, o->compress, STRIP, r->cols};
     st_sink *sink = NULL;
     st_gdal_quiet_begin();
     strata_status st = st_gtiff_sink_new(r, c->meta, &sp, &sink);
