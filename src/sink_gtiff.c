@@ -26,9 +26,9 @@ typedef struct gtiff_sink {
     strata_result *r;
     const strata_meta *m;
     const char *compress;
-    bool block_writes; /* every tile put is made of whole output blocks */
-    out_file **files;  /* [ngroups][ops], NULL where the op was not asked */
-    char **tmp_paths;  /* parallel to files */
+    bool worker_compresses; /* whole blocks written by a pool of workers (see create_file) */
+    out_file **files;       /* [ngroups][ops], NULL where the op was not asked */
+    char **tmp_paths;       /* parallel to files */
     size_t nfiles;
 } gtiff_sink;
 
@@ -129,16 +129,17 @@ static strata_status create_file(gtiff_sink *s, strata_op op, const char *tmp, s
     int ci = compression_index(s->compress);
     const char *pred = st_dtype_is_float(dtype) ? "PREDICTOR=3" : "PREDICTOR=2";
     /* Band interleaving lets a block of one band be written alone (see write_blocks). Blocks
-     * written whole are compressed by the worker that writes them; a tile grid that does not
-     * follow the blocks leaves them in GDAL's cache until close, where NUM_THREADS spreads
-     * their compression over the cores instead of one. (For blocks written whole, GDAL's
-     * threads measured 1-2% slower than the workers: one more copy, more threads.) */
+     * written whole by a pool of workers are compressed by the worker that writes them (GDAL's
+     * threads measured 1-2% slower: one more copy, more threads). A single writer (a result
+     * written from memory) hands them to GDAL's threads, and a tile grid that does not follow
+     * the blocks leaves them in GDAL's cache until close: NUM_THREADS spreads that
+     * compression over the cores. */
     char *opts[] = {"TILED=YES",
                     "BLOCKXSIZE=256",
                     "BLOCKYSIZE=256",
                     "INTERLEAVE=BAND",
                     "BIGTIFF=IF_SAFER",
-                    s->block_writes ? "NUM_THREADS=1" : "NUM_THREADS=ALL_CPUS",
+                    s->worker_compresses ? "NUM_THREADS=1" : "NUM_THREADS=ALL_CPUS",
                     (char *)compressions[ci].compress,
                     ci == 3 ? NULL : (char *)pred,
                     (char *)compressions[ci].level,
@@ -286,7 +287,7 @@ strata_status st_gtiff_sink_new(strata_result *r, const strata_meta *m, const st
     s->m = m;
     s->compress = sp->compress;
     st_rect first = {0, sp->tile_rows, 0, sp->tile_cols};
-    s->block_writes = covers_whole_blocks(&first, m->rows, m->cols);
+    s->worker_compresses = !sp->one_writer && covers_whole_blocks(&first, m->rows, m->cols);
     s->nfiles = n;
     *out = &s->base;
     strata_status st = STRATA_OK;
