@@ -36,6 +36,7 @@ typedef struct job {
     int skipna, ddof;
     size_t ngroups;
     size_t *group_of; /* [T] */
+    size_t *order;    /* [T] the timesteps in reading order: see order_by_group */
     st_sink *sink;
     tile_slot *slots; /* [ntiles] when nsplit > 1 */
     worker_state *workers;
@@ -72,13 +73,14 @@ static void worker_free(worker_state *w) {
     free(w->gather);
 }
 
-/* Reads timesteps [t0, t1) of every band of rect into the batch buffer. */
+/* Reads timesteps steps[0..n) of every band of rect into the batch buffer. */
 static strata_status read_batch(job *j, st_thread_cache *tc, worker_state *w, const st_rect *r,
-                                size_t t0, size_t t1) {
+                                const size_t *steps, size_t n) {
     const strata_meta *m = j->c->meta;
     size_t plane = (size_t)r->nrows * r->ncols * strata_dtype_size(m->dtype);
     char *dst = w->batch;
-    for (size_t t = t0; t < t1; t++) {
+    for (size_t i = 0; i < n; i++) {
+        size_t t = steps[i];
         for (int b = 0; b < m->bands; b++) {
             ST_TRY(st_read_rect(tc, t, b, r, m->dtype, dst));
             dst += plane;
@@ -90,19 +92,21 @@ static strata_status read_batch(job *j, st_thread_cache *tc, worker_state *w, co
             st_cache_close(tc, t * j->c->nsrc + k);
         }
     }
-    atomic_fetch_add(&j->ex.bytes_read, (uint64_t)(t1 - t0) * m->bands * plane);
+    atomic_fetch_add(&j->ex.bytes_read, (uint64_t)n * m->bands * plane);
     return STRATA_OK;
 }
 
 /* Sub-tile outer, time inner: a sub-tile of accumulators stays in cache for the batch. */
-static void accumulate_batch(job *j, worker_state *w, st_acc *a, size_t npx, size_t t0, size_t t1) {
+static void accumulate_batch(job *j, worker_state *w, st_acc *a, size_t npx, const size_t *steps,
+                             size_t nsteps) {
     const strata_meta *m = j->c->meta;
     size_t plane = npx * strata_dtype_size(m->dtype);
     for (size_t i0 = 0; i0 < npx; i0 += ST_SUBTILE) {
         size_t n = npx - i0 < ST_SUBTILE ? npx - i0 : ST_SUBTILE;
-        for (size_t t = t0; t < t1; t++) {
+        for (size_t k = 0; k < nsteps; k++) {
+            size_t t = steps[k];
             for (int b = 0; b < m->bands; b++) {
-                const char *src = (const char *)w->batch + ((t - t0) * m->bands + b) * plane;
+                const char *src = (const char *)w->batch + (k * m->bands + b) * plane;
                 st_acc_add(a, (int)j->group_of[t], b, t, src, m->dtype, m->has_nodata[b],
                            st_meta_nodata_cmp(m, b), i0, n);
             }
@@ -143,10 +147,10 @@ static strata_status accumulate_range(job *j, worker_state *w, const st_rect *r,
     st_thread_cache *tc;
     strata_status st = st_cache_for_thread(j->c, &tc);
     for (size_t b0 = t0; b0 < t1 && st == STRATA_OK; b0 += w->batch_len) {
-        size_t b1 = b0 + w->batch_len < t1 ? b0 + w->batch_len : t1;
-        st = read_batch(j, tc, w, r, b0, b1);
+        size_t n = b0 + w->batch_len < t1 ? w->batch_len : t1 - b0;
+        st = read_batch(j, tc, w, r, j->order + b0, n);
         if (st == STRATA_OK) {
-            accumulate_batch(j, w, a, npx, b0, b1);
+            accumulate_batch(j, w, a, npx, j->order + b0, n);
         }
     }
     if (st != STRATA_OK) {
@@ -227,6 +231,48 @@ static strata_status run_item(void *ctx, size_t item, int worker) {
 
 /* ---- set-up and tear-down ------------------------------------------------------------- */
 
+/* Within each time range, the timesteps of one group come one after the other (in time order
+ * within the group): a group's accumulators then stay in cache for all its steps of a batch,
+ * where time order visits every group's in turn (12 groups: 12 MB per 256x256 tile). Each
+ * group still sees its timesteps in time order, so the arithmetic, and the result, is the
+ * same as in time order. */
+typedef struct step_key {
+    size_t group, t;
+} step_key;
+
+static int by_group_then_time(const void *pa, const void *pb) {
+    const step_key *a = pa, *b = pb;
+    if (a->group != b->group) {
+        return a->group < b->group ? -1 : 1;
+    }
+    return (a->t > b->t) - (a->t < b->t);
+}
+
+static strata_status order_by_group(job *j) {
+    size_t T = j->c->n, len = j->plan.range_len;
+    j->order = st_malloc((T ? T : 1) * sizeof *j->order);
+    step_key *keys = j->ngroups > 1 ? st_malloc((T ? T : 1) * sizeof *keys) : NULL;
+    if (!j->order || (j->ngroups > 1 && !keys)) {
+        free(keys);
+        return st_nomem("timestep order");
+    }
+    for (size_t t = 0; t < T; t++) {
+        j->order[t] = t;
+        if (keys) {
+            keys[t] = (step_key){j->group_of[t], t};
+        }
+    }
+    for (size_t t0 = 0; keys && t0 < T; t0 += len) {
+        size_t n = t0 + len < T ? len : T - t0;
+        qsort(keys + t0, n, sizeof *keys, by_group_then_time);
+        for (size_t k = t0; k < t0 + n; k++) {
+            j->order[k] = keys[k].t;
+        }
+    }
+    free(keys);
+    return STRATA_OK;
+}
+
 static void job_free(job *j) {
     for (size_t i = 0; j->slots && i < j->plan.ntiles; i++) {
         for (size_t k = 0; k < j->plan.nsplit; k++) {
@@ -245,6 +291,7 @@ static void job_free(job *j) {
         st_acc_free(j->pool[i]);
     }
     free(j->pool);
+    free(j->order);
     pthread_mutex_destroy(&j->pool_lock);
 }
 
@@ -270,6 +317,7 @@ static strata_status job_init(job *j, const strata_collection *c, const bool *op
     if (!j->workers || !j->pool) {
         return st_nomem("workers");
     }
+    ST_TRY(order_by_group(j));
     if (j->plan.nsplit > 1) {
         j->slots = st_calloc(j->plan.ntiles, sizeof *j->slots);
         if (!j->slots) {
