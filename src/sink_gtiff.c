@@ -107,9 +107,9 @@ bool st_gtiff_compress_ok(const char *name) {
 }
 
 /* A tile made of whole output blocks (the usual case: tiles are made of source blocks, 256 or
- * a multiple of it) is written block by block with GDALWriteBlock, which compresses it there
- * and then, in the worker. Through RasterIO the blocks would wait in GDAL's cache, all of
- * them, to be compressed at close, after the workers are done. */
+ * a multiple of it) is written block by block with GDALWriteBlock, which compresses each block
+ * at once (see create_file for which thread does it). Through RasterIO the blocks would wait
+ * in GDAL's cache, all of them, to be compressed at close, after the workers are done. */
 static bool covers_whole_blocks(const st_rect *r, int rows, int cols) {
     return r->row0 % OUT_BLOCK == 0 && r->col0 % OUT_BLOCK == 0 &&
            (r->nrows % OUT_BLOCK == 0 || r->row0 + r->nrows == rows) &&
@@ -196,11 +196,13 @@ static CPLErr write_blocks(out_file *f, int band, const st_rect *r, const double
                            void *blk) {
     GDALRasterBandH h = GDALGetRasterBand(f->ds, band + 1);
     CPLErr err = CE_None;
-    for (int by = r->row0 / OUT_BLOCK; by * OUT_BLOCK < r->row0 + r->nrows; by++) {
-        for (int bx = r->col0 / OUT_BLOCK; bx * OUT_BLOCK < r->col0 + r->ncols; bx++) {
+    for (int by = r->row0 / OUT_BLOCK; err == CE_None && by * OUT_BLOCK < r->row0 + r->nrows;
+         by++) {
+        for (int bx = r->col0 / OUT_BLOCK; err == CE_None && bx * OUT_BLOCK < r->col0 + r->ncols;
+             bx++) {
             fill_block(values, r, by, bx, f->dtype, f->nodata[band], blk);
             pthread_mutex_lock(&f->lock);
-            err = err == CE_None ? GDALWriteBlock(h, bx, by, blk) : err;
+            err = GDALWriteBlock(h, bx, by, blk);
             pthread_mutex_unlock(&f->lock);
         }
     }
