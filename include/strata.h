@@ -239,6 +239,8 @@ typedef struct strata_reduce_opts {
 } strata_reduce_opts;
 
 STRATA_API void strata_reduce_opts_init(strata_reduce_opts *opts);
+/* 1 when name (any case) is a compression that opts.compress accepts, else 0. */
+STRATA_API int strata_compression_known(const char *name);
 
 typedef struct strata_result strata_result;
 

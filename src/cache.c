@@ -45,13 +45,13 @@ void st_cache_free(st_thread_cache *tc) {
     free(tc);
 }
 
-static st_thread_cache *find_cache(const strata_collection *c, pthread_t self) {
-    for (size_t i = 0; i < c->ncaches; i++) {
-        if (pthread_equal(c->caches[i]->owner, self)) {
-            return c->caches[i];
-        }
+/* Index of the calling thread's cache in c->caches, or c->ncaches; under c->lock. */
+static size_t own_cache(const strata_collection *c) {
+    size_t i = 0;
+    while (i < c->ncaches && !pthread_equal(c->caches[i]->owner, pthread_self())) {
+        i++;
     }
-    return NULL;
+    return i;
 }
 
 static strata_status add_cache(strata_collection *c, st_thread_cache *tc) {
@@ -71,15 +71,15 @@ static strata_status add_cache(strata_collection *c, st_thread_cache *tc) {
 strata_status st_cache_for_thread(const strata_collection *cc, st_thread_cache **out) {
     /* The list of caches is the one mutable part of a shared collection. */
     strata_collection *c = (strata_collection *)cc;
-    pthread_t self = pthread_self();
     strata_status st = STRATA_OK;
     pthread_mutex_lock(&c->lock);
-    st_thread_cache *tc = find_cache(c, self);
+    size_t i = own_cache(c);
+    st_thread_cache *tc = i < c->ncaches ? c->caches[i] : NULL;
     if (!tc) {
         tc = st_calloc(1, sizeof *tc);
         if (tc) {
             tc->c = c;
-            tc->owner = self;
+            tc->owner = pthread_self();
             tc->entries = st_calloc((size_t)c->cache_capacity, sizeof *tc->entries);
             tc->capacity = c->cache_capacity;
         }
@@ -98,12 +98,10 @@ void st_cache_drop_thread(const strata_collection *cc) {
     strata_collection *c = (strata_collection *)cc;
     st_thread_cache *tc = NULL;
     pthread_mutex_lock(&c->lock);
-    for (size_t i = 0; i < c->ncaches; i++) {
-        if (pthread_equal(c->caches[i]->owner, pthread_self())) {
-            tc = c->caches[i];
-            c->caches[i] = c->caches[--c->ncaches];
-            break;
-        }
+    size_t i = own_cache(c);
+    if (i < c->ncaches) {
+        tc = c->caches[i];
+        c->caches[i] = c->caches[--c->ncaches];
     }
     pthread_mutex_unlock(&c->lock);
     st_cache_free(tc);

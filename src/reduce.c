@@ -35,7 +35,7 @@ static strata_status check_request(const strata_collection *c, const strata_op *
                        "not %s",
                        strata_dtype_name(o->float_dtype));
     }
-    if (o->compress && !st_gtiff_compress_ok(o->compress)) {
+    if (o->compress && !strata_compression_known(o->compress)) {
         return st_fail(STRATA_ERR_INVALID_ARG,
                        "unknown compression '%s' (expected zstd, deflate, lzw or none)",
                        o->compress);
@@ -248,7 +248,7 @@ strata_status strata_result_to_gtiff(strata_result *r, const strata_collection *
         return st_fail(STRATA_ERR_INVALID_ARG, "strata_result_to_gtiff needs an in-memory result "
                                                "of this collection's shape and an output pattern");
     }
-    if (o->compress && !st_gtiff_compress_ok(o->compress)) {
+    if (o->compress && !strata_compression_known(o->compress)) {
         return st_fail(STRATA_ERR_INVALID_ARG, "unknown compression '%s'", o->compress);
     }
     st_gtiff_spec sp = {pattern, o->float_dtype, o->compress, STRIP, r->cols, true};

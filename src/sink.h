@@ -38,11 +38,10 @@ void st_memory_sink_free(st_sink *s);
 typedef struct st_gtiff_spec {
     const char *pattern;      /* "{op}" and "{label}" placeholders */
     strata_dtype float_dtype; /* on-disk type of mean/std/var/median */
-    const char *compress;     /* NULL or a name accepted by st_gtiff_compress_ok */
+    const char *compress;     /* NULL or a name accepted by strata_compression_known */
     int tile_rows, tile_cols; /* the grid of the tiles put, from (0, 0) */
     bool one_writer;          /* tiles come from one thread, not from a pool of workers */
 } st_gtiff_spec;
-bool st_gtiff_compress_ok(const char *name);
 strata_status st_gtiff_sink_new(strata_result *r, const strata_meta *m, const st_gtiff_spec *sp,
                                 st_sink **out);
 /* Closes every file; on success renames each temporary file to its final name, on failure

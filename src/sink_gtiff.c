@@ -102,8 +102,8 @@ static int compression_index(const char *name) {
     return -1;
 }
 
-bool st_gtiff_compress_ok(const char *name) {
-    return compression_index(name) >= 0;
+int strata_compression_known(const char *name) {
+    return name && compression_index(name) >= 0;
 }
 
 /* A tile made of whole output blocks (the usual case: tiles are made of source blocks, 256 or

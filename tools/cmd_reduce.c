@@ -8,7 +8,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,8 +96,7 @@ static int parse_option(void *ctx, int opt, const char *arg) {
         a->labels = arg;
         return 0;
     case OPT_COMPRESS:
-        if (strcasecmp(arg, "zstd") != 0 && strcasecmp(arg, "deflate") != 0 &&
-            strcasecmp(arg, "lzw") != 0 && strcasecmp(arg, "none") != 0) {
+        if (!strata_compression_known(arg)) {
             cli_error(cmd, "--compress takes zstd, deflate, lzw or none, not '%s'", arg);
             return EXIT_USAGE;
         }
