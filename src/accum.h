@@ -47,12 +47,15 @@ void st_acc_merge(st_acc *a, const st_acc *b);
 
 typedef struct st_finish_ctx {
     int skipna, ddof;
+    size_t group;           /* the group finished: the median keeps its timesteps */
     const size_t *group_of; /* [T] */
     double *gather;         /* [T] scratch for the median */
 } st_finish_ctx;
 
-/* Result of op for group g, band b into out[npx] (NaN where missing; count never is). */
-void st_acc_finish(const st_acc *a, const st_finish_ctx *fc, strata_op op, int g, int b,
+/* Result of op for group fc->group, band b into out[npx] (NaN where missing; count never is);
+ * slot is where that group's fields are in a: the group itself, or 0 in accumulators of one
+ * group. */
+void st_acc_finish(const st_acc *a, const st_finish_ctx *fc, strata_op op, int slot, int b,
                    double *out);
 
 #endif

@@ -30,6 +30,14 @@ void st_set_errmsg(const char *msg);
 /* Registers GDAL's drivers once per process (idempotent, thread-safe). */
 void st_gdal_init(void);
 
+/* A hot loop built twice, for AVX2 and for the baseline; the loader picks one at run time
+ * (GCC ifunc). ThreadSanitizer builds keep the baseline only. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
+#define ST_AVX2_CLONE __attribute__((target_clones("avx2", "default")))
+#else
+#define ST_AVX2_CLONE
+#endif
+
 #define ST_TRY(expr)                                                                               \
     do {                                                                                           \
         strata_status st_try_rc_ = (expr);                                                         \

@@ -92,7 +92,26 @@ void st_output_nodata(const strata_meta *m, int band, strata_op op, strata_dtype
     }
 }
 
+/* Float outputs get plain loops that the compiler vectorises: GDALCopyWords converts a value
+ * at a time, and cost 2% of a 12-group run. A C cast rounds to nearest, as IEEE says (GDAL
+ * turns values just above FLT_MAX into infinity). Integer outputs keep GDAL's rounding and
+ * clamping. */
+ST_AVX2_CLONE
 void st_convert_out(const double *values, size_t n, strata_dtype dtype, double nodata, void *dst) {
+    if (dtype == STRATA_FLOAT32) {
+        float *d = dst;
+        for (size_t i = 0; i < n; i++) {
+            d[i] = (float)(values[i] == values[i] ? values[i] : nodata);
+        }
+        return;
+    }
+    if (dtype == STRATA_FLOAT64) {
+        double *d = dst;
+        for (size_t i = 0; i < n; i++) {
+            d[i] = values[i] == values[i] ? values[i] : nodata;
+        }
+        return;
+    }
     enum { CHUNK = 1024 };
     double tmp[CHUNK];
     size_t esize = strata_dtype_size(dtype);
