@@ -2,6 +2,7 @@
  * name and renamed only when the whole job succeeded, so a failed or interrupted run never
  * leaves a file that looks complete. GDAL datasets are not thread-safe: one lock per file. */
 #include "sink.h"
+#include "tiff_block.h"
 
 #include <cpl_conv.h>
 #include <cpl_string.h>
@@ -12,11 +13,13 @@
 #include <errno.h>
 #include <math.h>
 #include <sys/stat.h>
+#include <tiffio.h>
 #include <unistd.h>
 
 typedef struct out_file {
     GDALDatasetH ds;
     pthread_mutex_t lock;
+    TIFF *tif; /* GDAL's libtiff handle, when workers write encoded blocks (see raw_handle) */
     strata_dtype dtype;
     double nodata[1]; /* per band, allocated with the file array */
 } out_file;
@@ -30,6 +33,9 @@ typedef struct gtiff_sink {
     out_file **files;       /* [ngroups][ops], NULL where the op was not asked */
     char **tmp_paths;       /* parallel to files */
     size_t nfiles;
+    pthread_mutex_t enc_lock; /* the block encoders not in use, one per writing thread at most */
+    st_tiff_block **encoders;
+    size_t nenc, enc_cap;
 } gtiff_sink;
 
 static const char *const TMP_SUFFIX = ".part";
@@ -88,10 +94,11 @@ static void set_band_nodata(GDALRasterBandH h, strata_dtype dtype, double nd) {
  * stays for other readers. */
 static const struct {
     const char *name, *compress, *level;
-} compressions[] = {{"deflate", "COMPRESS=DEFLATE", "ZLEVEL=1"},
-                    {"zstd", "COMPRESS=ZSTD", "ZSTD_LEVEL=1"},
-                    {"lzw", "COMPRESS=LZW", NULL},
-                    {"none", "COMPRESS=NONE", NULL}};
+    int codec; /* how workers encode it (tiff_block.h), or -1: GDAL does */
+} compressions[] = {{"deflate", "COMPRESS=DEFLATE", "ZLEVEL=1", ST_TIFF_DEFLATE},
+                    {"zstd", "COMPRESS=ZSTD", "ZSTD_LEVEL=1", ST_TIFF_ZSTD},
+                    {"lzw", "COMPRESS=LZW", NULL, -1},
+                    {"none", "COMPRESS=NONE", NULL, -1}};
 
 static int compression_index(const char *name) {
     for (size_t i = 0; i < sizeof compressions / sizeof compressions[0]; i++) {
@@ -114,6 +121,40 @@ static bool covers_whole_blocks(const st_rect *r, int rows, int cols) {
     return r->row0 % OUT_BLOCK == 0 && r->col0 % OUT_BLOCK == 0 &&
            (r->nrows % OUT_BLOCK == 0 || r->row0 + r->nrows == rows) &&
            (r->ncols % OUT_BLOCK == 0 || r->col0 + r->ncols == cols);
+}
+
+/* GDAL's libtiff handle of ds, for TIFFWriteRawTile of blocks the workers encoded (see
+ * tiff_block.c), or NULL to write through GDAL. That needs: the libtiff strata links, not a
+ * copy inside GDAL; a little-endian host (the float predictor's byte order); the directory
+ * written, which GDAL does when it flushes the georeferencing; and the tags the encoder
+ * follows. GDAL's own compression threads write their blocks the same way. */
+static TIFF *raw_handle(GDALDatasetH ds, int codec, strata_dtype dtype, int bands) {
+    const char *libtiff = GDALGetMetadataItem(GDALGetDatasetDriver(ds), "LIBTIFF", NULL);
+    if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__ || !libtiff ||
+        strcmp(libtiff, TIFFGetVersion()) != 0) {
+        return NULL;
+    }
+    CPLErrorReset();
+    GDALFlushCache(ds);
+    if (CPLGetLastErrorType() >= CE_Failure) {
+        return NULL;
+    }
+    TIFF *tif = GDALGetInternalHandle(ds, "TIFF_HANDLE");
+    uint16_t comp = 0, pred = 0, planar = 0, bps = 0;
+    uint32_t tw = 0, th = 0;
+    if (!tif || !TIFFIsTiled(tif) || TIFFCurrentDirOffset(tif) == 0 ||
+        !TIFFGetField(tif, TIFFTAG_COMPRESSION, &comp) ||
+        !TIFFGetFieldDefaulted(tif, TIFFTAG_PREDICTOR, &pred) ||
+        !TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &planar) ||
+        !TIFFGetField(tif, TIFFTAG_BITSPERSAMPLE, &bps) ||
+        !TIFFGetField(tif, TIFFTAG_TILEWIDTH, &tw) || !TIFFGetField(tif, TIFFTAG_TILELENGTH, &th)) {
+        return NULL;
+    }
+    bool ok = comp == (codec == ST_TIFF_ZSTD ? COMPRESSION_ZSTD : COMPRESSION_ADOBE_DEFLATE) &&
+              pred == (st_dtype_is_float(dtype) ? PREDICTOR_FLOATINGPOINT : PREDICTOR_HORIZONTAL) &&
+              (bands == 1 || planar == PLANARCONFIG_SEPARATE) &&
+              bps == 8 * strata_dtype_size(dtype) && tw == OUT_BLOCK && th == OUT_BLOCK;
+    return ok ? tif : NULL;
 }
 
 static strata_status create_file(gtiff_sink *s, strata_op op, const char *tmp, strata_dtype dtype,
@@ -166,6 +207,9 @@ static strata_status create_file(gtiff_sink *s, strata_op op, const char *tmp, s
             GDALSetDescription(h, m->band_names[b]);
         }
     }
+    if (s->worker_compresses && compressions[ci].codec >= 0) {
+        f->tif = raw_handle(f->ds, compressions[ci].codec, dtype, m->bands);
+    }
     return STRATA_OK;
 }
 
@@ -192,8 +236,31 @@ static void fill_block(const double *values, const st_rect *r, int by, int bx, s
     }
 }
 
-static CPLErr write_blocks(out_file *f, int band, const st_rect *r, const double *values,
-                           void *blk) {
+/* Hands a filled block to the file: encoded here and written raw when the file allows it (see
+ * raw_handle), else through GDAL, which compresses it in this thread. */
+static CPLErr put_block(out_file *f, GDALRasterBandH h, int band, int bx, int by, void *blk,
+                        st_tiff_block *enc) {
+    if (!f->tif) {
+        pthread_mutex_lock(&f->lock);
+        CPLErr err = GDALWriteBlock(h, bx, by, blk);
+        pthread_mutex_unlock(&f->lock);
+        return err;
+    }
+    const void *data;
+    size_t len;
+    if (st_tiff_block_encode(enc, blk, f->dtype, OUT_BLOCK, OUT_BLOCK, &data, &len) != STRATA_OK) {
+        return CE_Failure;
+    }
+    pthread_mutex_lock(&f->lock);
+    uint32_t tile = TIFFComputeTile(f->tif, (uint32_t)(bx * OUT_BLOCK), (uint32_t)(by * OUT_BLOCK),
+                                    0, (uint16_t)band);
+    tmsize_t wrote = TIFFWriteRawTile(f->tif, tile, (void *)data, (tmsize_t)len);
+    pthread_mutex_unlock(&f->lock);
+    return wrote == (tmsize_t)len ? CE_None : CE_Failure;
+}
+
+static CPLErr write_blocks(out_file *f, int band, const st_rect *r, const double *values, void *blk,
+                           st_tiff_block *enc) {
     GDALRasterBandH h = GDALGetRasterBand(f->ds, band + 1);
     CPLErr err = CE_None;
     for (int by = r->row0 / OUT_BLOCK; err == CE_None && by * OUT_BLOCK < r->row0 + r->nrows;
@@ -201,12 +268,41 @@ static CPLErr write_blocks(out_file *f, int band, const st_rect *r, const double
         for (int bx = r->col0 / OUT_BLOCK; err == CE_None && bx * OUT_BLOCK < r->col0 + r->ncols;
              bx++) {
             fill_block(values, r, by, bx, f->dtype, f->nodata[band], blk);
-            pthread_mutex_lock(&f->lock);
-            err = GDALWriteBlock(h, bx, by, blk);
-            pthread_mutex_unlock(&f->lock);
+            err = put_block(f, h, band, bx, by, blk, enc);
         }
     }
     return err;
+}
+
+/* A block encoder not in use by another thread; NULL when out of memory. */
+static st_tiff_block *take_encoder(gtiff_sink *s) {
+    pthread_mutex_lock(&s->enc_lock);
+    st_tiff_block *e = s->nenc ? s->encoders[--s->nenc] : NULL;
+    pthread_mutex_unlock(&s->enc_lock);
+    if (!e) {
+        size_t esize = 8; /* the widest output type; level 1 as in compressions[] */
+        e = st_tiff_block_new(compressions[compression_index(s->compress)].codec, 1,
+                              (size_t)OUT_BLOCK * OUT_BLOCK * esize, OUT_BLOCK * esize);
+    }
+    return e;
+}
+
+static void give_back_encoder(gtiff_sink *s, st_tiff_block *e) {
+    pthread_mutex_lock(&s->enc_lock);
+    if (s->nenc == s->enc_cap) {
+        size_t cap = s->enc_cap ? 2 * s->enc_cap : 4;
+        st_tiff_block **grown = realloc(s->encoders, cap * sizeof *grown);
+        if (grown) {
+            s->encoders = grown;
+            s->enc_cap = cap;
+        }
+    }
+    if (s->nenc < s->enc_cap) {
+        s->encoders[s->nenc++] = e;
+        e = NULL;
+    }
+    pthread_mutex_unlock(&s->enc_lock);
+    st_tiff_block_free(e);
 }
 
 static CPLErr write_window(out_file *f, int band, const st_rect *r, const double *values,
@@ -230,8 +326,17 @@ static strata_status gtiff_put(st_sink *base, size_t g, strata_op op, int band, 
     if (!buf) {
         return st_nomem("output tile");
     }
-    CPLErr err = blocks ? write_blocks(f, band, rect, values, buf)
-                        : write_window(f, band, rect, values, buf);
+    st_tiff_block *enc = blocks && f->tif ? take_encoder(s) : NULL;
+    CPLErr err = CE_Failure;
+    if (blocks && f->tif && !enc) {
+        free(buf);
+        return st_nomem("block encoder");
+    }
+    err = blocks ? write_blocks(f, band, rect, values, buf, enc)
+                 : write_window(f, band, rect, values, buf);
+    if (enc) {
+        give_back_encoder(s, enc);
+    }
     free(buf);
     if (err != CE_None) {
         return st_fail_gdal(STRATA_ERR_WRITE, "%s: cannot write a tile",
@@ -285,6 +390,7 @@ strata_status st_gtiff_sink_new(strata_result *r, const strata_meta *m, const st
         return st_nomem("GeoTIFF sink");
     }
     s->base.put = gtiff_put;
+    pthread_mutex_init(&s->enc_lock, NULL);
     s->r = r;
     s->m = m;
     s->compress = sp->compress;
@@ -382,6 +488,11 @@ strata_status st_gtiff_sink_finish(st_sink *base, bool ok) {
     }
     free(s->tmp_paths);
     free(s->files);
+    for (size_t i = 0; i < s->nenc; i++) {
+        st_tiff_block_free(s->encoders[i]);
+    }
+    free(s->encoders);
+    pthread_mutex_destroy(&s->enc_lock);
     free(s);
     return st;
 }

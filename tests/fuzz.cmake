@@ -16,8 +16,8 @@ foreach(target json geokeys)
     ${PROJECT_SOURCE_DIR}/include)
   target_compile_options(fuzz_${target} PRIVATE -fsanitize=fuzzer,address,undefined -g)
   target_link_options(fuzz_${target} PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_libraries(fuzz_${target} PRIVATE GDAL::GDAL PkgConfig::JANSSON PkgConfig::BLOSC
-    PkgConfig::ZSTD ZLIB::ZLIB hdf5::hdf5 Threads::Threads m)
+  target_link_libraries(fuzz_${target} PRIVATE GDAL::GDAL PkgConfig::TIFF PkgConfig::DEFLATE
+    PkgConfig::JANSSON PkgConfig::BLOSC PkgConfig::ZSTD ZLIB::ZLIB hdf5::hdf5 Threads::Threads m)
   set(_work ${CMAKE_CURRENT_BINARY_DIR}/fuzz-corpus-${target})
   add_test(NAME fuzz_${target}
     COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=1

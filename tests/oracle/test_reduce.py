@@ -149,6 +149,38 @@ def check_threads(stack, root, thread_counts=(1, 4), ddof=1):
         raise AssertionError("\n    ".join(errors))
 
 
+def check_compressions(stack, root):
+    """Every --compress gives the same values, right against numpy, with the layout asked:
+    ZSTD and DEFLATE blocks are encoded by strata's workers (predictor 3 for floats, 2 for
+    integers of every width), LZW by GDAL."""
+    x = stack.masked()
+    layouts = {"zstd": ("ZSTD", True), "deflate": ("DEFLATE", True), "lzw": ("LZW", True),
+               "none": (None, False)}
+    ref = {}
+    errors = []
+    for name, (tag, predicted) in layouts.items():
+        d = os.path.join(root, "%s_%s" % (stack.name, name))
+        os.makedirs(d, exist_ok=True)
+        fx.check_ok(fx.run_cli(reduce_args(fx.ALL_OPS, os.path.join(d, "o_{op}.tif"), stack.paths,
+                                           threads=2, extra=("--compress", name))), name)
+        for op in fx.ALL_OPS:
+            path = os.path.join(d, "o_%s.tif" % op)
+            if tag:
+                r = fx.compare_output(path, stack, op, x=x)
+            else:
+                r = fx.Raster(path)
+            got = (r.structure.get("COMPRESSION"), r.structure.get("PREDICTOR"))
+            is_float = np.dtype(r.dtype).kind == "f"
+            want = (tag, ("3" if is_float else "2") if predicted else None)
+            if got != want:
+                errors.append("%s %s: layout %s, expected %s" % (name, op, got, want))
+            if op in ref and r.raw != ref[op]:
+                errors.append("%s %s: values differ from --compress zstd" % (name, op))
+            ref.setdefault(op, r.raw)
+    if errors:
+        raise AssertionError("\n    ".join(errors))
+
+
 def check_cache(stack, root, ref_dir):
     """--cache 1 (one open dataset per thread) gives the same bytes as the default cache;
     ref_dir holds check_threads' --threads 4 outputs (ddof 0) of the same stack."""
@@ -351,6 +383,13 @@ def run_all():
                                  tiled=block is not None, block=block or 64)
             run.check("threads 1 vs 2, 600x700x2 (%s)" % name, check_threads, st, thr, (1, 2))
 
+        # every output type through every codec (int16 in: int16 min/max, int32 count, int64
+        # sum, float mean/std), blocks whole and at the edges
+        comp = fx.random_stack(os.path.join(root, "in", "comp_i16"), "comp_i16", np.int16, T=3,
+                               B=2, R=600, C=700, seed=60, nodata=-9999, miss_frac=0.2,
+                               tiled=True, block=256)
+        run.check("--compress zstd, deflate, lzw, none agree (600x700x2 int16)",
+                  check_compressions, comp, os.path.join(root, "comp"))
         run.check("--cache 1 --threads 4 equals default (200 timesteps)", check_cache, long_i16,
                   thr, os.path.join(thr, "long_i16_threads4"))
         # a single timestep and two timesteps (std/var with ddof 1: missing / one degree)
