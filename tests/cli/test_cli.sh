@@ -259,6 +259,37 @@ if [ "$(id -u)" != 0 ]; then
   expect_no_files "$RO" "nothing in the read-only folder"
   chmod 755 "$RO"
 fi
+# A disk that fills up mid-run: a file size limit (SIGXFSZ ignored, so writes fail with EFBIG)
+# below the outputs' size. Blocks encoded by the workers (ZSTD) and by GDAL (LZW) both fail
+# the run, name the output and leave nothing.
+NOISE="$WORK/noise"
+mkdir -p "$NOISE"
+"$PY" - "$NOISE" <<'PYEOF'
+import sys
+import numpy as np
+from osgeo import gdal
+rng = np.random.default_rng(1)
+for t in range(3):
+    ds = gdal.GetDriverByName("GTiff").Create("%s/n%d.tif" % (sys.argv[1], t), 600, 500, 1,
+                                              gdal.GDT_Float32, ["TILED=YES"])
+    ds.SetGeoTransform((500000, 30, 0, 3500000, 0, -30))
+    ds.GetRasterBand(1).WriteArray(rng.standard_normal((500, 600)).astype(np.float32))
+    ds = None
+PYEOF
+for c in zstd lzw; do
+  (trap '' XFSZ; ulimit -f 64; "$STRATA" reduce --quiet --compress "$c" --op mean,max \
+     -o "$F/out_full_{op}.tif" "$NOISE"/n*.tif >"$OUT" 2>"$ERR")
+  RC=$?
+  if [ "$RC" -eq 1 ]; then ok "reduce --compress $c on a full disk (exit 1)"; else not_ok "reduce --compress $c on a full disk" "exit $RC, expected 1"; fi
+  expect_stderr_has "$F/out_full_" "--compress $c: the message names the output"
+  expect_no_files "$F" "--compress $c: no output nor .part after a full disk"
+done
+(trap '' XFSZ; ulimit -f 64; "$STRATA" groupby --quiet --labels a,b,a --op mean \
+   -o "$F/full_groups" "$NOISE"/n*.tif >"$OUT" 2>"$ERR")
+RC=$?
+if [ "$RC" -eq 1 ]; then ok "groupby on a full disk (exit 1)"; else not_ok "groupby on a full disk" "exit $RC, expected 1"; fi
+left=$(find "$F/full_groups" -type f 2>/dev/null)
+if [ -z "$left" ]; then ok "groupby on a full disk leaves no file"; else not_ok "groupby on a full disk leaves no file" "$left"; fi
 # An existing output is untouched by a failed run.
 cp "$R/out.tif" "$F/keep.tif"
 before=$(cksum <"$F/keep.tif")
