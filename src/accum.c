@@ -406,7 +406,7 @@ void st_acc_finish(const st_acc *a, const st_finish_ctx *fc, strata_op op, int s
     const double *miss = field_at(a, F_MISS, slot, b, 0);
     if (miss) {
         for (size_t i = 0; i < a->npx; i++) {
-            out[i] = (cnt[i] == 0) | (miss[i] > 0) ? NAN : out[i];
+            out[i] = ((cnt[i] == 0) | (miss[i] > 0)) ? NAN : out[i];
         }
     } else {
         for (size_t i = 0; i < a->npx; i++) {
