@@ -654,5 +654,79 @@ static void test_bad_file_fails_reduce(void) {
     strata_collection_free(c);
 }
 
+/* Pixels of (group, op) as written to its GeoTIFF that differ from the in-memory result
+ * (float outputs are float32 on disk, missing pixels the input's nodata). */
+static long gtiff_mismatches(const strata_result *disk, const strata_result *mem, size_t g,
+                             strata_op op) {
+    strata_array a;
+    GDALDatasetH ds = GDALOpen(strata_result_path(disk, g, op), GA_ReadOnly);
+    if (!ds || strata_result_array(mem, g, op, &a) != STRATA_OK) {
+        if (ds) {
+            GDALClose(ds);
+        }
+        return -1;
+    }
+    size_t plane = (size_t)a.rows * a.cols;
+    double *got = malloc(plane * sizeof *got);
+    long bad = 0;
+    for (int b = 0; got && b < a.bands; b++) {
+        if (GDALRasterIO(GDALGetRasterBand(ds, b + 1), GF_Read, 0, 0, a.cols, a.rows, got, a.cols,
+                         a.rows, GDT_Float64, 0, 0) != CE_None) {
+            bad = -1;
+            break;
+        }
+        for (size_t i = 0; i < plane; i++) {
+            double v = array_value(&a, (size_t)b * plane + i);
+            if (op == STRATA_OP_MEAN) {
+                v = isnan(v) ? ND : (double)(float)v;
+            }
+            bad += got[i] != v;
+        }
+    }
+    free(got);
+    GDALClose(ds);
+    return bad;
+}
+
+/* GeoTIFF outputs written by several workers at once, each encoding and writing its own
+ * blocks (the tsan build runs this): 300x520 with 256x256 source blocks, so tiles of whole
+ * output blocks and edge blocks. The values read back equal the in-memory result, for blocks
+ * encoded by the workers (zstd) and by GDAL (lzw). */
+static void test_gtiff_outputs(void) {
+    fx_spec s;
+    int_spec(&s);
+    s.rows = 300;
+    s.cols = 520;
+    s.block_x = s.block_y = 256;
+    strata_collection *c = stack(&s, 6, NULL);
+    REQUIRE(c != NULL);
+    const char *labels[] = {"a", "b", "a", "c", "b", "a"};
+    const strata_op ops[] = {STRATA_OP_MEAN, STRATA_OP_MIN, STRATA_OP_COUNT, STRATA_OP_SUM};
+    strata_reduce_opts o;
+    strata_reduce_opts_init(&o);
+    o.threads = 3;
+    strata_result *mem = NULL;
+    REQUIRE_OK(strata_groupby(c, labels, ops, 4, &o, &mem));
+    const char *dir = fx_dir_new();
+    const char *codecs[] = {"zstd", "lzw"};
+    for (int k = 0; k < 2; k++) {
+        o.compress = codecs[k];
+        strata_result *disk = NULL;
+        const char *pattern = fx_path(dir, "{label}_{op}_%s.tif", codecs[k]);
+        CHECK_OK(strata_reduce_to_gtiff(c, labels, ops, 4, &o, pattern, &disk));
+        for (size_t g = 0; disk && g < strata_result_groups(disk); g++) {
+            for (int i = 0; i < 4; i++) {
+                long bad = gtiff_mismatches(disk, mem, g, ops[i]);
+                CHECK_MSG(bad == 0, "%s group %zu %s: %ld pixels differ from memory", codecs[k], g,
+                          strata_op_name(ops[i]), bad);
+            }
+        }
+        strata_result_free(disk);
+    }
+    strata_result_free(mem);
+    strata_collection_free(c);
+}
+
 TEST_MAIN(test_reduce_int, test_reduce_float_nan, test_threads_identical, test_groupby,
-          test_progress_and_cancel, test_bad_options, test_bad_file_fails_reduce)
+          test_progress_and_cancel, test_bad_options, test_bad_file_fails_reduce,
+          test_gtiff_outputs)
