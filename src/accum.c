@@ -70,7 +70,17 @@ void st_acc_reset(st_acc *a, size_t t0) {
             a->f[f][i] = v;
         }
     }
+    if (a->cnt) {
+        memset(a->cnt, 0, len * sizeof *a->cnt);
+    }
+    if (a->miss) {
+        memset(a->miss, 0, len * sizeof *a->miss);
+    }
     a->t0 = t0;
+}
+
+static bool is_count(int f) {
+    return f == F_CNT || f == F_MISS;
 }
 
 st_acc *st_acc_new(unsigned fields, int groups, int bands, size_t npx, bool vals, size_t t0,
@@ -94,11 +104,19 @@ st_acc *st_acc_new(unsigned fields, int groups, int bands, size_t npx, bool vals
         if (!(fields & (1u << f))) {
             continue;
         }
-        if (!(a->base[f] = st_malloc((len + 8 * NFIELDS) * sizeof(double)))) {
+        size_t esize = is_count(f) ? sizeof(uint32_t) : sizeof(double);
+        if (!(a->base[f] = st_malloc((len + 8 * NFIELDS) * esize))) {
             st_acc_free(a);
             return NULL;
         }
-        a->f[f] = a->base[f] + 8 * f;
+        char *field = (char *)a->base[f] + 64 * f;
+        if (f == F_CNT) {
+            a->cnt = (uint32_t *)field;
+        } else if (f == F_MISS) {
+            a->miss = (uint32_t *)field;
+        } else {
+            a->f[f] = (double *)field;
+        }
     }
     if (vals && !(a->vals = st_malloc(nt * bands * npx * sizeof(double)))) {
         st_acc_free(a);
@@ -140,7 +158,7 @@ static ST_INLINE double load_one(const void *src, strata_dtype dt, size_t i) {
  * are selects on a bool from isnan(): written as (x == x) & ..., GCC 12 leaves a branch and
  * the loop scalar. Without nodata, nd is NaN: never equal, so only NaN counts as missing. */
 static ST_INLINE void update(const void *src, strata_dtype dt, unsigned fl, size_t n, double nd,
-                             double *restrict cnt, double *restrict miss, double *restrict sum,
+                             uint32_t *restrict cnt, uint32_t *restrict miss, double *restrict sum,
                              double *restrict mn, double *restrict mx, double *restrict k,
                              double *restrict s1, double *restrict s2) {
     for (size_t i = 0; i < n; i++) {
@@ -209,11 +227,20 @@ typedef struct update_args {
     unsigned fields;
     size_t n;
     double nd;
-    double *cnt, *miss, *sum, *mn, *mx, *k, *s1, *s2;
+    uint32_t *cnt, *miss;
+    double *sum, *mn, *mx, *k, *s1, *s2;
 } update_args;
 
+static size_t plane_at(const st_acc *a, int g, int b) {
+    return ((size_t)g * a->bands + b) * a->pstride;
+}
+
 static double *field_at(const st_acc *a, int f, int g, int b, size_t i0) {
-    return a->f[f] ? a->f[f] + ((size_t)g * a->bands + b) * a->pstride + i0 : NULL;
+    return a->f[f] ? a->f[f] + plane_at(a, g, b) + i0 : NULL;
+}
+
+static uint32_t *count_at(uint32_t *counts, const st_acc *a, int g, int b, size_t i0) {
+    return counts ? counts + plane_at(a, g, b) + i0 : NULL;
 }
 
 /* Built for AVX2 and for the baseline (ST_AVX2_CLONE); the inline loops above are compiled
@@ -225,8 +252,8 @@ void st_acc_add(st_acc *a, int g, int b, size_t t, const void *plane, strata_dty
                      a->fields,
                      n,
                      has_nodata ? nodata : NAN,
-                     field_at(a, F_CNT, g, b, i0),
-                     field_at(a, F_MISS, g, b, i0),
+                     count_at(a->cnt, a, g, b, i0),
+                     count_at(a->miss, a, g, b, i0),
                      field_at(a, F_SUM, g, b, i0),
                      field_at(a, F_MIN, g, b, i0),
                      field_at(a, F_MAX, g, b, i0),
@@ -271,7 +298,7 @@ void st_acc_canonicalize(st_acc *a) {
         return;
     }
     size_t len = acc_len(a);
-    const double *cnt = a->f[F_CNT];
+    const uint32_t *cnt = a->cnt;
     double *k = a->f[F_K], *s1 = a->f[F_S1], *s2 = a->f[F_S2];
     for (size_t i = 0; i < len; i++) {
         if (cnt[i] > 0) {
@@ -288,7 +315,7 @@ void st_acc_canonicalize(st_acc *a) {
 
 /* Chan et al.'s pairwise update of (n, mean, M2); runs before the counts are added. */
 static void merge_moments(st_acc *a, const st_acc *b, size_t len) {
-    const double *na = a->f[F_CNT], *nb = b->f[F_CNT];
+    const uint32_t *na = a->cnt, *nb = b->cnt;
     for (size_t i = 0; i < len; i++) {
         if (nb[i] == 0) {
             continue;
@@ -298,7 +325,7 @@ static void merge_moments(st_acc *a, const st_acc *b, size_t len) {
             a->f[F_S2][i] = b->f[F_S2][i];
             continue;
         }
-        double n = na[i] + nb[i], delta = b->f[F_K][i] - a->f[F_K][i];
+        double n = (double)na[i] + nb[i], delta = b->f[F_K][i] - a->f[F_K][i];
         a->f[F_K][i] += delta * nb[i] / n;
         a->f[F_S2][i] += b->f[F_S2][i] + delta * delta * na[i] * nb[i] / n;
     }
@@ -310,10 +337,10 @@ void st_acc_merge(st_acc *a, const st_acc *b) {
         merge_moments(a, b, len);
     }
     for (size_t i = 0; i < len; i++) {
-        a->f[F_CNT][i] += b->f[F_CNT][i];
+        a->cnt[i] += b->cnt[i];
     }
-    for (size_t i = 0; a->f[F_MISS] && i < len; i++) {
-        a->f[F_MISS][i] += b->f[F_MISS][i];
+    for (size_t i = 0; a->miss && i < len; i++) {
+        a->miss[i] += b->miss[i];
     }
     for (size_t i = 0; a->f[F_SUM] && i < len; i++) {
         a->f[F_SUM][i] += b->f[F_SUM][i];
@@ -359,9 +386,10 @@ static void finish_median(const st_acc *a, const st_finish_ctx *fc, int b, doubl
 
 static void finish_moments(const st_acc *a, const st_finish_ctx *fc, strata_op op, int g, int b,
                            double *out) {
-    const double *cnt = field_at(a, F_CNT, g, b, 0), *m2 = field_at(a, F_S2, g, b, 0);
+    const uint32_t *cnt = count_at(a->cnt, a, g, b, 0);
+    const double *m2 = field_at(a, F_S2, g, b, 0);
     for (size_t i = 0; i < a->npx; i++) {
-        double dof = cnt[i] - fc->ddof;
+        double dof = (double)cnt[i] - fc->ddof;
         double var = dof > 0 ? m2[i] / dof : NAN;
         out[i] = op == STRATA_OP_STD ? sqrt(var) : var;
     }
@@ -370,18 +398,20 @@ static void finish_moments(const st_acc *a, const st_finish_ctx *fc, strata_op o
 ST_AVX2_CLONE
 void st_acc_finish(const st_acc *a, const st_finish_ctx *fc, strata_op op, int slot, int b,
                    double *out) {
-    const double *cnt = field_at(a, F_CNT, slot, b, 0);
+    const uint32_t *cnt = count_at(a->cnt, a, slot, b, 0);
     const double *sum = field_at(a, F_SUM, slot, b, 0);
     switch (op) {
     case STRATA_OP_COUNT:
-        memcpy(out, cnt, a->npx * sizeof *out);
+        for (size_t i = 0; i < a->npx; i++) {
+            out[i] = cnt[i];
+        }
         return;
     case STRATA_OP_SUM:
         memcpy(out, sum, a->npx * sizeof *out);
         break;
     case STRATA_OP_MEAN:
         for (size_t i = 0; i < a->npx; i++) {
-            out[i] = sum[i] / cnt[i];
+            out[i] = sum[i] / (double)cnt[i];
         }
         break;
     case STRATA_OP_MIN:
@@ -403,7 +433,7 @@ void st_acc_finish(const st_acc *a, const st_finish_ctx *fc, strata_op op, int s
     /* Selects, one loop per case, no short-circuit: with `miss &&` or `||` in the loop, the
      * AVX2 clone loaded miss[i] with a masked load, which AMD cores run microcoded (15% of a
      * 12-group run). */
-    const double *miss = field_at(a, F_MISS, slot, b, 0);
+    const uint32_t *miss = count_at(a->miss, a, slot, b, 0);
     if (miss) {
         for (size_t i = 0; i < a->npx; i++) {
             out[i] = ((cnt[i] == 0) | (miss[i] > 0)) ? NAN : out[i];

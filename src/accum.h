@@ -13,12 +13,15 @@ enum { F_CNT, F_MISS, F_SUM, F_MIN, F_MAX, F_K, F_S1, F_S2, NFIELDS };
 typedef struct st_acc {
     size_t npx; /* pixels of the tile */
     int groups, bands;
-    unsigned fields;       /* bit F_x set when f[F_x] is kept */
-    size_t pstride;        /* doubles from one (group, band) plane to the next: npx + padding */
-    double *f[NFIELDS];    /* each [groups][bands][pstride], NULL when not needed */
-    double *base[NFIELDS]; /* the allocations behind f */
-    size_t t0, nt;         /* median values kept for timesteps [t0, t0 + nt) */
-    double *vals;          /* [nt][bands][npx], NaN where missing; NULL without median */
+    unsigned fields;    /* bit F_x set when field F_x is kept */
+    size_t pstride;     /* values from one (group, band) plane to the next: npx + padding */
+    double *f[NFIELDS]; /* each [groups][bands][pstride]; NULL when not needed, and for counts */
+    /* The counts F_CNT and F_MISS, laid out as f: 32 bits are exact to 4e9 timesteps, and a
+     * mean's accumulators are then 12 bytes a pixel, not 16 (the step is memory-bound). */
+    uint32_t *cnt, *miss;
+    void *base[NFIELDS]; /* the allocations behind f, cnt and miss */
+    size_t t0, nt;       /* median values kept for timesteps [t0, t0 + nt) */
+    double *vals;        /* [nt][bands][npx], NaN where missing; NULL without median */
 } st_acc;
 
 /* Which fields the requested ops need. */
