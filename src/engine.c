@@ -195,7 +195,7 @@ static strata_status finish_tile(job *j, worker_state *w, const st_acc *a, const
 /* A tile that holds every timestep (not split in time) reads its steps group by group (see
  * order_by_group), so it can finish each group as soon as its last step is in, with the
  * accumulators of one group: they stay in cache from the first step to the finished result,
- * where those of all groups (12 MB per 256x256 tile with 12) went out to memory and back. */
+ * where those of all groups (a mean's 12: 9 MB per 256x256 tile) went out to memory and back. */
 static strata_status reduce_group_by_group(job *j, worker_state *w, const st_rect *r, size_t t0,
                                            size_t t1) {
     st_acc *a = acc_for(j, 1, (size_t)r->nrows * r->ncols, t0, t1);
