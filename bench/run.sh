@@ -180,25 +180,13 @@ timed_run() {
 # median X...: the middle value (the lower middle for an even count).
 median() { printf '%s\n' "$@" | sort -g | sed -n "$((($# + 1) / 2))p"; }
 
-# bench WORKLOAD KEY CMD...: warm-up + REPS timed runs; append a row to $RESULTS.
-# Leaves the log of the last run in LAST_LOG and the outputs of the last run in $OUT.
-bench() {
-    local workload=$1 key=$2
-    shift 2
-    LAST_LOG=$WORK/logs/$(tr -c 'A-Za-z0-9\n' '_' <<<"$workload")-$key.log
-    log "$workload | $key: warm-up + $REPS run(s)"
-    reset_out
-    run_once "$LAST_LOG" "$@" >/dev/null
-    local i sec k cpu other secs=() cpus=() kb=0 max_other=0
-    for ((i = 0; i < REPS; i++)); do
-        read -r sec k cpu other < <(timed_run "$LAST_LOG" "$@")
-        secs+=("$sec")
-        cpus+=("$cpu")
-        ((k > kb)) && kb=$k
-        max_other=$(awk -v a="$max_other" -v b="$other" 'BEGIN { print (b > a ? b : a) }')
-        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$workload" "$key" "$sec" "$k" "$cpu" "$other" >>"$WORK/raw.tsv"
-    done
-    local sorted med min max cpu_med
+# stats_row WORKLOAD KEY "SECONDS..." "CPU_SECONDS..." PEAK_KB MAX_OTHER: appends a row to
+# $RESULTS (median, min and max wall seconds, peak MB, worst other load, median CPU seconds).
+stats_row() {
+    local workload=$1 key=$2 kb=$5 max_other=$6 sorted med min max cpu_med
+    local -a secs cpus
+    read -r -a secs <<<"$3"
+    read -r -a cpus <<<"$4"
     sorted=$(printf '%s\n' "${secs[@]}" | sort -g)
     med=$(median "${secs[@]}")
     min=$(head -n 1 <<<"$sorted")
@@ -206,26 +194,72 @@ bench() {
     cpu_med=$(median "${cpus[@]}")
     printf '%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n' "$workload" "$key" "$med" "$min" "$max" $((kb / 1024)) \
         "$max_other" "$cpu_med" >>"$RESULTS"
-    log "  -> ${med} s (min ${min}, max ${max}), ${cpu_med} CPU s, peak $((kb / 1024)) MB, others used <= $max_other cores"
+    log "  $key -> ${med} s (min ${min}, max ${max}), ${cpu_med} CPU s, peak $((kb / 1024)) MB, others used <= $max_other cores"
 }
 
-# The limit of a file list is measured once per run and reused by every workload on it.
-declare -A LIMIT_ROW=()
-bench_limit() {
-    local workload=$1 list=$2
-    if [[ -z ${LIMIT_ROW[$list]:-} ]]; then
-        local files
-        mapfile -t files <"$list"
-        bench "$workload" limit "$LIMIT_READ" "${files[@]}"
-        LIMIT_ROW[$list]=$(tail -n 1 "$RESULTS" | cut -f 3-)
-    else
-        printf '%s\tlimit\t%s\n' "$workload" "${LIMIT_ROW[$list]}" >>"$RESULTS"
+# log_path WORKLOAD KEY: where a contender's last run logs.
+log_path() { echo "$WORK/logs/$(tr -c 'A-Za-z0-9\n' '_' <<<"$1")-$2.log"; }
+
+# measure P WORKLOAD KEY LOG CMD...: one timed run of a contender, added to the caller's
+# variables P_secs and P_cpus (space-separated lists), P_kb and P_other (largest so far).
+measure() {
+    local p=$1 workload=$2 key=$3 log=$4 sec k cpu other
+    shift 4
+    read -r sec k cpu other < <(timed_run "$log" "$@")
+    local sv=${p}_secs cv=${p}_cpus kv=${p}_kb ov=${p}_other
+    printf -v "$sv" '%s %s' "${!sv}" "$sec"
+    printf -v "$cv" '%s %s' "${!cv}" "$cpu"
+    if ((k > ${!kv})); then
+        printf -v "$kv" '%s' "$k"
     fi
+    printf -v "$ov" '%s' "$(awk -v a="${!ov}" -v b="$other" 'BEGIN { print (b > a ? b : a) }')"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$workload" "$key" "$sec" "$k" "$cpu" "$other" >>"$WORK/raw.tsv"
 }
 
-# run the strata command only if strata is being measured
-bench_strata() {
-    ((PEERS_ONLY)) || bench "$1" strata "$STRATA" "${@:2}"
+# bench WORKLOAD KEY CMD...: warm-up + REPS timed runs; append a row to $RESULTS.
+# Leaves the log of the last run in LAST_LOG and the outputs of the last run in $OUT.
+bench() {
+    local workload=$1 key=$2 i
+    shift 2
+    LAST_LOG=$(log_path "$workload" "$key")
+    log "$workload | $key: warm-up + $REPS run(s)"
+    reset_out
+    run_once "$LAST_LOG" "$@" >/dev/null
+    local c_secs="" c_cpus="" c_kb=0 c_other=0
+    for ((i = 0; i < REPS; i++)); do
+        measure c "$workload" "$key" "$LAST_LOG" "$@"
+    done
+    stats_row "$workload" "$key" "$c_secs" "$c_cpus" "$c_kb" "$c_other"
+}
+
+# bench_with_limit WORKLOAD LIST STRATA_ARGS...: the decode-once limit on the files of LIST
+# and strata, in turns (limit, strata, limit, ...) after a warm-up of each. The machine's
+# speed drifts by several percent within minutes; in turns, the drift moves both alike, so
+# the ratio holds. With --peers-only, the limit alone. Leaves strata's outputs in $OUT.
+bench_with_limit() {
+    local workload=$1 list=$2 i files
+    shift 2
+    mapfile -t files <"$list"
+    if ((PEERS_ONLY)); then
+        bench "$workload" limit "$LIMIT_READ" "${files[@]}"
+        return
+    fi
+    local llog slog
+    llog=$(log_path "$workload" limit)
+    slog=$(log_path "$workload" strata)
+    log "$workload | limit and strata in turns: warm-up + $REPS run(s) each"
+    reset_out
+    run_once "$llog" "$LIMIT_READ" "${files[@]}" >/dev/null
+    reset_out
+    run_once "$slog" "$STRATA" "$@" >/dev/null
+    local l_secs="" l_cpus="" l_kb=0 l_other=0 s_secs="" s_cpus="" s_kb=0 s_other=0
+    for ((i = 0; i < REPS; i++)); do
+        measure l "$workload" limit "$llog" "$LIMIT_READ" "${files[@]}"
+        measure s "$workload" strata "$slog" "$STRATA" "$@"
+    done
+    stats_row "$workload" limit "$l_secs" "$l_cpus" "$l_kb" "$l_other"
+    stats_row "$workload" strata "$s_secs" "$s_cpus" "$s_kb" "$s_other"
+    LAST_LOG=$slog
 }
 
 # raster_mean FILE...: mean of all valid (not nodata, not NaN) pixels of all bands and files.
@@ -257,8 +291,7 @@ workload_read() {
     local name
     for name in A B; do
         local wl="read, stack $name (${DESC[$name]})"
-        bench_limit "$wl" "${LIST[$name]}"
-        bench_strata "$wl" read-all "@${LIST[$name]}"
+        bench_with_limit "$wl" "${LIST[$name]}" read-all "@${LIST[$name]}"
     done
 }
 
@@ -267,11 +300,9 @@ workload_reduce() {
     for op in mean std; do
         for name in A B; do
             local wl="reduce $op, stack $name (${DESC[$name]})"
-            bench_limit "$wl" "${LIST[$name]}"
-            if ! ((PEERS_ONLY)); then
-                bench_strata "$wl" reduce --quiet --op "$op" -o "$OUT/$op.tif" "@${LIST[$name]}"
-                check "$wl" strata "$(raster_mean "$OUT/$op.tif")"
-            fi
+            bench_with_limit "$wl" "${LIST[$name]}" reduce --quiet --op "$op" -o "$OUT/$op.tif" \
+                "@${LIST[$name]}"
+            ((PEERS_ONLY)) || check "$wl" strata "$(raster_mean "$OUT/$op.tif")"
             bench "$wl" xarray "$PYTHON" "$PEERS/peer_xarray.py" "$op" "${DIR[$name]}"
             check "$wl" xarray "$(last_value)"
             bench "$wl" seed "$PYTHON" "$PEERS/peer_seed_engine.py" "$op" "${DIR[$name]}"
@@ -283,9 +314,9 @@ workload_groupby() {
     local wl="groupby mean, $NGROUPS groups, stack A (${DESC[A]})"
     local labels=$WORK/labels_A.txt
     write_labels "${LIST[A]}" "$labels"
-    bench_limit "$wl" "${LIST[A]}"
+    bench_with_limit "$wl" "${LIST[A]}" groupby --quiet --labels "@$labels" --op mean \
+        -o "$OUT/groups" "@${LIST[A]}"
     if ! ((PEERS_ONLY)); then
-        bench_strata "$wl" groupby --quiet --labels "@$labels" --op mean -o "$OUT/groups" "@${LIST[A]}"
         check "$wl" strata "$(raster_mean "$OUT"/groups/*.tif)"
         # The peer keeps its result in memory: the same work without compressing 12 outputs.
         bench "$wl" "strata --compress none" "$STRATA" groupby --quiet --compress none \
@@ -301,8 +332,7 @@ workload_memflat() {
     for n in $((t / 4)) $((t / 2)) "$t"; do
         local list=$WORK/A_first$n.lst wl="memory vs T: read, first $n files of stack A"
         write_list "${DIR[A]}" "$list" "$n"
-        bench_limit "$wl" "$list"
-        bench_strata "$wl" read-all "@$list"
+        bench_with_limit "$wl" "$list" read-all "@$list"
     done
 }
 
