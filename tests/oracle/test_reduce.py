@@ -390,6 +390,11 @@ def run_all():
                                tiled=True, block=256)
         run.check("--compress zstd, deflate, lzw, none agree (600x700x2 int16)",
                   check_compressions, comp, os.path.join(root, "comp"))
+        comp8 = fx.random_stack(os.path.join(root, "in", "comp_u8"), "comp_u8", np.uint8, T=3,
+                                B=1, R=300, C=520, seed=61, nodata=255, miss_frac=0.2,
+                                tiled=True, block=256)
+        run.check("--compress zstd, deflate, lzw, none agree (300x520 uint8)",
+                  check_compressions, comp8, os.path.join(root, "comp"))
         run.check("--cache 1 --threads 4 equals default (200 timesteps)", check_cache, long_i16,
                   thr, os.path.join(thr, "long_i16_threads4"))
         # a single timestep and two timesteps (std/var with ddof 1: missing / one degree)
