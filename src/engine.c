@@ -192,10 +192,12 @@ static strata_status finish_tile(job *j, worker_state *w, const st_acc *a, const
     return STRATA_OK;
 }
 
-/* A tile that holds every timestep (not split in time) reads its steps group by group (see
- * order_by_group), so it can finish each group as soon as its last step is in, with the
- * accumulators of one group: they stay in cache from the first step to the finished result,
- * where those of all groups (a mean's 12: 9 MB per 256x256 tile) went out to memory and back. */
+/* A tile that holds every timestep (not split in time: tiles outnumber workers) reads its
+ * steps group by group (see order_by_group), so it can finish each group as soon as its last
+ * step is in, with the accumulators of one group: they stay in cache from the first step to
+ * the finished result, where those of all groups (a mean's 12: 9 MB per 256x256 tile) went
+ * out to memory and back. A tile split in time folds its ranges instead (fold_in_order), with
+ * the accumulators of every group. */
 static strata_status reduce_group_by_group(job *j, worker_state *w, const st_rect *r, size_t t0,
                                            size_t t1) {
     st_acc *a = acc_for(j, 1, (size_t)r->nrows * r->ncols, t0, t1);
@@ -263,17 +265,14 @@ static strata_status run_item(void *ctx, size_t item, int worker) {
     size_t tile, range, t0, t1;
     st_plan_item(&j->plan, st_plan_global_item(&j->plan, item), j->c->n, &r, &tile, &range, &t0,
                  &t1);
-    if (j->plan.nsplit == 1 && j->ngroups > 1) {
+    if (j->plan.nsplit == 1) {
         return reduce_group_by_group(j, w, &r, t0, t1);
     }
-    st_acc *a = NULL;
-    ST_TRY(accumulate_range(j, w, &r, t0, t1, &a));
-    if (j->plan.nsplit > 1) {
-        st_acc *part = a;
-        ST_TRY(fold_in_order(j, &j->slots[tile], range, part, (size_t)r.nrows * r.ncols, &a));
-        if (!a) {
-            return STRATA_OK; /* a later range of this tile finishes it */
-        }
+    st_acc *part = NULL, *a = NULL;
+    ST_TRY(accumulate_range(j, w, &r, t0, t1, &part));
+    ST_TRY(fold_in_order(j, &j->slots[tile], range, part, (size_t)r.nrows * r.ncols, &a));
+    if (!a) {
+        return STRATA_OK; /* a later range of this tile finishes it */
     }
     strata_status st = finish_tile(j, w, a, &r);
     recycle(j, a);
