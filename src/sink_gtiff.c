@@ -326,14 +326,13 @@ static strata_status gtiff_put(st_sink *base, size_t g, strata_op op, int band, 
     if (!buf) {
         return st_nomem("output tile");
     }
-    st_tiff_block *enc = blocks && f->tif ? take_encoder(s) : NULL;
-    CPLErr err = CE_Failure;
-    if (blocks && f->tif && !enc) {
+    st_tiff_block *enc = NULL;
+    if (blocks && f->tif && !(enc = take_encoder(s))) {
         free(buf);
         return st_nomem("block encoder");
     }
-    err = blocks ? write_blocks(f, band, rect, values, buf, enc)
-                 : write_window(f, band, rect, values, buf);
+    CPLErr err = blocks ? write_blocks(f, band, rect, values, buf, enc)
+                        : write_window(f, band, rect, values, buf);
     if (enc) {
         give_back_encoder(s, enc);
     }
