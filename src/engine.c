@@ -96,18 +96,24 @@ static strata_status read_batch(job *j, st_thread_cache *tc, worker_state *w, co
     return STRATA_OK;
 }
 
-/* Sub-tile outer, time inner: a sub-tile of accumulators stays in cache for the batch. */
+/* Sub-tile outer, time inner: a sub-tile of accumulators stays in cache for the batch. The
+ * steps of one group that follow each other go to the kernel together, which takes several
+ * per pass over the accumulators. */
 static void accumulate_batch(job *j, worker_state *w, st_acc *a, size_t npx, const size_t *steps,
                              size_t nsteps) {
     const strata_meta *m = j->c->meta;
     size_t plane = npx * strata_dtype_size(m->dtype);
     for (size_t i0 = 0; i0 < npx; i0 += ST_SUBTILE) {
         size_t n = npx - i0 < ST_SUBTILE ? npx - i0 : ST_SUBTILE;
-        for (size_t k = 0; k < nsteps; k++) {
-            size_t t = steps[k];
+        for (size_t k = 0, run; k < nsteps; k += run) {
+            size_t g = a->groups > 1 ? j->group_of[steps[k]] : 0;
+            run = 1;
+            while (k + run < nsteps && (a->groups == 1 || j->group_of[steps[k + run]] == g)) {
+                run++;
+            }
             for (int b = 0; b < m->bands; b++) {
                 const char *src = (const char *)w->batch + (k * m->bands + b) * plane;
-                st_acc_add(a, a->groups > 1 ? (int)j->group_of[t] : 0, b, t, src, m->dtype,
+                st_acc_add(a, (int)g, b, steps + k, run, src, m->bands * plane, m->dtype,
                            m->has_nodata[b], st_meta_nodata_cmp(m, b), i0, n);
             }
         }
