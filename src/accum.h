@@ -20,10 +20,9 @@ typedef struct st_acc {
      * mean's accumulators are then 12 bytes a pixel, not 16 (the step is memory-bound). */
     uint32_t *cnt, *miss;
     void *base[NFIELDS]; /* the allocations behind f, cnt and miss */
-    /* [groups][bands][sub-tiles]: set once no K of the sub-tile is NaN; from then on the
-     * kernel skips seeding K, which took nearly half of the variance update (0.65 against
-     * 0.36 ns per pixel and step). A sub-tile with a pixel that has no valid value yet, such
-     * as one that is never valid, keeps seeding. */
+    /* [groups][bands][sub-tiles]: set once no K of the sub-tile is NaN. Until then, each
+     * add scans the sub-tile for pixels that got their first valid value (the kernel does not
+     * seed K) and seeds them. A sub-tile with a pixel that is never valid keeps scanning. */
     uint8_t *seeded;
     size_t t0, nt; /* median values kept for timesteps [t0, t0 + nt) */
     double *vals;  /* [nt][bands][npx], NaN where missing; NULL without median */
