@@ -186,6 +186,7 @@ static strata_status check_against_template(st_thread_cache *tc, const char *pat
         return STRATA_OK;
     }
     if (!tc->srs_parsed) {
+        ST_TRY(st_meta_crs(tc->c->meta));
         tc->tmpl_srs = st_meta_srs(tc->c->meta);
         tc->srs_parsed = true;
     }

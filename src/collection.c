@@ -68,15 +68,18 @@ static strata_status copy_paths(strata_collection *c, const char *const *paths) 
     return STRATA_OK;
 }
 
-/* Opens the template once: its meta, and whether it has side files the others may have. */
+/* Opens the template once: its meta, and whether it has side files the others may have.
+ * Without side files (which can carry a CRS of their own), its CRS is built only when asked
+ * for: a reduce to GeoTIFF copies its GeoTIFF tags instead. */
 static strata_status snapshot_template(strata_collection *c) {
     st_gdal_quiet_begin();
     GDALDatasetH ds = st_open_raster(c->paths[0], NULL, true);
-    strata_status st = ds ? st_meta_from_dataset(ds, c->paths[0], &c->meta) : STRATA_ERR_IO;
+    strata_status st = STRATA_ERR_IO;
     if (ds) {
         char **files = GDALGetFileList(ds);
         c->sidecars = CSLCount(files) > 1;
         CSLDestroy(files);
+        st = st_meta_from_dataset(ds, c->paths[0], !c->sidecars, &c->meta);
         GDALClose(ds);
     }
     st_gdal_quiet_end();

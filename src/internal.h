@@ -5,6 +5,7 @@
 #include "strata.h"
 
 #include <gdal.h>
+#include <tiffio.h>
 #include <ogr_srs_api.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -62,9 +63,23 @@ bool st_dtype_is_float(strata_dtype dtype);
 
 /* ---- meta (meta.c) ------------------------------------------------------------------- */
 
+/* The template's GeoTIFF georeferencing tags (geotags.c): pixel scale, tie points,
+ * transformation, GeoKeyDirectory, GeoDoubleParams, GeoAsciiParams; count 0 when absent. */
+enum { ST_NGEOTAGS = 6 };
+typedef struct st_geotags {
+    uint32_t count[ST_NGEOTAGS];
+    void *values[ST_NGEOTAGS];
+} st_geotags;
+
 struct strata_meta {
+    /* The CRS. With crs_from set it is built on first use (st_meta_crs), from that file:
+     * building it goes through PROJ's database (13 ms), which a reduce to GeoTIFF, copying
+     * geotags, never needs. */
     int epsg;
-    char *crs_wkt; /* "" when none */
+    char *crs_wkt;       /* "" when none; NULL until built */
+    char *crs_from;      /* the template, until the CRS is built */
+    st_geotags *geotags; /* the template's, when it is a GeoTIFF without side files */
+    pthread_mutex_t crs_lock;
     double gt[6];
     int rows, cols, bands;
     strata_dtype dtype;
@@ -75,7 +90,19 @@ struct strata_meta {
     char *driver;
 };
 
-strata_status st_meta_from_dataset(GDALDatasetH ds, const char *path, strata_meta **out);
+/* lazy_crs: leave the CRS to st_meta_crs, and keep the template's geotags (a GeoTIFF whose
+ * side files, if any, GDAL is told to ignore). */
+strata_status st_meta_from_dataset(GDALDatasetH ds, const char *path, bool lazy_crs,
+                                   strata_meta **out);
+/* Builds m's CRS if it is not yet (thread-safe). After STRATA_OK, crs_wkt and epsg hold it. */
+strata_status st_meta_crs(const strata_meta *m);
+/* GDAL's libtiff handle of a GeoTIFF dataset, when GDAL uses the libtiff strata links. */
+TIFF *st_gdal_tiff(GDALDatasetH ds);
+st_geotags *st_geotags_read(GDALDatasetH ds);
+st_geotags *st_geotags_copy(const st_geotags *g);
+void st_geotags_free(st_geotags *g);
+/* Sets g's tags on a GeoTIFF being created; false when it cannot. */
+bool st_geotags_write(const st_geotags *g, GDALDatasetH ds);
 /* Empty string when ds matches the template, else a description of the first difference
  * written into why (size bytes). */
 bool st_meta_matches(const strata_meta *tmpl, OGRSpatialReferenceH tmpl_srs, int bands,

@@ -15,6 +15,7 @@ static strata_meta *meta_alloc(int bands) {
         return NULL;
     }
     m->bands = bands;
+    pthread_mutex_init(&m->crs_lock, NULL);
     m->has_nodata = st_calloc((size_t)bands, sizeof *m->has_nodata);
     m->nodata = st_calloc((size_t)bands, sizeof *m->nodata);
     m->band_names = st_calloc((size_t)bands, sizeof *m->band_names);
@@ -36,6 +37,9 @@ void strata_meta_free(strata_meta *m) {
     free(m->has_nodata);
     free(m->nodata);
     free(m->crs_wkt);
+    free(m->crs_from);
+    st_geotags_free(m->geotags);
+    pthread_mutex_destroy(&m->crs_lock);
     free(m->driver);
     free(m);
 }
@@ -89,7 +93,41 @@ static strata_status read_bands(GDALDatasetH ds, const char *path, strata_meta *
     return STRATA_OK;
 }
 
-strata_status st_meta_from_dataset(GDALDatasetH ds, const char *path, strata_meta **out) {
+strata_status st_meta_crs(const strata_meta *cm) {
+    strata_meta *m = (strata_meta *)cm; /* building the CRS once is not a change of value */
+    strata_status st = STRATA_OK;
+    pthread_mutex_lock(&m->crs_lock);
+    if (!m->crs_wkt) {
+        st_gdal_quiet_begin();
+        GDALDatasetH ds = st_open_raster(m->crs_from, m->driver, false);
+        st = ds ? read_crs(ds, m)
+                : st_fail_gdal(STRATA_ERR_IO, "%s: cannot open it again to read its CRS",
+                               m->crs_from);
+        if (ds) {
+            GDALClose(ds);
+        }
+        st_gdal_quiet_end();
+    }
+    if (st == STRATA_OK) {
+        free(m->crs_from);
+        m->crs_from = NULL;
+    }
+    pthread_mutex_unlock(&m->crs_lock);
+    return st;
+}
+
+/* The template's geotags and path, for a CRS built on first use. */
+static strata_status defer_crs(GDALDatasetH ds, const char *path, strata_meta *m) {
+    m->geotags = st_geotags_read(ds);
+    if (!m->geotags) {
+        return read_crs(ds, m);
+    }
+    m->crs_from = st_strdup(path);
+    return m->crs_from ? STRATA_OK : st_nomem("meta");
+}
+
+strata_status st_meta_from_dataset(GDALDatasetH ds, const char *path, bool lazy_crs,
+                                   strata_meta **out) {
     *out = NULL;
     int bands = GDALGetRasterCount(ds);
     if (bands < 1) {
@@ -107,7 +145,7 @@ strata_status st_meta_from_dataset(GDALDatasetH ds, const char *path, strata_met
     m->driver = st_strdup(drv ? GDALGetDriverShortName(drv) : "");
     strata_status st = m->driver ? STRATA_OK : st_nomem("meta");
     if (st == STRATA_OK) {
-        st = read_crs(ds, m);
+        st = lazy_crs ? defer_crs(ds, path, m) : read_crs(ds, m);
     }
     if (st == STRATA_OK) {
         st = read_bands(ds, path, m);
@@ -128,7 +166,7 @@ strata_status strata_meta_from_file(const char *path, strata_meta **out) {
     *out = NULL;
     st_gdal_quiet_begin();
     GDALDatasetH ds = st_open_raster(path, NULL, true);
-    strata_status st = ds ? st_meta_from_dataset(ds, path, out) : STRATA_ERR_IO;
+    strata_status st = ds ? st_meta_from_dataset(ds, path, false, out) : STRATA_ERR_IO;
     if (ds) {
         GDALClose(ds);
     }
@@ -145,6 +183,9 @@ static bool same_double(double a, double b) {
 int strata_meta_equal(const strata_meta *a, const strata_meta *b) {
     if (!a || !b) {
         return a == b;
+    }
+    if (st_meta_crs(a) != STRATA_OK || st_meta_crs(b) != STRATA_OK) {
+        return 0;
     }
     if (a->epsg != b->epsg || a->rows != b->rows || a->cols != b->cols || a->bands != b->bands ||
         a->dtype != b->dtype || a->block_x != b->block_x || a->block_y != b->block_y ||
@@ -191,7 +232,7 @@ static bool same_crs(OGRSpatialReferenceH tmpl, GDALDatasetH ds) {
 }
 
 OGRSpatialReferenceH st_meta_srs(const strata_meta *m) {
-    if (!m->crs_wkt[0]) {
+    if (st_meta_crs(m) != STRATA_OK || !m->crs_wkt[0]) {
         return NULL;
     }
     OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
@@ -242,6 +283,16 @@ bool st_meta_matches(const strata_meta *m, OGRSpatialReferenceH srs, int expecte
     return true;
 }
 
+/* The CRS as it stands: built, or still to build from the same template. */
+static void copy_crs(const strata_meta *m, strata_meta *r) {
+    pthread_mutex_lock((pthread_mutex_t *)&m->crs_lock);
+    r->epsg = m->epsg;
+    r->crs_wkt = m->crs_wkt ? st_strdup(m->crs_wkt) : NULL;
+    r->crs_from = m->crs_from && !m->crs_wkt ? st_strdup(m->crs_from) : NULL;
+    r->geotags = st_geotags_copy(m->geotags);
+    pthread_mutex_unlock((pthread_mutex_t *)&m->crs_lock);
+}
+
 strata_status st_meta_repeat_bands(const strata_meta *m, size_t nsrc, const char *const *names,
                                    strata_meta **out) {
     *out = NULL;
@@ -253,8 +304,7 @@ strata_status st_meta_repeat_bands(const strata_meta *m, size_t nsrc, const char
     if (!r) {
         return st_nomem("meta");
     }
-    r->epsg = m->epsg;
-    r->crs_wkt = st_strdup(m->crs_wkt);
+    copy_crs(m, r);
     memcpy(r->gt, m->gt, sizeof r->gt);
     r->rows = m->rows;
     r->cols = m->cols;
@@ -262,7 +312,8 @@ strata_status st_meta_repeat_bands(const strata_meta *m, size_t nsrc, const char
     r->block_x = m->block_x;
     r->block_y = m->block_y;
     r->driver = st_strdup(m->driver);
-    strata_status st = r->crs_wkt && r->driver ? STRATA_OK : st_nomem("meta");
+    bool crs_ok = (r->crs_wkt || r->crs_from) && (!m->geotags || r->geotags);
+    strata_status st = crs_ok && r->driver ? STRATA_OK : st_nomem("meta");
     for (int b = 0; b < r->bands && st == STRATA_OK; b++) {
         int src = b % m->bands;
         const char *name = names && m->bands == 1 ? names[b] : m->band_names[src];
@@ -316,6 +367,9 @@ static bool jget_double(const json_t *j, double *v) {
 }
 
 void *st_meta_to_jobj(const strata_meta *m) {
+    if (st_meta_crs(m) != STRATA_OK) {
+        return NULL;
+    }
     json_t *o = json_object(), *gt = json_array(), *bands = json_array();
     for (int i = 0; i < 6; i++) {
         json_array_append_new(gt, jdouble(m->gt[i]));
@@ -347,6 +401,7 @@ strata_status strata_meta_to_json(const strata_meta *m, char **json) {
     if (!m || !json) {
         return st_fail(STRATA_ERR_INVALID_ARG, "strata_meta_to_json: NULL argument");
     }
+    ST_TRY(st_meta_crs(m));
     json_t *o = st_meta_to_jobj(m);
     *json = o ? st_json_dump(o) : NULL;
     json_decref(o);
@@ -460,6 +515,7 @@ strata_status strata_meta_copy(const strata_meta *meta, strata_meta **out) {
     if (!meta || !out) {
         return st_fail(STRATA_ERR_INVALID_ARG, "strata_meta_copy: NULL argument");
     }
+    ST_TRY(st_meta_crs(meta));
     json_t *o = st_meta_to_jobj(meta);
     strata_status st = o ? st_meta_from_jobj(o, out) : st_nomem("meta");
     json_decref(o);
@@ -468,11 +524,13 @@ strata_status strata_meta_copy(const strata_meta *meta, strata_meta **out) {
 
 /* ---- getters ------------------------------------------------------------------------- */
 
+/* The CRS is built on first use (st_meta_crs); should that fail, the getters say "no CRS"
+ * and strata_errmsg() says why. */
 int strata_meta_epsg(const strata_meta *m) {
-    return m->epsg;
+    return st_meta_crs(m) == STRATA_OK ? m->epsg : 0;
 }
 const char *strata_meta_crs_wkt(const strata_meta *m) {
-    return m->crs_wkt;
+    return st_meta_crs(m) == STRATA_OK ? m->crs_wkt : "";
 }
 void strata_meta_geotransform(const strata_meta *m, double gt[6]) {
     memcpy(gt, m->gt, sizeof m->gt);

@@ -129,9 +129,7 @@ static bool covers_whole_blocks(const st_rect *r, int rows, int cols) {
  * written, which GDAL does when it flushes the georeferencing; and the tags the encoder
  * follows. GDAL's own compression threads write their blocks the same way. */
 static TIFF *raw_handle(GDALDatasetH ds, int codec, strata_dtype dtype, int bands) {
-    const char *libtiff = GDALGetMetadataItem(GDALGetDatasetDriver(ds), "LIBTIFF", NULL);
-    if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__ || !libtiff ||
-        strcmp(libtiff, TIFFGetVersion()) != 0) {
+    if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__ || !st_gdal_tiff(ds)) {
         return NULL;
     }
     CPLErrorReset();
@@ -139,7 +137,7 @@ static TIFF *raw_handle(GDALDatasetH ds, int codec, strata_dtype dtype, int band
     if (CPLGetLastErrorType() >= CE_Failure) {
         return NULL;
     }
-    TIFF *tif = GDALGetInternalHandle(ds, "TIFF_HANDLE");
+    TIFF *tif = st_gdal_tiff(ds);
     uint16_t comp = 0, pred = 0, planar = 0, bps = 0;
     uint32_t tw = 0, th = 0;
     if (!tif || !TIFFIsTiled(tif) || TIFFCurrentDirOffset(tif) == 0 ||
@@ -155,6 +153,20 @@ static TIFF *raw_handle(GDALDatasetH ds, int codec, strata_dtype dtype, int band
               (bands == 1 || planar == PLANARCONFIG_SEPARATE) &&
               bps == 8 * strata_dtype_size(dtype) && tw == OUT_BLOCK && th == OUT_BLOCK;
     return ok ? tif : NULL;
+}
+
+/* The template's own GeoTIFF tags when it has them (the output has its grid), else GDAL's
+ * view of its geotransform and CRS. */
+static strata_status set_georeferencing(GDALDatasetH ds, const strata_meta *m) {
+    if (m->geotags && st_geotags_write(m->geotags, ds)) {
+        return STRATA_OK;
+    }
+    ST_TRY(st_meta_crs(m));
+    GDALSetGeoTransform(ds, (double *)m->gt);
+    if (m->crs_wkt[0]) {
+        GDALSetProjection(ds, m->crs_wkt);
+    }
+    return STRATA_OK;
 }
 
 static strata_status create_file(gtiff_sink *s, strata_op op, const char *tmp, strata_dtype dtype,
@@ -192,10 +204,7 @@ static strata_status create_file(gtiff_sink *s, strata_op op, const char *tmp, s
     if (!f->ds) {
         return st_fail_gdal(STRATA_ERR_WRITE, "cannot create %.*s", (int)(strlen(tmp) - 5), tmp);
     }
-    GDALSetGeoTransform(f->ds, (double *)m->gt);
-    if (m->crs_wkt[0]) {
-        GDALSetProjection(f->ds, m->crs_wkt);
-    }
+    ST_TRY(set_georeferencing(f->ds, m));
     for (int b = 0; b < m->bands; b++) {
         GDALRasterBandH h = GDALGetRasterBand(f->ds, b + 1);
         int has;

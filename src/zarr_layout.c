@@ -680,6 +680,7 @@ static json_t *new_sources(const strata_collection *c) {
 strata_status st_zarr_plan_init(st_zarr_plan *p, const strata_collection *c, const char *store,
                                 const strata_zarr_opts *o, bool append) {
     memset(p, 0, sizeof *p);
+    ST_TRY(st_meta_crs(c->meta)); /* the layout reads crs_wkt and epsg from here on */
     p->c = c;
     p->store = store;
     p->version = o->zarr_version;

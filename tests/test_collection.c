@@ -612,6 +612,44 @@ static void test_chunks(void) {
     strata_collection_free(c);
 }
 
+/* A GeoTIFF template's CRS is built on first use (st_meta_crs), equal to the one built at
+ * once; if the template is gone by then, the getters say "no CRS" and the error names it. */
+static void test_crs_on_first_use(void) {
+    const char *dir = fx_dir_new();
+    fx_spec s;
+    fx_spec_default(&s);
+    s.epsg = 0;
+    s.proj4 = "+proj=laea +lat_0=52 +lon_0=10 +x_0=4321000 +y_0=3210000 +ellps=GRS80 +units=m";
+    const char *paths[] = {fx_path(dir, "a.tif"), fx_path(dir, "b.tif")};
+    fx_write(paths[0], &s, 0);
+    fx_write(paths[1], &s, 1);
+    strata_meta *eager = NULL;
+    REQUIRE_OK(strata_meta_from_file(paths[0], &eager));
+    strata_collection *c = NULL;
+    REQUIRE_OK(strata_collection_from_files(paths, 2, &c));
+    const strata_meta *m = strata_collection_meta(c);
+    CHECK_CONTAINS(strata_meta_crs_wkt(m), "Lambert");
+    CHECK_EQ_STR(strata_meta_crs_wkt(m), strata_meta_crs_wkt(eager));
+    CHECK_EQ_INT(strata_meta_epsg(m), strata_meta_epsg(eager));
+    CHECK_EQ_INT(strata_meta_equal(m, eager), 1);
+    strata_collection_free(c);
+
+    REQUIRE_OK(strata_collection_from_files(paths, 2, &c));
+    CHECK_EQ_INT(fx_remove(paths[0]), 0);
+    m = strata_collection_meta(c);
+    CHECK_EQ_STR(strata_meta_crs_wkt(m), "");
+    CHECK_CONTAINS(strata_errmsg(), paths[0]);
+    char *json = NULL;
+    CHECK_STATUS(strata_meta_to_json(m, &json), STRATA_ERR_IO);
+    CHECK(json == NULL);
+    CHECK_EQ_INT(strata_meta_equal(m, eager), 0);
+    /* Back in place, the CRS builds. */
+    fx_write(paths[0], &s, 0);
+    CHECK_EQ_STR(strata_meta_crs_wkt(m), strata_meta_crs_wkt(eager));
+    strata_collection_free(c);
+    strata_meta_free(eager);
+}
+
 TEST_MAIN(test_opens_only_template, test_from_files_errors, test_json_round_trip,
           test_json_malformed, test_times_iso, test_times_pattern, test_labels_from_times,
-          test_set_labels, test_chunks)
+          test_set_labels, test_chunks, test_crs_on_first_use)

@@ -5,7 +5,11 @@
 #include "harness.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <ogr_srs_api.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* ---- the data ------------------------------------------------------------------------- */
 
@@ -727,6 +731,56 @@ static void test_gtiff_outputs(void) {
     strata_collection_free(c);
 }
 
+static int output_epsg(const char *path) {
+    GDALDatasetH ds = GDALOpen(path, GA_ReadOnly);
+    OGRSpatialReferenceH srs = ds ? GDALGetSpatialRef(ds) : NULL;
+    const char *code = srs ? OSRGetAuthorityCode(srs, NULL) : NULL;
+    int epsg = code ? atoi(code) : 0;
+    if (ds) {
+        GDALClose(ds);
+    }
+    return epsg;
+}
+
+/* Outputs carry the CRS GDAL sees in the template: its GeoTIFF keys copied as they are, or,
+ * when side files (.aux.xml) give it another CRS, that one. */
+static void test_gtiff_crs(void) {
+    fx_spec s;
+    fx_spec_default(&s);
+    s.epsg = 32632;
+    const char *dir = fx_dir_new();
+    const char **paths = fx_write_stack(dir, &s, 3, NULL);
+    const strata_op mean = STRATA_OP_MEAN;
+    strata_reduce_opts o;
+    strata_reduce_opts_init(&o);
+    for (int side = 0; side < 2; side++) {
+        for (int t = 0; side && t < 3; t++) {
+            char aux[4096];
+            snprintf(aux, sizeof aux, "%s.aux.xml", paths[t]);
+            fx_write_text(aux, "<PAMDataset><SRS>EPSG:3035</SRS></PAMDataset>\n");
+        }
+        strata_collection *c = NULL;
+        REQUIRE_OK(strata_collection_from_files(paths, 3, &c));
+        CHECK_EQ_INT(strata_meta_epsg(strata_collection_meta(c)), side ? 3035 : 32632);
+        for (int k = 0; k < 2; k++) {
+            o.compress = k ? "lzw" : "zstd";
+            strata_result *r = NULL;
+            const char *out = fx_path(dir, "mean_%d_%d.tif", side, k);
+            CHECK_OK(strata_reduce_to_gtiff(c, NULL, &mean, 1, &o, out, &r));
+            CHECK_MSG(output_epsg(out) == (side ? 3035 : 32632), "side files %d, %s: EPSG:%d", side,
+                      o.compress, output_epsg(out));
+            double gt[6];
+            GDALDatasetH ds = GDALOpen(out, GA_ReadOnly);
+            REQUIRE(ds != NULL);
+            GDALGetGeoTransform(ds, gt);
+            CHECK(memcmp(gt, s.gt, sizeof gt) == 0);
+            GDALClose(ds);
+            strata_result_free(r);
+        }
+        strata_collection_free(c);
+    }
+}
+
 TEST_MAIN(test_reduce_int, test_reduce_float_nan, test_threads_identical, test_groupby,
           test_progress_and_cancel, test_bad_options, test_bad_file_fails_reduce,
-          test_gtiff_outputs)
+          test_gtiff_outputs, test_gtiff_crs)
