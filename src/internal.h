@@ -90,6 +90,8 @@ struct strata_meta {
     char *driver;
 };
 
+/* An empty meta of that many bands (per-band arrays allocated), or NULL. */
+strata_meta *st_meta_alloc(int bands);
 /* lazy_crs: leave the CRS to st_meta_crs, and keep the template's geotags (a GeoTIFF whose
  * side files, if any, GDAL is told to ignore). */
 strata_status st_meta_from_dataset(GDALDatasetH ds, const char *path, bool lazy_crs,

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static strata_meta *meta_alloc(int bands) {
+strata_meta *st_meta_alloc(int bands) {
     strata_meta *m = st_calloc(1, sizeof *m);
     if (!m) {
         return NULL;
@@ -133,7 +133,7 @@ strata_status st_meta_from_dataset(GDALDatasetH ds, const char *path, bool lazy_
     if (bands < 1) {
         return st_fail(STRATA_ERR_UNSUPPORTED, "%s: has no raster bands", path);
     }
-    strata_meta *m = meta_alloc(bands);
+    strata_meta *m = st_meta_alloc(bands);
     if (!m) {
         return st_nomem("meta");
     }
@@ -300,7 +300,7 @@ strata_status st_meta_repeat_bands(const strata_meta *m, size_t nsrc, const char
         return st_fail(STRATA_ERR_UNSUPPORTED, "%zu sources of %d bands: too many bands", nsrc,
                        m->bands);
     }
-    strata_meta *r = meta_alloc((int)nsrc * m->bands);
+    strata_meta *r = st_meta_alloc((int)nsrc * m->bands);
     if (!r) {
         return st_nomem("meta");
     }
@@ -456,7 +456,7 @@ strata_status st_meta_from_jobj(const void *jobj, strata_meta **out) {
         return meta_bad("missing or mistyped field (epsg, crs_wkt, geotransform, rows, cols, "
                         "dtype, block, driver, bands)");
     }
-    strata_meta *m = meta_alloc((int)json_array_size(jb));
+    strata_meta *m = st_meta_alloc((int)json_array_size(jb));
     if (!m) {
         return st_nomem("meta");
     }

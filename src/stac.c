@@ -175,16 +175,8 @@ static strata_status meta_from_items(const st_stac_items *items, strata_meta **o
         return STRATA_OK;
     }
     int bands = items->items[0].assets[0].bands.n;
-    strata_meta *m = st_calloc(1, sizeof *m);
-    if (m) {
-        m->bands = bands;
-        m->has_nodata = st_calloc((size_t)bands, sizeof *m->has_nodata);
-        m->nodata = st_calloc((size_t)bands, sizeof *m->nodata);
-        m->band_names = st_calloc((size_t)bands, sizeof *m->band_names);
-    }
-    strata_status st = m && m->has_nodata && m->nodata && m->band_names
-                           ? fill_meta(&items->items[0], m)
-                           : st_nomem("meta");
+    strata_meta *m = st_meta_alloc(bands);
+    strata_status st = m ? fill_meta(&items->items[0], m) : st_nomem("meta");
     if (st != STRATA_OK) {
         strata_meta_free(m);
         return st;
