@@ -779,6 +779,32 @@ static void test_gtiff_crs(void) {
         }
         strata_collection_free(c);
     }
+
+    /* Files whose GeoTIFF tags differ from the template's (the same CRS, written from a PROJ
+     * string): each worker compares through GDAL's view, building the template's CRS on
+     * first use from several threads at once (the tsan build runs this). */
+    const char *mixed[8];
+    for (int t = 0; t < 8; t++) {
+        mixed[t] = fx_path(dir, "mixed_%d.tif", t);
+        fx_spec ms = s;
+        if (t > 0) {
+            ms.epsg = 0;
+            ms.proj4 = "+proj=utm +zone=32 +datum=WGS84 +units=m +no_defs";
+        }
+        fx_write(mixed[t], &ms, t);
+    }
+    strata_collection *c = NULL;
+    REQUIRE_OK(strata_collection_from_files(mixed, 8, &c));
+    REQUIRE_OK(strata_collection_set_chunks(c, &(strata_chunks){1, 1, 16, 16}));
+    o.threads = 3;
+    o.compress = NULL;
+    strata_result *r = NULL;
+    const char *out = fx_path(dir, "mixed_mean.tif");
+    CHECK_OK(strata_reduce_to_gtiff(c, NULL, &mean, 1, &o, out, &r));
+    CHECK_EQ_INT(output_epsg(out), 32632);
+    CHECK_EQ_INT(strata_meta_epsg(strata_collection_meta(c)), 32632);
+    strata_result_free(r);
+    strata_collection_free(c);
 }
 
 TEST_MAIN(test_reduce_int, test_reduce_float_nan, test_threads_identical, test_groupby,
