@@ -7,7 +7,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <tiffio.h>
 
 /* The tags, with libgeotiff's field definitions, which GDAL registers with libtiff: each
  * double or short array passes a 16-bit count, the ASCII params a string. */
@@ -22,6 +21,17 @@ static const struct {
     {34736, sizeof(double)},   /* GeoDoubleParams */
     {34737, 0},                /* GeoAsciiParams */
 };
+
+/* Bytes of count values of tag i (an ASCII count includes the final NUL). */
+static size_t tag_bytes(int i, uint32_t count) {
+    return count * (tags[i].esize ? tags[i].esize : 1);
+}
+
+/* A copy of count values of tag i, or NULL. */
+static void *copy_values(int i, uint32_t count, const void *v) {
+    void *c = st_malloc(tag_bytes(i, count));
+    return c ? memcpy(c, v, tag_bytes(i, count)) : NULL;
+}
 
 TIFF *st_gdal_tiff(GDALDatasetH ds) {
     GDALDriverH drv = GDALGetDatasetDriver(ds);
@@ -44,22 +54,13 @@ void st_geotags_free(st_geotags *g) {
 static bool read_tag(TIFF *tif, int i, st_geotags *g) {
     void *v = NULL;
     uint16_t count = 0;
-    if (tags[i].esize == 0) {
-        if (!TIFFGetField(tif, tags[i].tag, &v)) {
-            return true;
-        }
-        g->count[i] = (uint32_t)strlen(v) + 1;
-        g->values[i] = st_strdup(v);
-    } else {
-        if (!TIFFGetField(tif, tags[i].tag, &count, &v) || count == 0) {
-            return true;
-        }
-        g->count[i] = count;
-        g->values[i] = st_malloc(count * tags[i].esize);
-        if (g->values[i]) {
-            memcpy(g->values[i], v, count * tags[i].esize);
-        }
+    bool has = tags[i].esize == 0 ? TIFFGetField(tif, tags[i].tag, &v)
+                                  : TIFFGetField(tif, tags[i].tag, &count, &v);
+    if (!has || !v || (tags[i].esize && count == 0)) {
+        return true;
     }
+    g->count[i] = tags[i].esize ? count : (uint32_t)strlen(v) + 1;
+    g->values[i] = copy_values(i, g->count[i], v);
     return g->values[i] != NULL;
 }
 
@@ -86,13 +87,10 @@ st_geotags *st_geotags_copy(const st_geotags *g) {
         if (g->count[i] == 0) {
             continue;
         }
-        size_t len = g->count[i] * (tags[i].esize ? tags[i].esize : 1);
-        c->values[i] = st_malloc(len);
-        if (!c->values[i]) {
+        if (!(c->values[i] = copy_values(i, g->count[i], g->values[i]))) {
             st_geotags_free(c);
             return NULL;
         }
-        memcpy(c->values[i], g->values[i], len);
         c->count[i] = g->count[i];
     }
     return c;
