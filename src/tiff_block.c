@@ -11,7 +11,7 @@
 #include <zstd.h>
 
 struct st_tiff_block {
-    int codec, level;
+    int codec;
     size_t cap;   /* bytes of the largest block */
     uint8_t *row; /* one row, reordered by the float predictor */
     uint8_t *out; /* compressed block */
@@ -31,17 +31,30 @@ void st_tiff_block_free(st_tiff_block *e) {
     free(e);
 }
 
+/* A ZSTD context at level with a hash table of 2^12 entries (16 KB, in L1) instead of the
+ * level's 2^14 for a 256 KB block: on noisy float outputs, where almost all the gain comes
+ * from the literals' Huffman coding, compressing took 25 ms per 16 MB instead of 34 for
+ * 0.1% more bytes; on a smooth field the output grew from 16.5% to 17.1% of the input. */
+static ZSTD_CCtx *new_zstd(int level) {
+    ZSTD_CCtx *z = ZSTD_createCCtx();
+    if (z && (ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, level)) ||
+              ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_hashLog, 12)))) {
+        ZSTD_freeCCtx(z);
+        return NULL;
+    }
+    return z;
+}
+
 st_tiff_block *st_tiff_block_new(int codec, int level, size_t block_bytes, size_t row_bytes) {
     st_tiff_block *e = st_calloc(1, sizeof *e);
     if (!e) {
         return NULL;
     }
     e->codec = codec;
-    e->level = level;
     e->cap = block_bytes;
     e->row = st_malloc(row_bytes);
     if (codec == ST_TIFF_ZSTD) {
-        e->zstd = ZSTD_createCCtx();
+        e->zstd = new_zstd(level);
         e->out_cap = ZSTD_compressBound(block_bytes);
     } else {
         e->deflate = libdeflate_alloc_compressor(level);
@@ -128,7 +141,7 @@ strata_status st_tiff_block_encode(st_tiff_block *e, void *blk, strata_dtype dty
     predict(e, blk, esize, st_dtype_is_float(dtype), width, height);
     size_t got;
     if (e->codec == ST_TIFF_ZSTD) {
-        got = ZSTD_compressCCtx(e->zstd, e->out, e->out_cap, blk, n, e->level);
+        got = ZSTD_compress2(e->zstd, e->out, e->out_cap, blk, n);
         if (ZSTD_isError(got)) {
             return st_fail(STRATA_ERR_WRITE, "ZSTD: %s", ZSTD_getErrorName(got));
         }
