@@ -129,7 +129,8 @@ static bool covers_whole_blocks(const st_rect *r, int rows, int cols) {
  * written, which GDAL does when it flushes the georeferencing; and the tags the encoder
  * follows. GDAL's own compression threads write their blocks the same way. */
 static TIFF *raw_handle(GDALDatasetH ds, int codec, strata_dtype dtype, int bands) {
-    if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__ || !st_gdal_tiff(ds)) {
+    TIFF *tif = st_gdal_tiff(ds);
+    if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__ || !tif) {
         return NULL;
     }
     CPLErrorReset();
@@ -137,10 +138,9 @@ static TIFF *raw_handle(GDALDatasetH ds, int codec, strata_dtype dtype, int band
     if (CPLGetLastErrorType() >= CE_Failure) {
         return NULL;
     }
-    TIFF *tif = st_gdal_tiff(ds);
     uint16_t comp = 0, pred = 0, planar = 0, bps = 0;
     uint32_t tw = 0, th = 0;
-    if (!tif || !TIFFIsTiled(tif) || TIFFCurrentDirOffset(tif) == 0 ||
+    if (!TIFFIsTiled(tif) || TIFFCurrentDirOffset(tif) == 0 ||
         !TIFFGetField(tif, TIFFTAG_COMPRESSION, &comp) ||
         !TIFFGetFieldDefaulted(tif, TIFFTAG_PREDICTOR, &pred) ||
         !TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &planar) ||
