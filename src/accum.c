@@ -171,28 +171,47 @@ static ST_INLINE double load_one(const void *src, strata_dtype dt, size_t i) {
  * are constants in every caller, so unused updates compile away and the step loop unrolls.
  * The updates are selects on a bool from isnan(): written as (x == x) & ..., GCC 12 leaves
  * a branch and the loop scalar. Without nodata, nd is NaN: never equal, so only NaN counts
- * as missing. */
+ * as missing.
+ * float32 values are tested and selected as floats, before they widen: one mask of 8 lanes
+ * then serves 8 counts, and the sum and variance selects need no 64-bit masks (over a full
+ * tile, two steps a pass: std 0.37 against 0.43 ns per pixel and step, mean 0.21 against
+ * 0.29). A missing value stands in as K, whose difference to K is 0; a pixel not seeded yet
+ * (K NaN) thus gets S1 NaN from missing values too, and seed_first_values puts it right. */
 static ST_INLINE void update(const char *src, size_t sstride, int ns, strata_dtype dt, unsigned fl,
                              size_t n, double nd, uint32_t *restrict cnt, uint32_t *restrict miss,
                              double *restrict sum, double *restrict mn, double *restrict mx,
                              double *restrict k, double *restrict s1, double *restrict s2) {
+    /* nd is NaN or a float32 value when dt is float32 (st_meta_nodata_cmp). */
+    float ndf = dt == STRATA_FLOAT32 ? (float)nd : 0.0f;
     for (size_t i = 0; i < n; i++) {
         uint32_t c = cnt[i], m = HAS(fl, F_MISS) ? miss[i] : 0;
         double su = HAS(fl, F_SUM) ? sum[i] : 0.0, lo = HAS(fl, F_MIN) ? mn[i] : 0.0;
         double hi = HAS(fl, F_MAX) ? mx[i] : 0.0, kk = HAS(fl, F_K) ? k[i] : 0.0;
         double a1 = HAS(fl, F_K) ? s1[i] : 0.0, a2 = HAS(fl, F_K) ? s2[i] : 0.0;
+        float kf = (float)kk;
         for (int s = 0; s < ns; s++) {
-            double x = load_one(src + s * sstride, dt, i);
-            bool valid = !isnan(x) && x != nd;
+            double x, xz, xk;
+            bool valid;
+            if (dt == STRATA_FLOAT32) {
+                float xf = ((const float *)(src + s * sstride))[i];
+                valid = !isnan(xf) && xf != ndf;
+                x = xf;
+                xz = valid ? xf : 0.0f;
+                xk = valid ? xf : kf;
+            } else {
+                x = load_one(src + s * sstride, dt, i);
+                valid = !isnan(x) && x != nd;
+                xz = valid ? x : 0.0;
+                xk = valid ? x : kk;
+            }
             c += valid;
             m += !valid;
-            su += valid ? x : 0.0;
+            su += xz;
             double v = valid ? x : INFINITY;
             lo = v < lo ? v : lo;
             v = valid ? x : -INFINITY;
             hi = v > hi ? v : hi;
-            double d = x - kk;
-            d = valid ? d : 0.0;
+            double d = xk - kk;
             a1 += d;
             a2 += d * d;
         }
@@ -217,22 +236,25 @@ static ST_INLINE void update(const char *src, size_t sstride, int ns, strata_dty
 }
 
 /* The kernel does not seed K (a pixel's K is its first valid value): seeding took nearly
- * half of the variance update (0.65 against 0.36 ns per pixel and step). A pixel whose first
- * valid value came in this call still has K NaN, and its S1 and S2 went NaN (a pixel with
- * no valid value yet keeps S1 = 0); it is redone here from the call's values, step for step
- * as a seeding kernel does it (from S1 = S2 = 0, as the pixel had no valid value before), so
- * the result is bitwise the same. That happens once per pixel and tile range. Returns true
- * when no K of the sub-tile is NaN any more: the caller then stops scanning it. */
+ * half of the variance update (0.65 against 0.36 ns per pixel and step). A pixel whose K is
+ * still NaN went through the call with S1 and S2 NaN. Without a valid value yet (count 0),
+ * it stays so: the next seeding overwrites them, and st_acc_canonicalize zeroes a pixel that
+ * never had one. If its first valid value came in this call, it is redone here from the
+ * call's values, step for step as a seeding kernel does it (from S1 = S2 = 0, as the
+ * pixel had no valid value before), so the result is bitwise the same. That happens once per
+ * pixel and tile range. Returns true when no K of the sub-tile is NaN any more: the caller
+ * then stops scanning it. */
 static ST_INLINE bool seed_first_values(const char *src, size_t sstride, size_t nsteps,
-                                        strata_dtype dt, double nd, size_t n, double *restrict k,
+                                        strata_dtype dt, double nd, size_t n,
+                                        const uint32_t *restrict cnt, double *restrict k,
                                         double *restrict s1, double *restrict s2) {
     size_t unset = 0, todo = 0;
     for (size_t i = 0; i < n; i++) {
         unset += isnan(k[i]);
-        todo += isnan(k[i]) & isnan(s1[i]);
+        todo += isnan(k[i]) & (cnt[i] > 0);
     }
     for (size_t i = 0, left = todo; left > 0 && i < n; i++) {
-        if (!isnan(k[i]) || !isnan(s1[i])) {
+        if (!isnan(k[i]) || cnt[i] == 0) {
             continue;
         }
         double kk = NAN, a1 = 0.0, a2 = 0.0;
@@ -387,7 +409,8 @@ void st_acc_add(st_acc *a, int g, int b, const size_t *steps, size_t nsteps, con
     }
     uint8_t *seeded = p.k ? a->seeded + seeded_at(a, g, b, i0) : NULL;
     if (seeded && !*seeded) {
-        *seeded = seed_first_values(src, step_bytes, nsteps, dtype, p.nd, n, p.k, p.s1, p.s2);
+        *seeded =
+            seed_first_values(src, step_bytes, nsteps, dtype, p.nd, n, p.cnt, p.k, p.s1, p.s2);
     }
     for (size_t s = 0; a->vals && s < nsteps; s++) {
         keep_values(src + s * step_bytes, dtype, n, p.nd,
