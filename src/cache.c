@@ -6,10 +6,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <tiffio.h>
 
 typedef struct cache_entry {
     size_t t;
     GDALDatasetH ds;
+    TIFF *tif; /* when its compressed blocks are read into the thread's buffer (see raw) */
     uint64_t last_use;
 } cache_entry;
 
@@ -22,6 +24,12 @@ struct st_thread_cache {
     uint64_t tick;
     void *scratch;
     size_t scratch_size;
+    /* libtiff reads a compressed block into a buffer of the handle, grown as larger blocks
+     * come. With a handle per file and dozens of files a thread (60 on stack A), those
+     * buffers (256 KB each there) outgrew the caches: every read copied into cold memory,
+     * and the growing copied and faulted more. The handles of a thread share this one. */
+    void *raw;
+    size_t raw_size;
     OGRSpatialReferenceH tmpl_srs; /* parsed once per thread: OSR objects are not shared */
     bool srs_parsed;
     unsigned char *tmpl_keys; /* the template's GeoKey tags, when it is a GeoTIFF */
@@ -38,6 +46,7 @@ void st_cache_free(st_thread_cache *tc) {
     }
     free(tc->entries);
     free(tc->scratch);
+    free(tc->raw);
     free(tc->tmpl_keys);
     if (tc->tmpl_srs) {
         OSRDestroySpatialReference(tc->tmpl_srs);
@@ -125,6 +134,64 @@ void *st_cache_scratch(st_thread_cache *tc, size_t n) {
         tc->scratch_size = n;
     }
     return tc->scratch;
+}
+
+/* GDAL's libtiff handle of ds when its blocks can be read into a shared buffer: codecs that
+ * only read the block's bytes from it (not uncompressed data, which libtiff reads straight
+ * into the destination, nor JPEG, whose raw data libtiff may not expose). */
+static TIFF *tiff_to_share(GDALDatasetH ds) {
+    TIFF *tif = st_gdal_tiff(ds);
+    uint16_t comp = COMPRESSION_NONE;
+    if (!tif || !TIFFGetField(tif, TIFFTAG_COMPRESSION, &comp)) {
+        return NULL;
+    }
+    switch (comp) {
+    case COMPRESSION_ADOBE_DEFLATE:
+    case COMPRESSION_DEFLATE:
+    case COMPRESSION_LZW:
+    case COMPRESSION_ZSTD:
+    case COMPRESSION_LZMA:
+    case COMPRESSION_PACKBITS:
+        return tif;
+    default:
+        return NULL;
+    }
+}
+
+/* A buffer of at least n bytes for every shared handle of the thread: the old one is freed
+ * only once no handle points at it. */
+static bool grow_raw(st_thread_cache *tc, uint64_t n) {
+    size_t size = tc->raw_size * 2 > n ? tc->raw_size * 2 : (size_t)n;
+    size = (size + 65535) & ~(size_t)65535;
+    void *raw = st_malloc(size);
+    if (!raw) {
+        return false;
+    }
+    for (int i = 0; i < tc->count; i++) {
+        if (tc->entries[i].tif) {
+            TIFFReadBufferSetup(tc->entries[i].tif, raw, (tmsize_t)size);
+        }
+    }
+    free(tc->raw);
+    tc->raw = raw;
+    tc->raw_size = size;
+    return true;
+}
+
+void st_cache_fit_block(st_thread_cache *tc, TIFF *tif, int x, int y, int sample) {
+    uint32_t strile = TIFFIsTiled(tif)
+                          ? TIFFComputeTile(tif, (uint32_t)x, (uint32_t)y, 0, (uint16_t)sample)
+                          : TIFFComputeStrip(tif, (uint32_t)y, (uint16_t)sample);
+    uint64_t n = TIFFGetStrileByteCount(tif, strile);
+    /* A byte count beyond libtiff's own bound for a block (ten times its decoded size, with
+     * a margin) is corrupt: libtiff's buffer, which it grows only as bytes arrive and whose
+     * size it limits, handles it as GDAL alone would. */
+    uint64_t decoded = (uint64_t)(TIFFIsTiled(tif) ? TIFFTileSize64(tif) : TIFFStripSize64(tif));
+    if (n > decoded * 10 + 4096 || (n > tc->raw_size && !grow_raw(tc, n))) {
+        TIFFReadBufferSetup(tif, NULL, 1024);
+        return;
+    }
+    TIFFReadBufferSetup(tif, tc->raw, (tmsize_t)tc->raw_size);
 }
 
 GDALDatasetH st_open_raster(const char *path, const char *driver, bool sidecars) {
@@ -249,12 +316,15 @@ static strata_status follow_capacity(st_thread_cache *tc) {
     return STRATA_OK;
 }
 
-strata_status st_cache_acquire(st_thread_cache *tc, size_t t, GDALDatasetH *out) {
+strata_status st_cache_acquire(st_thread_cache *tc, size_t t, GDALDatasetH *out, TIFF **tif) {
     ST_TRY(follow_capacity(tc));
     for (int i = 0; i < tc->count; i++) {
         if (tc->entries[i].t == t) {
             tc->entries[i].last_use = ++tc->tick;
             *out = tc->entries[i].ds;
+            if (tif) {
+                *tif = tc->entries[i].tif;
+            }
             return STRATA_OK;
         }
     }
@@ -267,8 +337,11 @@ strata_status st_cache_acquire(st_thread_cache *tc, size_t t, GDALDatasetH *out)
     } else {
         tc->count++;
     }
-    tc->entries[slot] = (cache_entry){t, ds, ++tc->tick};
+    tc->entries[slot] = (cache_entry){t, ds, tiff_to_share(ds), ++tc->tick};
     *out = ds;
+    if (tif) {
+        *tif = tc->entries[slot].tif;
+    }
     return STRATA_OK;
 }
 

@@ -460,7 +460,7 @@ strata_status strata_collection_validate(const strata_collection *c) {
     ST_TRY(st_cache_for_thread(c, &tc));
     for (size_t f = 0; f < c->n * c->nsrc; f++) {
         GDALDatasetH ds;
-        ST_TRY(st_cache_acquire(tc, f, &ds));
+        ST_TRY(st_cache_acquire(tc, f, &ds, NULL));
     }
     return STRATA_OK;
 }

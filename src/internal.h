@@ -154,8 +154,12 @@ struct strata_collection {
 /* The calling thread's cache for c (created on first use). */
 strata_status st_cache_for_thread(const strata_collection *c, st_thread_cache **out);
 /* The open dataset of file f (timestep t, source k: f = t * nsrc + k), opened and checked
- * against the template on first use. */
-strata_status st_cache_acquire(st_thread_cache *tc, size_t f, GDALDatasetH *out);
+ * against the template on first use; and when tif is not NULL, GDAL's libtiff handle of it if
+ * its blocks are to be read into the thread's shared buffer (else NULL). */
+strata_status st_cache_acquire(st_thread_cache *tc, size_t f, GDALDatasetH *out, TIFF **tif);
+/* Call before GDAL reads the block of tif at pixel (x, y) of sample (0-based band): points
+ * the handle at the thread's buffer of compressed bytes, grown to hold the block. */
+void st_cache_fit_block(st_thread_cache *tc, TIFF *tif, int x, int y, int sample);
 /* Closes file f's handle now if this thread has it open: for files read once, so that they
  * do not pile up in the cache with their buffers. */
 void st_cache_close(st_thread_cache *tc, size_t f);

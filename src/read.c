@@ -39,9 +39,11 @@ strata_status st_read_rect(st_thread_cache *tc, size_t t, int band, const st_rec
     const strata_collection *c = st_cache_collection(tc);
     const strata_meta *m = c->meta;
     GDALDatasetH ds;
+    TIFF *tif;
     size_t f = t * c->nsrc + (size_t)(band / c->src_bands);
-    ST_TRY(st_cache_acquire(tc, f, &ds));
-    GDALRasterBandH h = GDALGetRasterBand(ds, band % c->src_bands + 1);
+    ST_TRY(st_cache_acquire(tc, f, &ds, &tif));
+    int sample = band % c->src_bands;
+    GDALRasterBandH h = GDALGetRasterBand(ds, sample + 1);
     GDALDataType src_type = st_dtype_to_gdal(m->dtype), dst_type = st_dtype_to_gdal(dtype);
     /* The file's own blocks: a meta built from STAC metadata does not know them. */
     int bw, bh;
@@ -56,9 +58,12 @@ strata_status st_read_rect(st_thread_cache *tc, size_t t, int band, const st_rec
     st_gdal_quiet_begin();
     for (int by = ys.first; by <= ys.last && st == STRATA_OK; by++) {
         for (int bx = xs.first; bx <= xs.last && st == STRATA_OK; bx++) {
+            if (tif) {
+                st_cache_fit_block(tc, tif, bx * bw, by * bh, sample);
+            }
             if (GDALReadBlock(h, bx, by, blk) != CE_None) {
                 st = st_fail_gdal(STRATA_ERR_IO, "%s: cannot read band %d block (%d, %d)",
-                                  c->paths[f], band % c->src_bands + 1, bx, by);
+                                  c->paths[f], sample + 1, bx, by);
             } else if (!direct) {
                 copy_from_block(blk, src_type, bx, by, bw, bh, r, dst, dst_type);
             }

@@ -5,6 +5,8 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 /* A small deterministic generator (tests must not depend on libc's rand). */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -342,6 +344,113 @@ static void test_truncated_file(void) {
     strata_collection_free(c);
 }
 
+/* Compressed sizes that grow with t: constant, 16 levels, then noise that hardly compresses
+ * (float32, so a 256 x 256 block of noise is about 256 KB). */
+static double v_growing_blocks(int t, int b, int row, int col) {
+    uint64_t h = (uint64_t)t * 73856093u ^ (uint64_t)b * 19349663u ^ (uint64_t)row * 83492791u ^
+                 (uint64_t)col * 2654435761u;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return t == 0 ? 1.0 : t == 1 ? (double)(h % 16) : (double)(h >> 11) / 9007199254740992.0 * 1e3;
+}
+
+/* Every handle of a thread reads compressed blocks into one shared buffer (cache.c). Here
+ * it grows while earlier files stay open, then serves small blocks again; striped and
+ * pixel-interleaved files take the same path. */
+static void test_shared_compressed_buffer(void) {
+    fx_spec s;
+    fx_spec_default(&s);
+    s.rows = 256;
+    s.cols = 512;
+    s.bands = 2;
+    s.block_x = s.block_y = 256;
+    s.type = GDT_Float32;
+    s.compress = "DEFLATE";
+    s.value = v_growing_blocks;
+    strata_collection *c = stack(&s, 4, NULL);
+    REQUIRE(c != NULL);
+    strata_window all = {0, 4, 0, 2, 0, 256, 0, 512};
+    check_window(c, &s, all, STRATA_FLOAT32);
+    strata_window first = {0, 2, 1, 1, 0, 256, 0, 256};
+    check_window(c, &s, first, STRATA_FLOAT64);
+    random_windows(c, &s, 20, 4, STRATA_FLOAT32);
+    strata_collection_free(c);
+
+    s.block_x = 0;
+    s.strip_rows = 64;
+    c = stack(&s, 4, NULL);
+    REQUIRE(c != NULL);
+    check_window(c, &s, all, STRATA_FLOAT32);
+    random_windows(c, &s, 20, 4, STRATA_FLOAT32);
+    strata_collection_free(c);
+}
+
+/* Sets the byte count of the first strip or tile in a little-endian classic TIFF to the
+ * largest its field holds. */
+static void corrupt_first_byte_count(const char *path) {
+    FILE *f = fopen(path, "r+b");
+    REQUIRE(f != NULL);
+    unsigned char e[12];
+    uint32_t ifd = 0;
+    uint16_t n = 0;
+    REQUIRE(fseek(f, 4, SEEK_SET) == 0 && fread(&ifd, 4, 1, f) == 1);
+    REQUIRE(fseek(f, ifd, SEEK_SET) == 0 && fread(&n, 2, 1, f) == 1);
+    for (uint16_t i = 0; i < n && fread(e, 12, 1, f) == 1; i++) {
+        uint16_t tag = (uint16_t)(e[0] | e[1] << 8), type = (uint16_t)(e[2] | e[3] << 8);
+        uint32_t count =
+            (uint32_t)e[4] | (uint32_t)e[5] << 8 | (uint32_t)e[6] << 16 | (uint32_t)e[7] << 24;
+        if (tag != 279 && tag != 325) { /* StripByteCounts, TileByteCounts */
+            continue;
+        }
+        size_t esize = type == 3 ? 2 : 4;
+        long at = ftell(f) - 4;
+        if (count * esize > 4) {
+            uint32_t off = 0;
+            memcpy(&off, e + 8, 4);
+            at = (long)off;
+        }
+        uint32_t huge = esize == 2 ? 0xffffu : 0x7fffffffu;
+        REQUIRE(fseek(f, at, SEEK_SET) == 0 && fwrite(&huge, esize, 1, f) == 1);
+        break;
+    }
+    fclose(f);
+}
+
+/* A block whose byte count runs far past the file's end: strata fails as GDAL does, naming
+ * the file, and reads the other files as before. */
+static void test_corrupt_byte_count(void) {
+    fx_spec s;
+    fx_spec_default(&s);
+    s.compress = "DEFLATE";
+    const char **paths = NULL;
+    strata_collection *c = stack(&s, 3, &paths);
+    REQUIRE(c != NULL);
+    strata_window w = {0, 3, 0, 1, 0, 40, 0, 50};
+    check_window(c, &s, w, STRATA_INT16);
+    corrupt_first_byte_count(paths[1]);
+    strata_collection_free(c);
+    REQUIRE(strata_collection_from_files(paths, 3, &c) == STRATA_OK);
+    w.nt = 1;
+    w.t0 = 1;
+    void *theirs = gdal_read(paths[1], &w, STRATA_INT16);
+    strata_status st;
+    long bad = fx_window_mismatches(c, &s, &w, STRATA_INT16, &st);
+    if (theirs) {
+        CHECK_MSG(bad == 0, "GDAL reads the file, strata: %ld mismatches", bad);
+    } else {
+        CHECK(bad == -1);
+        CHECK_EQ_INT(st, STRATA_ERR_IO);
+        CHECK_CONTAINS(strata_errmsg(), paths[1]);
+    }
+    free(theirs);
+    w.t0 = 2;
+    check_window(c, &s, w, STRATA_INT16);
+    w.t0 = 0;
+    check_window(c, &s, w, STRATA_INT16);
+    strata_collection_free(c);
+}
+
 /* A template stack of 3 plus one odd file at the end; the odd file's read must fail with
  * status, naming the file and containing `why`. */
 static void misaligned_case(const char *what, const fx_spec *odd, strata_status want,
@@ -516,5 +625,6 @@ static void test_validate(void) {
     CHECK_STATUS(strata_collection_validate(NULL), STRATA_ERR_INVALID_ARG);
 }
 
-TEST_MAIN(test_windows_tiled, test_windows_striped, test_type_conversion, test_invalid_windows,
-          test_truncated_file, test_misaligned, test_other_block_layout, test_validate)
+TEST_MAIN(test_windows_tiled, test_windows_striped, test_shared_compressed_buffer,
+          test_corrupt_byte_count, test_type_conversion, test_invalid_windows, test_truncated_file,
+          test_misaligned, test_other_block_layout, test_validate)
