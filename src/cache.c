@@ -136,13 +136,31 @@ void *st_cache_scratch(st_thread_cache *tc, size_t n) {
     return tc->scratch;
 }
 
-/* GDAL's libtiff handle of ds when its blocks can be read into a shared buffer: codecs that
- * only read the block's bytes from it (not uncompressed data, which libtiff reads straight
- * into the destination, nor JPEG, whose raw data libtiff may not expose). */
+/* True when GDAL's blocks of ds are the file's strips or tiles. GDAL reads a large single
+ * strip of bytes line by line (its "split" bands) with libtiff's scanline reader, which keeps
+ * its place in the strip's bytes from one block to the next: another file's read in between
+ * would overwrite them. */
+static bool blocks_are_striles(GDALDatasetH ds, TIFF *tif) {
+    int bw, bh;
+    GDALGetBlockSize(GDALGetRasterBand(ds, 1), &bw, &bh);
+    uint32_t w = 0, h = 0, rows = 0;
+    if (TIFFIsTiled(tif)) {
+        return TIFFGetField(tif, TIFFTAG_TILEWIDTH, &w) &&
+               TIFFGetField(tif, TIFFTAG_TILELENGTH, &h) && w == (uint32_t)bw && h == (uint32_t)bh;
+    }
+    return TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h) &&
+           TIFFGetFieldDefaulted(tif, TIFFTAG_ROWSPERSTRIP, &rows) &&
+           (rows < h ? rows : h) == (uint32_t)bh;
+}
+
+/* GDAL's libtiff handle of ds when its blocks can be read into a shared buffer: whole strips
+ * or tiles, with codecs that only read the block's bytes from it (not uncompressed data,
+ * which libtiff reads straight into the destination, nor JPEG, whose raw data libtiff may
+ * not expose). */
 static TIFF *tiff_to_share(GDALDatasetH ds) {
     TIFF *tif = st_gdal_tiff(ds);
     uint16_t comp = COMPRESSION_NONE;
-    if (!tif || !TIFFGetField(tif, TIFFTAG_COMPRESSION, &comp)) {
+    if (!tif || !TIFFGetField(tif, TIFFTAG_COMPRESSION, &comp) || !blocks_are_striles(ds, tif)) {
         return NULL;
     }
     switch (comp) {

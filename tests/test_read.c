@@ -384,6 +384,24 @@ static void test_shared_compressed_buffer(void) {
     check_window(c, &s, all, STRATA_FLOAT32);
     random_windows(c, &s, 20, 4, STRATA_FLOAT32);
     strata_collection_free(c);
+
+    /* One strip of bytes over 2000 rows: GDAL reads it line by line with libtiff's scanline
+     * reader, which resumes in the strip's bytes where the last block stopped. Reading the
+     * files in turns, a band of rows at a time, must not disturb that. */
+    fx_spec_default(&s);
+    s.block_x = 0;
+    s.rows = s.strip_rows = 2100;
+    s.cols = 40;
+    s.type = GDT_Byte;
+    s.compress = "DEFLATE";
+    s.value = fx_value_small;
+    c = stack(&s, 3, NULL);
+    REQUIRE(c != NULL);
+    for (int row0 = 0; row0 < s.rows; row0 += 700) {
+        strata_window band = {0, 3, 0, 1, row0, 700, 0, 40};
+        check_window(c, &s, band, STRATA_UINT8);
+    }
+    strata_collection_free(c);
 }
 
 /* Sets the byte count of the first strip or tile in a little-endian classic TIFF to the
