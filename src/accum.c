@@ -188,7 +188,7 @@ static ST_INLINE void update(const char *src, size_t sstride, int ns, strata_dty
         double su = HAS(fl, F_SUM) ? sum[i] : 0.0, lo = HAS(fl, F_MIN) ? mn[i] : 0.0;
         double hi = HAS(fl, F_MAX) ? mx[i] : 0.0, kk = HAS(fl, F_K) ? k[i] : 0.0;
         double a1 = HAS(fl, F_K) ? s1[i] : 0.0, a2 = HAS(fl, F_K) ? s2[i] : 0.0;
-        float kf = (float)kk;
+        float kf = dt == STRATA_FLOAT32 ? (float)kk : 0.0f; /* K of a float32 pixel is one */
         for (int s = 0; s < ns; s++) {
             double x, xz, xk;
             bool valid;

@@ -197,14 +197,14 @@ static bool grow_raw(st_thread_cache *tc, uint64_t n) {
 }
 
 void st_cache_fit_block(st_thread_cache *tc, TIFF *tif, int x, int y, int sample) {
-    uint32_t strile = TIFFIsTiled(tif)
-                          ? TIFFComputeTile(tif, (uint32_t)x, (uint32_t)y, 0, (uint16_t)sample)
-                          : TIFFComputeStrip(tif, (uint32_t)y, (uint16_t)sample);
+    bool tiled = TIFFIsTiled(tif);
+    uint32_t strile = tiled ? TIFFComputeTile(tif, (uint32_t)x, (uint32_t)y, 0, (uint16_t)sample)
+                            : TIFFComputeStrip(tif, (uint32_t)y, (uint16_t)sample);
     uint64_t n = TIFFGetStrileByteCount(tif, strile);
     /* A byte count beyond libtiff's own bound for a block (ten times its decoded size, with
      * a margin) is corrupt: libtiff's buffer, which it grows only as bytes arrive and whose
      * size it limits, handles it as GDAL alone would. */
-    uint64_t decoded = (uint64_t)(TIFFIsTiled(tif) ? TIFFTileSize64(tif) : TIFFStripSize64(tif));
+    uint64_t decoded = tiled ? TIFFTileSize64(tif) : TIFFStripSize64(tif);
     if (n > decoded * 10 + 4096 || (n > tc->raw_size && !grow_raw(tc, n))) {
         TIFFReadBufferSetup(tif, NULL, 1024);
         return;
