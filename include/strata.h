@@ -156,9 +156,6 @@ STRATA_API const char *strata_collection_source(const strata_collection *c, size
 STRATA_API int strata_collection_time(const strata_collection *c, size_t t, int64_t *utc);
 /* Label of timestep t, or NULL when the collection has none. */
 STRATA_API const char *strata_collection_label(const strata_collection *c, size_t t);
-/* Number of datasets currently open in the calling thread's cache. */
-STRATA_API int strata_collection_open_count(const strata_collection *c);
-
 /* Opens every file once and checks it against the template; the first bad file fails. */
 STRATA_API strata_status strata_collection_validate(const strata_collection *c);
 

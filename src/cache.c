@@ -3,6 +3,7 @@
  * every dataset of every thread. A cache is found by the thread's identity: a thread id
  * reused after its thread ended gets that thread's cache, which nothing else is using. */
 #include "internal.h"
+#include "strata_testing.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +117,7 @@ void st_cache_drop_thread(const strata_collection *cc) {
     st_cache_free(tc);
 }
 
-int strata_collection_open_count(const strata_collection *c) {
+int strata_testing_open_count(const strata_collection *c) {
     st_thread_cache *tc;
     if (!c || st_cache_for_thread(c, &tc) != STRATA_OK) {
         return 0;

@@ -1,5 +1,6 @@
 /* Per-thread error messages, status names, the allocation funnel, GDAL message capture. */
 #include "internal.h"
+#include "strata_testing.h"
 
 #include <cpl_error.h>
 #include <stdio.h>
@@ -90,12 +91,17 @@ void st_gdal_quiet_end(void) {
     }
 }
 
-/* One funnel for allocations: a test build can make the Nth one fail. */
+/* One funnel for allocations: a test can make the Nth one fail. */
 static atomic_long fail_countdown = -1;
+static atomic_int fail_configured;
+
+long strata_testing_fail_alloc(long n) {
+    atomic_store(&fail_configured, 1);
+    return atomic_exchange(&fail_countdown, n < 0 ? -1 : n);
+}
 
 static bool alloc_should_fail(void) {
-    static atomic_int configured;
-    if (!atomic_exchange(&configured, 1)) {
+    if (!atomic_exchange(&fail_configured, 1)) {
         const char *env = getenv("STRATA_FAIL_ALLOC");
         if (env) {
             atomic_store(&fail_countdown, atol(env));

@@ -2,6 +2,7 @@
  * reading one collection at once (also run under ThreadSanitizer, label tsan). */
 #include "fixtures.h"
 #include "harness.h"
+#include "strata_testing.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -35,17 +36,17 @@ static void test_capacity(void) {
     strata_collection *c = stack(&s, 5, &paths);
     REQUIRE(c != NULL);
     CHECK_OK(strata_collection_set_cache_capacity(c, 2));
-    CHECK_EQ_INT(strata_collection_open_count(c), 0);
+    CHECK_EQ_INT(strata_testing_open_count(c), 0);
     for (size_t t = 0; t < 5; t++) {
         CHECK_OK(read_step(c, &s, t));
-        int open = strata_collection_open_count(c);
+        int open = strata_testing_open_count(c);
         CHECK_MSG(open >= 1 && open <= 2, "after reading timestep %zu: %d open", t, open);
     }
-    CHECK_EQ_INT(strata_collection_open_count(c), 2);
+    CHECK_EQ_INT(strata_testing_open_count(c), 2);
     /* One read of all five at once keeps the bound too. */
     strata_window w = {0, 5, 0, 1, 0, 40, 0, 50};
     CHECK_EQ_INT(fx_window_mismatches(c, &s, &w, STRATA_INT16, NULL), 0);
-    CHECK(strata_collection_open_count(c) <= 2);
+    CHECK(strata_testing_open_count(c) <= 2);
     strata_collection_free(c);
 
     /* Capacity 1. */
@@ -55,7 +56,7 @@ static void test_capacity(void) {
     for (int round = 0; round < 2; round++) {
         for (size_t t = 0; t < 3; t++) {
             CHECK_OK(read_step(c, &s, t));
-            CHECK_EQ_INT(strata_collection_open_count(c), 1);
+            CHECK_EQ_INT(strata_testing_open_count(c), 1);
         }
     }
     strata_collection_free(c);
@@ -68,17 +69,17 @@ static void test_reuse(void) {
     strata_collection *c = stack(&s, 3, &paths);
     REQUIRE(c != NULL);
     CHECK_OK(read_step(c, &s, 1));
-    CHECK_EQ_INT(strata_collection_open_count(c), 1);
+    CHECK_EQ_INT(strata_testing_open_count(c), 1);
     CHECK_OK(read_step(c, &s, 1));
-    CHECK_EQ_INT(strata_collection_open_count(c), 1); /* not opened twice */
+    CHECK_EQ_INT(strata_testing_open_count(c), 1); /* not opened twice */
     /* Gone from the disk, still open in the cache: it reads. */
     CHECK(fx_remove(paths[1]) == 0);
     CHECK_OK(read_step(c, &s, 1));
-    CHECK_EQ_INT(strata_collection_open_count(c), 1);
+    CHECK_EQ_INT(strata_testing_open_count(c), 1);
     CHECK_OK(read_step(c, &s, 2));
-    CHECK_EQ_INT(strata_collection_open_count(c), 2);
+    CHECK_EQ_INT(strata_testing_open_count(c), 2);
     CHECK_OK(read_step(c, &s, 1));
-    CHECK_EQ_INT(strata_collection_open_count(c), 2);
+    CHECK_EQ_INT(strata_testing_open_count(c), 2);
     strata_collection_free(c);
 }
 
@@ -94,7 +95,7 @@ static void test_lru_eviction(void) {
     CHECK_OK(read_step(c, &s, 1));
     CHECK_OK(read_step(c, &s, 0));
     CHECK_OK(read_step(c, &s, 2));
-    CHECK_EQ_INT(strata_collection_open_count(c), 2);
+    CHECK_EQ_INT(strata_testing_open_count(c), 2);
     CHECK(fx_remove(paths[0]) == 0);
     CHECK(fx_remove(paths[1]) == 0);
     CHECK(fx_remove(paths[2]) == 0);
@@ -105,7 +106,7 @@ static void test_lru_eviction(void) {
               strata_status_str(st));
     CHECK_CONTAINS(strata_errmsg(), paths[1]);
     /* The failed open did not disturb the cache. */
-    CHECK_EQ_INT(strata_collection_open_count(c), 2);
+    CHECK_EQ_INT(strata_testing_open_count(c), 2);
     CHECK_OK(read_step(c, &s, 0));
     CHECK_OK(read_step(c, &s, 2));
     strata_collection_free(c);
@@ -124,7 +125,7 @@ static void test_invalid_capacity(void) {
     /* Still usable with its default capacity. */
     CHECK_OK(read_step(c, &s, 0));
     CHECK_OK(read_step(c, &s, 1));
-    CHECK_EQ_INT(strata_collection_open_count(c), 2);
+    CHECK_EQ_INT(strata_testing_open_count(c), 2);
     strata_collection_free(c);
 }
 
@@ -145,15 +146,15 @@ static void capacity_change_after_reads(void) {
     CHECK_OK(strata_collection_set_cache_capacity(c, 8));
     for (size_t t = 0; t < 12; t++) {
         CHECK_OK(read_step(c, &s, t));
-        CHECK_MSG(strata_collection_open_count(c) <= 8, "%d open, capacity 8",
-                  strata_collection_open_count(c));
+        CHECK_MSG(strata_testing_open_count(c) <= 8, "%d open, capacity 8",
+                  strata_testing_open_count(c));
     }
     /* Shrink: 8 -> 2. */
     CHECK_OK(strata_collection_set_cache_capacity(c, 2));
     for (size_t t = 0; t < 12; t++) {
         CHECK_OK(read_step(c, &s, t));
-        CHECK_MSG(strata_collection_open_count(c) <= 2, "%d open after reading %zu, capacity 2",
-                  strata_collection_open_count(c), t);
+        CHECK_MSG(strata_testing_open_count(c) <= 2, "%d open after reading %zu, capacity 2",
+                  strata_testing_open_count(c), t);
     }
     strata_collection_free(c);
 }
@@ -208,7 +209,7 @@ static void *reader(void *arg) {
         } else {
             j->mismatches += bad;
         }
-        if (strata_collection_open_count(j->c) > j->capacity) {
+        if (strata_testing_open_count(j->c) > j->capacity) {
             j->over_capacity++;
         }
         if (i % 10 == 5 && j->bad_path) {

@@ -2,6 +2,7 @@
  * labels derived from times, and the chunk grid. */
 #include "fixtures.h"
 #include "harness.h"
+#include "strata_testing.h"
 
 #include <jansson.h>
 #include <sys/stat.h>
@@ -33,7 +34,7 @@ static void test_opens_only_template(void) {
     }
     CHECK(strata_collection_path(c, 5) == NULL);
     CHECK_EQ_INT(strata_meta_bands(strata_collection_meta(c)), 2);
-    CHECK_EQ_INT(strata_collection_open_count(c), 0);
+    CHECK_EQ_INT(strata_testing_open_count(c), 0);
 
     /* A timestep whose file is missing fails with an I/O error naming it. */
     strata_window w = whole(c, 3);

@@ -2,7 +2,7 @@
 # test_cache also carries the label "tsan": the ThreadSanitizer build (-DSTRATA_SANITIZE=thread)
 # runs it with `ctest -L tsan`.
 add_library(strata_test_fixtures STATIC ${CMAKE_CURRENT_LIST_DIR}/fixtures.c)
-target_include_directories(strata_test_fixtures PUBLIC ${CMAKE_CURRENT_LIST_DIR})
+target_include_directories(strata_test_fixtures PUBLIC ${CMAKE_CURRENT_LIST_DIR} ${PROJECT_SOURCE_DIR}/src)
 target_link_libraries(strata_test_fixtures PUBLIC strata GDAL::GDAL m)
 
 function(strata_unit_test name)
@@ -32,3 +32,4 @@ strata_unit_test(test_collection LIBS PkgConfig::JANSSON)
 strata_unit_test(test_read)
 strata_unit_test(test_cache LABELS tsan TIMEOUT 120)
 strata_unit_test(test_reduce_api LABELS tsan TIMEOUT 120)
+strata_unit_test(test_fault TIMEOUT 120)

@@ -160,8 +160,6 @@ static int show_meta_and_reads(const demo *d) {
            strlen(json),
            strata_meta_equal(strata_collection_meta(c), strata_collection_meta(back)) ? "yes"
                                                                                       : "NO");
-    printf("  open datasets in this thread before any read: %d\n",
-           strata_collection_open_count(back));
     float px[DEMO_T][5];
     strata_window w = {0, DEMO_T, 0, 1, 100, 1, 100, 5};
     int rc = strata_collection_read(back, &w, STRATA_FLOAT32, px) ? cli_fail("demo") : 0;
@@ -169,9 +167,6 @@ static int show_meta_and_reads(const demo *d) {
         printf("  t=%d %s  band red, row 100, cols 100..104: %7.3f %7.3f %7.3f %7.3f %7.3f\n", t,
                demo_dates[t], px[t][0], px[t][1], px[t][2], px[t][3], px[t][4]);
     }
-    printf("  open datasets after reading the window: %d (one per file touched, capped per "
-           "thread)\n",
-           strata_collection_open_count(back));
     strata_free(json);
     strata_collection_free(back);
     strata_collection_free(c);

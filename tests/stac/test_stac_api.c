@@ -3,6 +3,7 @@
  * are compared with the same files read with strata_collection_from_files. */
 #include "fixtures.h"
 #include "harness.h"
+#include "strata_testing.h"
 
 #include <stdio.h>
 
@@ -105,7 +106,7 @@ static void test_meta_without_files(void) {
     CHECK(memcmp(gt, s.gt, sizeof gt) == 0);
     CHECK(strata_meta_dtype(m) == STRATA_INT16);
     CHECK_EQ_STR(strata_meta_band_name(m, 0), "a");
-    CHECK_EQ_INT(strata_collection_open_count(c), 0);
+    CHECK_EQ_INT(strata_testing_open_count(c), 0);
     CHECK_EQ_STR(strata_collection_path(c, 0), "/vsicurl/https://mirror.invalid/1.tif");
     CHECK_OK(strata_collection_to_json(c, &text));
     CHECK_OK(strata_collection_from_json(text, &back));
