@@ -224,12 +224,16 @@ strata_status st_zarr_delete(const char *store) {
 }
 
 static strata_status create_store(const char *store) {
-    if (mkdir(store, 0777) != 0 && errno != EEXIST) {
+    bool made = mkdir(store, 0777) == 0;
+    if (!made && errno != EEXIST) {
         return st_fail(STRATA_ERR_WRITE, "%s: cannot create the store: %s", store, strerror(errno));
     }
     char *m = st_zarr_path(store, ST_ZARR_MARKER, NULL);
     strata_status st = m ? st_zarr_write_atomic(m, "", 0) : st_nomem("path");
     free(m);
+    if (st != STRATA_OK && made) {
+        rmdir(store); /* a failed run leaves nothing of its own */
+    }
     return st;
 }
 

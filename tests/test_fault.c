@@ -187,4 +187,4 @@ static void test_zarr_write(void) {
     CHECK(walk_allocations(write_zarr, paths, 1) > 10);
 }
 
-TEST_MAIN(test_reduce_in_memory, test_groupby_to_gtiff)
+TEST_MAIN(test_reduce_in_memory, test_groupby_to_gtiff, test_zarr_write)
