@@ -3,8 +3,8 @@
  * transformation) and the CRS (GeoKeyDirectory, GeoDoubleParams, GeoAsciiParams). A file
  * whose tags equal the template's byte for byte has the template's grid and CRS, as long as
  * GDAL looks at no side-car file: comparing these few bytes spares building each file's CRS
- * through PROJ (about 0.5 ms a file) and GDAL's GeoTIFF key parsing, the largest costs of
- * opening small files. Anything unexpected returns false, and the caller compares the slow
+ * through PROJ (a database query per file) and GDAL's GeoTIFF key parsing, the largest costs
+ * of opening small files. Anything unexpected returns false, and the caller compares the slow
  * way. Every read is bounds-checked: the bytes come from outside. */
 #include "internal.h"
 
@@ -139,8 +139,9 @@ bool st_geokeys(const char *path, unsigned char **blob, size_t *len) {
     if (!f) {
         return false;
     }
-    /* GDAL and most writers put the first IFD and its tag values in the first kilobytes;
-     * reading 64 KB from each of a thousand small files cost 5% of a reduce. */
+    /* GDAL and most writers put the first IFD and its tag values in the first kilobytes, so
+     * a small first read serves nearly every file; a stack of many small files would pay for
+     * a large one on every open. */
     bool short_file;
     bool ok = geokeys_in_head(f, HEAD_FIRST, blob, len, &short_file) ||
               (!short_file && geokeys_in_head(f, HEAD_BYTES, blob, len, &short_file));

@@ -1,8 +1,8 @@
 /* The template's GeoTIFF georeferencing tags (pixel scale, tie points, transformation and the
  * GeoTIFF keys), copied as they are into GeoTIFF outputs of the same grid. The other way, GDAL
- * builds the template's CRS through PROJ and writes it back as keys: 13 ms of PROJ's SQLite
- * database before any work starts, 3% of a reduce of stack B. Copying keeps the output's
- * georeferencing the template's, bit for bit. */
+ * builds the template's CRS through PROJ and writes it back as keys, which opens PROJ's
+ * SQLite database before any work starts: a fixed cost that shows on short runs. Copying
+ * keeps the output's georeferencing the template's, bit for bit. */
 #include "internal.h"
 
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 /* Encodes output blocks as libtiff would (predictor, then ZSTD or DEFLATE), in the worker that
  * made them, for TIFFWriteRawTile. libtiff's float predictor reorders bytes a value at a time
- * and allocates a row buffer per row: it was two thirds of the cost of compressing an output
- * (12-group climatology on stack A: 1.0 of 3.8 CPU s went to compression). The bytes written
- * are those libtiff would write, so any TIFF reader decodes them. */
+ * and allocates a buffer per row, which costs more than the codec itself; here a block is
+ * predicted in one pass over a buffer the encoder keeps. The bytes written are those libtiff
+ * would write, so any TIFF reader decodes them. */
 #include "tiff_block.h"
 
 #include <libdeflate.h>
@@ -31,10 +31,10 @@ void st_tiff_block_free(st_tiff_block *e) {
     free(e);
 }
 
-/* A ZSTD context at level with a hash table of 2^12 entries (16 KB, in L1) instead of the
- * level's 2^14 for a 256 KB block: on noisy float outputs, where almost all the gain comes
- * from the literals' Huffman coding, compressing took 25 ms per 16 MB instead of 34 for
- * 0.1% more bytes; on a smooth field the output grew from 16.5% to 17.1% of the input. */
+/* A ZSTD context at level with a hash table of 2^12 entries (16 KB, so it stays in L1)
+ * instead of the level's 2^14 for a 256 KB block: on noisy float outputs almost all of the
+ * gain comes from Huffman-coding the literals, which the smaller table keeps, so the size
+ * barely changes while the match search stops missing the cache (bench/run.sh, groupby). */
 static ZSTD_CCtx *new_zstd(int level) {
     ZSTD_CCtx *z = ZSTD_createCCtx();
     if (z && (ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, level)) ||
