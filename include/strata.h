@@ -159,6 +159,10 @@ STRATA_API const char *strata_collection_label(const strata_collection *c, size_
 /* Number of datasets currently open in the calling thread's cache. */
 STRATA_API int strata_collection_open_count(const strata_collection *c);
 
+/* Fails with STRATA_ERR_INVALID_ARG, naming both, when writing path (or path.part) would
+ * overwrite a file of c (same device and inode); the writers check their outputs this way. */
+STRATA_API strata_status strata_collection_check_output(const strata_collection *c,
+                                                        const char *path);
 /* Opens every file once and checks it against the template; the first bad file fails. */
 STRATA_API strata_status strata_collection_validate(const strata_collection *c);
 
