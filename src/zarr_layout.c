@@ -99,11 +99,16 @@ static strata_status new_times(st_zarr_plan *p) {
             for (size_t k = 0; k < p->t_offset; k++) {
                 dup = dup || p->times[k] == p->times[g];
             }
+            if (dup) {
+                return st_fail(STRATA_ERR_INVALID_ARG,
+                               "%s: time %s is already in the store (its last time is %s): an "
+                               "append must add later times",
+                               path, iso, prev);
+            }
             return st_fail(STRATA_ERR_INVALID_ARG,
-                           "%s: time %s is %s the store's last time %s: an append must add "
-                           "later times",
-                           path, iso, dup ? "already in the store, at or before" : "earlier than",
-                           prev);
+                           "%s: time %s is earlier than the store's last time %s: an append "
+                           "must add later times",
+                           path, iso, prev);
         }
         return st_fail(STRATA_ERR_INVALID_ARG,
                        "%s: time %s is %s the previous file's (%s, %s): give the files in "
