@@ -389,7 +389,7 @@ strata_status st_zarr_prepare(const char *store, strata_zarr_mode mode, bool *ap
     struct stat sb;
     *append = false;
     *target = NULL;
-    if (lstat(store, &sb) != 0) {
+    if (stat(store, &sb) != 0) {
         if (errno != ENOENT) {
             return st_fail(STRATA_ERR_WRITE, "%s: %s", store, strerror(errno));
         }
@@ -412,6 +412,13 @@ strata_status st_zarr_prepare(const char *store, strata_zarr_mode mode, bool *ap
         *target = st_strdup(store);
         return *target ? STRATA_OK : st_nomem("path");
     default:
+        if (lstat(store, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+            /* the swap would replace the link, not what it points to */
+            return st_fail(STRATA_ERR_INVALID_ARG,
+                           "%s: is a symbolic link; mode w replaces only a store folder itself "
+                           "(give the folder it points to)",
+                           store);
+        }
         return replace_existing(store, &sb, target);
     }
 }
