@@ -355,8 +355,10 @@ strata_status st_zarr_swap(const char *tmp, const char *store) {
         if (had) {
             rename(old, store);
         }
-    } else if (st == STRATA_OK && had) {
-        st = st_zarr_delete(old);
+    } else if (st == STRATA_OK && had && st_zarr_delete(old) != STRATA_OK) {
+        /* The new store is in place; what is left of the old one is hidden, and the next
+         * swap clears it. */
+        st_clear_error();
     }
     free(old);
     return st;
