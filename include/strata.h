@@ -156,6 +156,11 @@ STRATA_API const char *strata_collection_source(const strata_collection *c, size
 STRATA_API int strata_collection_time(const strata_collection *c, size_t t, int64_t *utc);
 /* Label of timestep t, or NULL when the collection has none. */
 STRATA_API const char *strata_collection_label(const strata_collection *c, size_t t);
+/* Fails with STRATA_ERR_INVALID_ARG, naming both, when writing path (or path.part) would
+ * overwrite a file of c (same device and inode); the writers check their outputs this way. */
+STRATA_API strata_status strata_collection_check_output(const strata_collection *c,
+                                                        const char *path);
+
 /* Opens every file once and checks it against the template; the first bad file fails. */
 STRATA_API strata_status strata_collection_validate(const strata_collection *c);
 

@@ -60,6 +60,7 @@ static strata_status copy_paths(strata_collection *c, const char *const *paths) 
         if (!paths[i] || !paths[i][0]) {
             return st_fail(STRATA_ERR_INVALID_ARG, "timestep %zu: empty path", i / c->nsrc);
         }
+        ST_TRY(st_check_input_kind(paths[i]));
         c->paths[i] = st_strdup(paths[i]);
         if (!c->paths[i]) {
             return st_nomem("paths");
@@ -194,6 +195,13 @@ strata_status strata_collection_set_times_pattern(strata_collection *c, const ch
     if (!c || !pattern || !pattern[0]) {
         return st_fail(STRATA_ERR_INVALID_ARG, "a time pattern such as %%Y%%m%%d is needed");
     }
+    if (!strstr(pattern, "%Y")) {
+        /* Without a year every file would get a date in 1970, silently. */
+        return st_fail(STRATA_ERR_INVALID_ARG,
+                       "time pattern '%s' has no year field (%%Y): it cannot give dates "
+                       "(e.g. %%Y%%m%%d)",
+                       pattern);
+    }
     int64_t *t = st_calloc(c->n, sizeof *t);
     if (!t) {
         return st_nomem("times");
@@ -295,6 +303,12 @@ strata_status strata_collection_to_json(const strata_collection *c, char **json)
     st_clear_error();
     if (!c || !json) {
         return st_fail(STRATA_ERR_INVALID_ARG, "strata_collection_to_json: NULL argument");
+    }
+    for (size_t i = 0; i < c->n * c->nsrc; i++) {
+        ST_TRY(st_check_utf8("file name", c->paths[i]));
+    }
+    for (size_t i = 0; c->labels && i < c->n; i++) {
+        ST_TRY(st_check_utf8("label", c->labels[i]));
     }
     json_t *o = json_object(), *steps = json_array();
     for (size_t i = 0; i < c->n; i++) {

@@ -280,6 +280,21 @@ struct json_t;
 /* A double as Zarr JSON writes it: a number, or "NaN", "Infinity", "-Infinity". */
 struct json_t *st_json_zarr_double(double v);
 
+/* ---- paths a job reads and writes (paths.c) ---------------------------------------------- */
+
+/* A name of the local file system: not a /vsi* path nor a URL. */
+bool st_local_path(const char *path);
+/* Refuses a local input that exists but is not a file or folder (a FIFO, a device). */
+strata_status st_check_input_kind(const char *path);
+bool st_utf8_valid(const char *s);
+/* Refuses s (described as what, e.g. "file name") when it is not UTF-8. */
+strata_status st_check_utf8(const char *what, const char *s);
+/* Refuses any output (or its ".part") that is one of the inputs, by device and inode. */
+strata_status st_guard_outputs(const char *const *inputs, size_t nin, const char *const *outs,
+                               size_t nout);
+/* As st_guard_outputs for a store folder, and refuses a store that holds an input. */
+strata_status st_guard_store(const char *const *inputs, size_t nin, const char *store);
+
 /* ---- JSON helpers ---------------------------------------------------------------------- */
 char *st_json_dump(const void *jobj); /* compact, doubles exact; NULL on failure */
 

@@ -223,7 +223,9 @@ static strata_status check_shapes(const kc_job *j, size_t i, const kc_out *o, co
     const kc_var *t = o->tmpl;
     for (int d = 0; d < t->ndim; d++) {
         if (strcmp(v->dims[d], t->dims[d]) != 0) {
-            return differ(j, i, v, "dimensions");
+            /* GeoTIFF: band first is band-interleaved (planar), band last pixel-interleaved. */
+            return differ(
+                j, i, v, j->geo ? "interleave (pixel- or band-interleaved samples)" : "dimensions");
         }
         if (v->chunks[d] != t->chunks[d] && !o->coord) {
             return differ_shape(j, i, v, "chunks", v->chunks, t->chunks);
@@ -390,12 +392,47 @@ static strata_status ref_path(const kc_job *j, size_t i, char **out) {
     return *out ? STRATA_OK : st_nomem("path");
 }
 
+/* The first way two GeoTIFFs' geoboxes differ, in words. */
+static const char *geo_difference(const strata_meta *a, const strata_meta *b) {
+    int ax, ay, bx, by;
+    strata_meta_block_size(a, &ax, &ay);
+    strata_meta_block_size(b, &bx, &by);
+    double ga[6], gb[6];
+    strata_meta_geotransform(a, ga);
+    strata_meta_geotransform(b, gb);
+    if (strata_meta_rows(a) != strata_meta_rows(b) || strata_meta_cols(a) != strata_meta_cols(b)) {
+        return "size";
+    }
+    if (strata_meta_bands(a) != strata_meta_bands(b)) {
+        return "number of bands";
+    }
+    if (strata_meta_dtype(a) != strata_meta_dtype(b)) {
+        return "data type";
+    }
+    if (ax != bx || ay != by) {
+        return "tile size (block size)";
+    }
+    if (memcmp(ga, gb, sizeof ga) != 0) {
+        return "geotransform";
+    }
+    if (strata_meta_epsg(a) != strata_meta_epsg(b) ||
+        strcmp(strata_meta_crs_wkt(a), strata_meta_crs_wkt(b)) != 0) {
+        return "CRS";
+    }
+    for (int k = 0; k < strata_meta_bands(a); k++) {
+        double na, nb;
+        int ha = strata_meta_nodata(a, k, &na), hb = strata_meta_nodata(b, k, &nb);
+        if (ha != hb || (ha && memcmp(&na, &nb, sizeof na) != 0)) {
+            return "nodata";
+        }
+    }
+    return "band names or driver";
+}
+
 static strata_status check_geo(const kc_job *j, size_t i, const strata_meta *geo) {
     if (j->geo && geo && !strata_meta_equal(j->geo, geo)) {
-        return st_fail(STRATA_ERR_MISALIGNED,
-                       "%s: its geobox (size, CRS, geotransform, bands or nodata) differs "
-                       "from %s",
-                       j->paths[i], j->paths[0]);
+        return st_fail(STRATA_ERR_MISALIGNED, "%s: its geobox differs from %s's in its %s",
+                       j->paths[i], j->paths[0], geo_difference(geo, j->geo));
     }
     return STRATA_OK;
 }
@@ -584,15 +621,18 @@ static void job_free(kc_job *j) {
 }
 
 static strata_status check_args(const char *const *paths, size_t n, const char *out_json) {
-    if (!paths || n == 0 || !out_json) {
+    if (!paths || n == 0 || !out_json || !out_json[0]) {
         return st_fail(STRATA_ERR_INVALID_ARG, "strata_kerchunk: no input files or no output");
     }
     for (size_t i = 0; i < n; i++) {
         if (!paths[i]) {
             return st_fail(STRATA_ERR_INVALID_ARG, "strata_kerchunk: path %zu is NULL", i);
         }
+        /* Paths go into the JSON, which holds only UTF-8. */
+        ST_TRY(st_check_utf8("file name", paths[i]));
+        ST_TRY(st_check_input_kind(paths[i]));
     }
-    return STRATA_OK;
+    return st_guard_outputs(paths, n, &out_json, 1);
 }
 
 strata_status strata_kerchunk(const char *const *paths, size_t n, const char *out_json,

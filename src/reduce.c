@@ -157,7 +157,8 @@ static strata_status run(const strata_collection *c, const char *const *labels,
         st = result_for(c, &gr, marked, &r);
     }
     if (st == STRATA_OK) {
-        st_gtiff_spec sp = {pattern, o->float_dtype, o->compress, c->chunks.y, c->chunks.x, false};
+        st_gtiff_spec sp = {pattern, o->float_dtype, o->compress, c->chunks.y, c->chunks.x, false,
+                            c};
         st = kind == SINK_MEMORY ? st_memory_sink_new(r, c->meta, &sink)
                                  : st_gtiff_sink_new(r, c->meta, &sp, &sink);
     }
@@ -251,7 +252,7 @@ strata_status strata_result_to_gtiff(strata_result *r, const strata_collection *
     if (o->compress && !strata_compression_known(o->compress)) {
         return st_fail(STRATA_ERR_INVALID_ARG, "unknown compression '%s'", o->compress);
     }
-    st_gtiff_spec sp = {pattern, o->float_dtype, o->compress, STRIP, r->cols, true};
+    st_gtiff_spec sp = {pattern, o->float_dtype, o->compress, STRIP, r->cols, true, c};
     st_sink *sink = NULL;
     st_gdal_quiet_begin();
     strata_status st = st_gtiff_sink_new(r, c->meta, &sp, &sink);

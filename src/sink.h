@@ -36,11 +36,12 @@ strata_status st_memory_sink_new(strata_result *r, const strata_meta *m, st_sink
 void st_memory_sink_free(st_sink *s);
 
 typedef struct st_gtiff_spec {
-    const char *pattern;      /* "{op}" and "{label}" placeholders */
-    strata_dtype float_dtype; /* on-disk type of mean/std/var/median */
-    const char *compress;     /* NULL or a name accepted by strata_compression_known */
-    int tile_rows, tile_cols; /* the grid of the tiles put, from (0, 0) */
-    bool one_writer;          /* tiles come from one thread, not from a pool of workers */
+    const char *pattern;             /* "{op}" and "{label}" placeholders */
+    strata_dtype float_dtype;        /* on-disk type of mean/std/var/median */
+    const char *compress;            /* NULL or a name accepted by strata_compression_known */
+    int tile_rows, tile_cols;        /* the grid of the tiles put, from (0, 0) */
+    bool one_writer;                 /* tiles come from one thread, not from a pool of workers */
+    const strata_collection *inputs; /* no output may be one of its files */
 } st_gtiff_spec;
 strata_status st_gtiff_sink_new(strata_result *r, const strata_meta *m, const st_gtiff_spec *sp,
                                 st_sink **out);

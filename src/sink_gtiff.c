@@ -424,6 +424,11 @@ strata_status st_gtiff_sink_new(strata_result *r, const strata_meta *m, const st
                        "same name: use {op} (several ops) and {label} (several groups)",
                        sp->pattern);
     }
+    if (sp->inputs) {
+        const strata_collection *c = sp->inputs;
+        ST_TRY(st_guard_outputs((const char *const *)c->paths, c->n * c->nsrc,
+                                (const char *const *)r->paths, n));
+    }
     for (size_t i = 0; i < n; i++) {
         free(r->paths[i]);
         r->paths[i] = NULL;

@@ -307,5 +307,12 @@ strata_status strata_collection_from_stac_file(const char *source, const strata_
     strata_status st =
         strata_collection_from_stac(text, strcmp(source, "-") == 0 ? NULL : source, opts, out);
     free(text);
+    if (st != STRATA_OK && strncmp(strata_errmsg(), "STAC", 4) == 0) {
+        /* The document's own faults: say which document. */
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s: %s", strcmp(source, "-") == 0 ? "(stdin)" : source,
+                 strata_errmsg());
+        st_set_errmsg(msg);
+    }
     return st;
 }

@@ -228,13 +228,30 @@ static strata_status check_opts(const strata_collection *c, const char *store,
     return STRATA_OK;
 }
 
-/* A store created by this call is deleted again when the write fails; an appended one keeps
- * its old metadata, which never sees the chunks written past its end. */
-static void discard(const char *store, bool created) {
+/* Nothing is written before the inputs are known to be safe: no output on an input, no input
+ * inside the store, every name representable in the store's JSON. */
+static strata_status check_inputs(const strata_collection *c, const char *store) {
+    size_t n = c->n * c->nsrc;
+    for (size_t i = 0; i < n; i++) {
+        ST_TRY(st_check_utf8("file name", c->paths[i]));
+    }
+    ST_TRY(st_check_utf8("store name", store));
+    char *tmp = st_zarr_sibling(store, ST_ZARR_NEW_SUFFIX);
+    strata_status st =
+        tmp ? st_guard_store((const char *const *)c->paths, n, tmp) : st_nomem("path");
+    free(tmp);
+    ST_TRY(st);
+    return st_guard_store((const char *const *)c->paths, n, store);
+}
+
+/* A folder created by this call (a new store, or the one beside the store it replaces) is
+ * deleted again when the write fails; an appended store keeps its old metadata, which never
+ * sees the chunks written past its end. */
+static void discard(const char *target, bool created) {
     if (created) {
         char saved[2048];
         snprintf(saved, sizeof saved, "%s", strata_errmsg());
-        st_zarr_delete(store);
+        st_zarr_delete(target);
         st_set_errmsg(saved);
     }
 }
@@ -264,23 +281,35 @@ strata_status strata_to_zarr(const strata_collection *c, const char *store,
     if (c->meta->dtype == STRATA_DTYPE_UNKNOWN) {
         return st_fail(STRATA_ERR_UNSUPPORTED, "%s: unknown data type", c->paths[0]);
     }
+    ST_TRY(check_inputs(c, store));
     bool append = false;
+    char *target = NULL;
     if (o->step == STRATA_ZARR_STEP_ALL || o->step == STRATA_ZARR_STEP_PREPARE) {
-        ST_TRY(st_zarr_prepare(store, o->mode, &append));
+        ST_TRY(st_zarr_prepare(store, o->mode, &append, &target));
     } else {
         /* Prepared by another process; the old metadata stays until the finish step. */
         append = o->mode == STRATA_ZARR_APPEND && st_zarr_has_metadata(store);
+        target = append ? st_strdup(store) : st_zarr_target(store);
+        if (!target) {
+            return st_nomem("path");
+        }
     }
     if (o->step == STRATA_ZARR_STEP_PREPARE) {
+        free(target);
         return STRATA_OK;
     }
     zjob j;
     memset(&j, 0, sizeof j);
     j.plan.c = c;
-    strata_status st = write_store(&j, store, o, append);
+    strata_status st = write_store(&j, target, o, append);
     job_free(&j);
-    if (st != STRATA_OK && o->step == STRATA_ZARR_STEP_ALL) {
-        discard(store, !append);
+    bool beside = strcmp(target, store) != 0;
+    if (st == STRATA_OK && beside && o->step != STRATA_ZARR_STEP_CHUNKS) {
+        st = st_zarr_swap(target, store);
     }
+    if (st != STRATA_OK && o->step == STRATA_ZARR_STEP_ALL) {
+        discard(target, !append);
+    }
+    free(target);
     return st;
 }

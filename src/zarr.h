@@ -71,14 +71,25 @@ json_t *st_zarr_read_json(const char *path);
 bool st_zarr_exists(const char *path);
 /* The store has root metadata (.zgroup/.zmetadata or zarr.json). */
 bool st_zarr_has_metadata(const char *store);
-/* Prepares the store folder for mode: fails for "w-" when it exists, deletes a previous
- * store for "w" (refusing a folder that is not a Zarr store), and sets *append when "a"
- * finds a store to extend. Creates the folder when it is to be written anew. */
-strata_status st_zarr_prepare(const char *store, strata_zarr_mode mode, bool *append);
+/* Prepares the store folder for mode: fails for "w-" when it exists, and for "w" when what
+ * is there is not a store strata wrote (a file, a folder of other things); sets *append when
+ * "a" finds a store to extend. *target (freed by the caller) is the folder to write: the
+ * store itself when it is new or appended to, else a folder beside it (ST_ZARR_NEW_SUFFIX)
+ * that st_zarr_swap moves in when complete. */
+strata_status st_zarr_prepare(const char *store, strata_zarr_mode mode, bool *append,
+                              char **target);
+/* The folder a prepared write goes to (for the steps after the prepare); free with free(). */
+char *st_zarr_target(const char *store);
+/* Moves the complete store tmp to store: the old one aside, the new one in, the old deleted. */
+strata_status st_zarr_swap(const char *tmp, const char *store);
+/* "dir/.name" + suffix beside store. */
+char *st_zarr_sibling(const char *store, const char *suffix);
 /* Deletes a store folder, its root metadata first. */
 strata_status st_zarr_delete(const char *store);
 /* Name of the marker file present while a store is being written. */
 extern const char *const ST_ZARR_MARKER;
+/* Suffix of the hidden folder a replacing write goes to (".s.zarr.strata-new"). */
+extern const char *const ST_ZARR_NEW_SUFFIX;
 
 /* ---- layout: what goes in the store (zarr_layout.c) ----------------------------------- */
 

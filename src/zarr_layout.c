@@ -78,49 +78,45 @@ static bool all_times(const strata_collection *c) {
     return c->n > 0;
 }
 
-static int cmp_time(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Names the file whose time is taken twice, by the store or by an earlier file. */
-static strata_status duplicate(const st_zarr_plan *p, int64_t dup) {
-    size_t first = p->T;
-    for (size_t g = 0; g < p->T; g++) {
-        if (p->times[g] != dup) {
-            continue;
-        }
-        if (first < p->T) {
-            char iso[40];
-            st_format_iso8601(dup, iso, sizeof iso);
-            return st_fail(STRATA_ERR_INVALID_ARG, "%s: time %s is already %s",
-                           strata_collection_path(p->c, g - p->t_offset), iso,
-                           first < p->t_offset ? "in the store" : "given to another file");
-        }
-        first = g;
-    }
-    return STRATA_OK;
-}
-
+/* Times must increase along the store: a time axis out of order or with a repeat is wrong
+ * for every reader that slices by time, and an append can only add later times. */
 static strata_status new_times(st_zarr_plan *p) {
     for (size_t t = 0; t < p->c->n; t++) {
         size_t g = p->t_offset + t;
         p->times[g] = p->cf_times ? p->c->times[t] : (int64_t)g;
     }
-    int64_t *sorted = st_malloc(p->T * sizeof *sorted);
-    if (!sorted) {
-        return st_nomem("times");
-    }
-    memcpy(sorted, p->times, p->T * sizeof *sorted);
-    qsort(sorted, p->T, sizeof *sorted, cmp_time);
-    strata_status st = STRATA_OK;
-    for (size_t i = 1; i < p->T && st == STRATA_OK; i++) {
-        if (sorted[i] == sorted[i - 1]) {
-            st = duplicate(p, sorted[i]);
+    size_t first = p->t_offset > 0 ? p->t_offset : 1;
+    for (size_t g = first; g < p->T; g++) {
+        if (p->times[g] > p->times[g - 1]) {
+            continue;
         }
+        char iso[40], prev[40];
+        st_format_iso8601(p->times[g], iso, sizeof iso);
+        st_format_iso8601(p->times[g - 1], prev, sizeof prev);
+        const char *path = strata_collection_path(p->c, g - p->t_offset);
+        if (g == p->t_offset) {
+            bool dup = false;
+            for (size_t k = 0; k < p->t_offset; k++) {
+                dup = dup || p->times[k] == p->times[g];
+            }
+            if (dup) {
+                return st_fail(STRATA_ERR_INVALID_ARG,
+                               "%s: time %s is already in the store (its last time is %s): an "
+                               "append must add later times",
+                               path, iso, prev);
+            }
+            return st_fail(STRATA_ERR_INVALID_ARG,
+                           "%s: time %s is earlier than the store's last time %s: an append "
+                           "must add later times",
+                           path, iso, prev);
+        }
+        return st_fail(STRATA_ERR_INVALID_ARG,
+                       "%s: time %s is %s the previous file's (%s, %s): give the files in "
+                       "increasing time order",
+                       path, iso, p->times[g] == p->times[g - 1] ? "equal to" : "earlier than",
+                       strata_collection_path(p->c, g - 1 - p->t_offset), prev);
     }
-    free(sorted);
-    return st;
+    return STRATA_OK;
 }
 
 /* ---- keys ------------------------------------------------------------------------------- */

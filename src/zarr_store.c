@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 const char *const ST_ZARR_MARKER = ".strata-incomplete";
+const char *const ST_ZARR_NEW_SUFFIX = ".strata-new";
 
 /* Root files that make a folder open as a Zarr store (v2 consolidated, v2, v3). */
 static const char *const ROOT_META[] = {".zmetadata", ".zgroup", "zarr.json", ".zarray"};
@@ -237,22 +238,134 @@ static strata_status create_store(const char *store) {
     return st;
 }
 
-static strata_status replace_existing(const char *store, const struct stat *sb) {
+/* A folder strata could have written: one it is writing (marker), an empty one, or one whose
+ * root attributes carry strata_zarr_version. Anything else is the user's, never deleted. */
+static bool ours(const char *store) {
     bool marker;
-    if (!S_ISDIR(sb->st_mode)) {
-        if (unlink(store) != 0) {
-            return st_fail(STRATA_ERR_WRITE, "%s: cannot replace: %s", store, strerror(errno));
-        }
-        return create_store(store);
+    bool meta = has_root_meta(store, &marker);
+    if (marker || (!meta && is_empty_dir(store))) {
+        return true;
     }
+    bool found = false;
+    char *v2 = st_zarr_path(store, ".zattrs", NULL), *v3 = st_zarr_path(store, "zarr.json", NULL);
+    json_t *a = v2 ? st_zarr_read_json(v2) : NULL, *b = v3 ? st_zarr_read_json(v3) : NULL;
+    found =
+        json_is_integer(json_object_get(a, "strata_zarr_version")) ||
+        json_is_integer(json_object_get(json_object_get(b, "attributes"), "strata_zarr_version"));
+    json_decref(a);
+    json_decref(b);
+    free(v2);
+    free(v3);
+    return found;
+}
+
+static strata_status check_replaceable(const char *store, const struct stat *sb) {
+    if (!S_ISDIR(sb->st_mode)) {
+        return st_fail(STRATA_ERR_INVALID_ARG,
+                       "%s: exists and is not a Zarr store (%s); refusing to replace it "
+                       "(remove it or choose another path)",
+                       store, S_ISREG(sb->st_mode) ? "a regular file" : "not a folder");
+    }
+    bool marker;
     if (!has_root_meta(store, &marker) && !marker && !is_empty_dir(store)) {
-        return st_fail(STRATA_ERR_WRITE,
+        return st_fail(STRATA_ERR_INVALID_ARG,
                        "%s: is a folder that is not a Zarr store; refusing to "
                        "delete it (remove it or choose another path)",
                        store);
     }
-    ST_TRY(st_zarr_delete(store));
-    return create_store(store);
+    if (!ours(store)) {
+        return st_fail(STRATA_ERR_INVALID_ARG,
+                       "%s: is a Zarr store that strata did not write; refusing to replace it "
+                       "(remove it or choose another path)",
+                       store);
+    }
+    return STRATA_OK;
+}
+
+char *st_zarr_sibling(const char *store, const char *suffix) {
+    size_t len = strlen(store);
+    while (len > 1 && store[len - 1] == '/') {
+        len--;
+    }
+    const char *slash = memrchr(store, '/', len);
+    size_t dir = slash ? (size_t)(slash - store + 1) : 0;
+    size_t n = len + strlen(suffix) + 2;
+    char *p = st_malloc(n);
+    if (p) {
+        snprintf(p, n, "%.*s.%.*s%s", (int)dir, store, (int)(len - dir), store + dir, suffix);
+    }
+    return p;
+}
+
+/* A leftover of an interrupted write at a name only strata uses; deleted only when it is
+ * one of strata's folders. */
+static strata_status clear_leftover(const char *path) {
+    struct stat sb;
+    if (lstat(path, &sb) != 0) {
+        return STRATA_OK;
+    }
+    if (!S_ISDIR(sb.st_mode) || !ours(path)) {
+        return st_fail(STRATA_ERR_WRITE, "%s: is in the way and not a store strata wrote", path);
+    }
+    return st_zarr_delete(path);
+}
+
+/* Mode w over an existing store: the new store is written beside it and swapped in once
+ * complete (st_zarr_swap), so a failed or interrupted run leaves the old one as it was. */
+static strata_status replace_existing(const char *store, const struct stat *sb, char **target) {
+    ST_TRY(check_replaceable(store, sb));
+    char *tmp = st_zarr_sibling(store, ST_ZARR_NEW_SUFFIX);
+    if (!tmp) {
+        return st_nomem("path");
+    }
+    strata_status st = clear_leftover(tmp);
+    if (st == STRATA_OK) {
+        st = create_store(tmp);
+    }
+    if (st != STRATA_OK) {
+        free(tmp);
+        return st;
+    }
+    *target = tmp;
+    return STRATA_OK;
+}
+
+char *st_zarr_target(const char *store) {
+    char *tmp = st_zarr_sibling(store, ST_ZARR_NEW_SUFFIX);
+    char *m = tmp ? st_zarr_path(tmp, ST_ZARR_MARKER, NULL) : NULL;
+    bool beside = m && st_zarr_exists(m);
+    free(m);
+    if (beside) {
+        return tmp;
+    }
+    free(tmp);
+    return st_strdup(store);
+}
+
+strata_status st_zarr_swap(const char *tmp, const char *store) {
+    char *old = st_zarr_sibling(store, ".strata-old");
+    if (!old) {
+        return st_nomem("path");
+    }
+    strata_status st = clear_leftover(old);
+    struct stat sb;
+    bool had = lstat(store, &sb) == 0;
+    if (st == STRATA_OK && had && rename(store, old) != 0) {
+        st = st_fail(STRATA_ERR_WRITE, "%s: cannot move the old store aside: %s", store,
+                     strerror(errno));
+    } else if (st == STRATA_OK && rename(tmp, store) != 0) {
+        st = st_fail(STRATA_ERR_WRITE, "%s: cannot move the new store in from %s: %s", store, tmp,
+                     strerror(errno));
+        if (had) {
+            rename(old, store);
+        }
+    } else if (st == STRATA_OK && had && st_zarr_delete(old) != STRATA_OK) {
+        /* The new store is in place; what is left of the old one is hidden, and the next
+         * swap clears it. */
+        st_clear_error();
+    }
+    free(old);
+    return st;
 }
 
 static strata_status check_appendable(const char *store, const struct stat *sb, bool *append) {
@@ -277,14 +390,22 @@ static strata_status check_appendable(const char *store, const struct stat *sb, 
     return STRATA_OK;
 }
 
-strata_status st_zarr_prepare(const char *store, strata_zarr_mode mode, bool *append) {
+strata_status st_zarr_prepare(const char *store, strata_zarr_mode mode, bool *append,
+                              char **target) {
     struct stat sb;
     *append = false;
+    *target = NULL;
     if (stat(store, &sb) != 0) {
         if (errno != ENOENT) {
             return st_fail(STRATA_ERR_WRITE, "%s: %s", store, strerror(errno));
         }
-        return create_store(store);
+        char *tmp = st_zarr_sibling(store, ST_ZARR_NEW_SUFFIX);
+        strata_status st = tmp ? clear_leftover(tmp) : st_nomem("path");
+        free(tmp);
+        ST_TRY(st);
+        ST_TRY(create_store(store));
+        *target = st_strdup(store);
+        return *target ? STRATA_OK : st_nomem("path");
     }
     switch (mode) {
     case STRATA_ZARR_CREATE:
@@ -293,8 +414,17 @@ strata_status st_zarr_prepare(const char *store, strata_zarr_mode mode, bool *ap
                        "use mode w to overwrite or a to append)",
                        store);
     case STRATA_ZARR_APPEND:
-        return check_appendable(store, &sb, append);
+        ST_TRY(check_appendable(store, &sb, append));
+        *target = st_strdup(store);
+        return *target ? STRATA_OK : st_nomem("path");
     default:
-        return replace_existing(store, &sb);
+        if (lstat(store, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+            /* the swap would replace the link, not what it points to */
+            return st_fail(STRATA_ERR_INVALID_ARG,
+                           "%s: is a symbolic link; mode w replaces only a store folder itself "
+                           "(give the folder it points to)",
+                           store);
+        }
+        return replace_existing(store, &sb, target);
     }
 }

@@ -19,7 +19,7 @@ typedef struct string_list {
 void sl_free(string_list *l);
 bool sl_push(string_list *l, const char *s);
 /* Adds one argument: a path, or @LIST naming a file of paths (one per line; blank lines
- * and lines starting with '#' skipped). */
+ * and lines starting with '#' skipped; relative paths are relative to the list file). */
 bool sl_add_arg(string_list *l, const char *arg);
 /* Splits "a,b,c", or reads @FILE one item per line. */
 bool sl_split(string_list *l, const char *arg);
@@ -42,6 +42,7 @@ typedef struct source_opts {
     int max_items;               /* --max-items N; 0: all */
     const char *href_replace[8]; /* --href-replace FROM=TO, repeatable, first match wins */
     int nhref_replace;
+    int fail_code; /* set when open_source fails: EXIT_USAGE or EXIT_RUN */
 } source_opts;
 
 /* Returns true when it consumed option opt (getopt_long's value), with optarg. */
@@ -90,8 +91,11 @@ int source_opt(source_opts *so, int opt, const char *arg);
  * (paths or @LIST). Short options: -h, -o VALUE, -q. */
 int parse_command_line(int argc, char **argv, const struct option *longopts, source_opts *so,
                        int (*handle)(void *ctx, int opt, const char *arg), void *ctx);
-/* Builds the collection from so (files, times, cache size). Prints the error. */
+/* Builds the collection from so (files, times, cache size). Prints the error and sets
+ * so->fail_code. */
 strata_collection *open_source(const char *cmd, source_opts *so);
+/* Exit code for a failed open_source: EXIT_USAGE when the command line was wrong. */
+int source_fail_code(const source_opts *so);
 
 /* As open_source; under MPI rank 0 opens it and the others rebuild it from its JSON form. */
 strata_collection *open_shared_source(const char *cmd, source_opts *so);
@@ -111,8 +115,13 @@ int progress_cb(size_t done, size_t total, uint64_t bytes, void *user);
 void progress_end(progress_line *p);
 
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Prints strata's last error, prefixed with the command. */
+/* Prints strata's last error, prefixed with the command; returns EXIT_RUN, or 128 + the
+ * signal when SIGINT/SIGTERM cancelled the run. */
 int cli_fail(const char *cmd);
+/* While a job runs: SIGINT and SIGTERM make progress_cb cancel it (the library then removes
+ * what it wrote) instead of killing the process. cli_release_signals restores the default. */
+void cli_catch_signals(void);
+void cli_release_signals(void);
 
 int cmd_info(int argc, char **argv);
 int cmd_reduce(int argc, char **argv);

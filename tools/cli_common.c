@@ -3,6 +3,7 @@
 #include "dist.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -33,7 +34,25 @@ bool sl_push(string_list *l, const char *s) {
     return l->items[l->n++] != NULL;
 }
 
-static bool read_lines(string_list *l, const char *path) {
+/* A relative path of a list file names a file beside the list, as in most tools' lists;
+ * absolute paths, URLs and GDAL's /vsi paths are kept. */
+static bool push_path(string_list *l, const char *list, const char *line) {
+    const char *slash = strrchr(list, '/');
+    if (!slash || line[0] == '/' || strstr(line, "://")) {
+        return sl_push(l, line);
+    }
+    size_t dir = (size_t)(slash - list + 1), n = dir + strlen(line) + 1;
+    char *joined = malloc(n);
+    if (!joined) {
+        return false;
+    }
+    snprintf(joined, n, "%.*s%s", (int)dir, list, line);
+    bool ok = sl_push(l, joined);
+    free(joined);
+    return ok;
+}
+
+static bool read_lines(string_list *l, const char *path, bool paths) {
     FILE *f = fopen(path, "r");
     if (!f) {
         fprintf(stderr, "strata: %s: cannot read list: %s\n", path, strerror(errno));
@@ -48,7 +67,7 @@ static bool read_lines(string_list *l, const char *path) {
             line[--len] = '\0';
         }
         if (len > 0 && line[0] != '#') {
-            ok = sl_push(l, line);
+            ok = paths ? push_path(l, path, line) : sl_push(l, line);
         }
     }
     free(line);
@@ -57,12 +76,12 @@ static bool read_lines(string_list *l, const char *path) {
 }
 
 bool sl_add_arg(string_list *l, const char *arg) {
-    return arg[0] == '@' ? read_lines(l, arg + 1) : sl_push(l, arg);
+    return arg[0] == '@' ? read_lines(l, arg + 1, true) : sl_push(l, arg);
 }
 
 bool sl_split(string_list *l, const char *arg) {
     if (arg[0] == '@') {
-        return read_lines(l, arg + 1);
+        return read_lines(l, arg + 1, false);
     }
     const char *p = arg;
     for (;;) {
@@ -106,7 +125,32 @@ void cli_error(const char *cmd, const char *fmt, ...) {
     fputc('\n', stderr);
 }
 
+static volatile sig_atomic_t caught_signal;
+
+static void on_signal(int sig) {
+    caught_signal = sig;
+}
+
+void cli_catch_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+void cli_release_signals(void) {
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+}
+
 int cli_fail(const char *cmd) {
+    if (caught_signal) {
+        cli_error(cmd, "interrupted by %s: stopped, and removed what this run had written",
+                  caught_signal == SIGINT ? "SIGINT" : "SIGTERM");
+        return 128 + caught_signal;
+    }
     cli_error(cmd, "%s", strata_errmsg()[0] ? strata_errmsg() : "failed");
     return EXIT_RUN;
 }
@@ -227,7 +271,9 @@ static bool apply_times(const char *cmd, strata_collection *c, source_opts *so) 
         string_list t = {0};
         bool ok = sl_split(&t, so->times);
         if (ok && t.n != strata_collection_size(c)) {
-            cli_error(cmd, "--times gives %zu times for %zu files", t.n, strata_collection_size(c));
+            cli_error(cmd, "--times gives %zu times for %zu files: give exactly one time per file",
+                      t.n, strata_collection_size(c));
+            so->fail_code = EXIT_USAGE;
             ok = false;
         } else if (ok && strata_collection_set_times_iso(c, (const char *const *)t.items)) {
             cli_fail(cmd);
@@ -236,8 +282,11 @@ static bool apply_times(const char *cmd, strata_collection *c, source_opts *so) 
         sl_free(&t);
         return ok;
     }
-    if (so->time_pattern && strata_collection_set_times_pattern(c, so->time_pattern)) {
+    strata_status st = STRATA_OK;
+    if (so->time_pattern && (st = strata_collection_set_times_pattern(c, so->time_pattern))) {
         cli_fail(cmd);
+        /* a pattern that cannot give dates is the command line's fault, not the files' */
+        so->fail_code = st == STRATA_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_RUN;
         return false;
     }
     return true;
@@ -294,20 +343,28 @@ static strata_collection *open_stac(const char *cmd, source_opts *so) {
 
 static strata_collection *open_files_or_stac(const char *cmd, source_opts *so) {
     strata_collection *c = NULL;
+    so->fail_code = EXIT_USAGE;
     if (so->stac && so->files.n) {
         cli_error(cmd, "usage: give input files or --stac ITEMS, not both");
-    } else if (so->stac) {
-        c = open_stac(cmd, so);
-    } else if (stac_options_given(so)) {
+    } else if (stac_options_given(so) && !so->stac) {
         cli_error(cmd, "usage: --asset, --keep-order, --bbox, --max-items and --href-replace "
                        "need --stac ITEMS");
-    } else if (so->files.n == 0) {
+    } else if (so->files.n == 0 && !so->stac) {
         cli_error(cmd, "no input files (give paths or @LIST, or --stac ITEMS)");
-    } else if (strata_collection_from_files((const char *const *)so->files.items, so->files.n,
-                                            &c) != STRATA_OK) {
-        cli_fail(cmd);
+    } else {
+        so->fail_code = EXIT_RUN;
+        if (so->stac) {
+            c = open_stac(cmd, so);
+        } else if (strata_collection_from_files((const char *const *)so->files.items, so->files.n,
+                                                &c) != STRATA_OK) {
+            cli_fail(cmd);
+        }
     }
     return c;
+}
+
+int source_fail_code(const source_opts *so) {
+    return so->fail_code ? so->fail_code : EXIT_RUN;
 }
 
 strata_collection *open_source(const char *cmd, source_opts *so) {
@@ -315,6 +372,7 @@ strata_collection *open_source(const char *cmd, source_opts *so) {
     if (!c) {
         return NULL;
     }
+    so->fail_code = EXIT_RUN;
     if ((so->cache && strata_collection_set_cache_capacity(c, so->cache)) ||
         !apply_times(cmd, c, so)) {
         if (so->cache) {
@@ -363,6 +421,9 @@ void progress_init(progress_line *p, const char *what, bool quiet) {
 
 int progress_cb(size_t done, size_t total, uint64_t bytes, void *user) {
     progress_line *p = user;
+    if (caught_signal) {
+        return 1; /* cancel: the library removes its temporary outputs */
+    }
     if (!p->enabled) {
         return 0;
     }

@@ -100,7 +100,7 @@ int cmd_info(int argc, char **argv) {
         fputs(INFO_HELP, stdout);
     } else if (!rc) {
         strata_collection *c = open_source("info", &so);
-        rc = EXIT_RUN;
+        rc = c ? EXIT_RUN : source_fail_code(&so);
         if (c && a.check && strata_collection_validate(c) != STRATA_OK) {
             cli_fail("info");
         } else if (c && a.json) {

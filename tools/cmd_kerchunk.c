@@ -32,7 +32,7 @@ static bool parse_size(const char *s, size_t *out) {
 }
 
 static int run(const string_list *files, const char *out, const strata_kerchunk_opts *o) {
-    if (!out) {
+    if (!out || !out[0]) {
         cli_error("kerchunk", "no output: give -o REFS.json");
         return EXIT_USAGE;
     }

@@ -162,7 +162,9 @@ static int run_job(const char *cmd, reduce_args *a, strata_collection *c, const 
     progress_init(&pl, cmd, a->so.quiet);
     a->ro.progress = progress_cb;
     a->ro.progress_user = &pl;
+    cli_catch_signals();
     strata_status st = strata_reduce_to_gtiff(c, labels, a->ops, a->nops, &a->ro, pattern, out);
+    cli_release_signals();
     progress_end(&pl);
     return st == STRATA_OK ? 0 : cli_fail(cmd);
 }
@@ -172,7 +174,7 @@ int cmd_reduce(int argc, char **argv) {
     int rc = parse_args("reduce", argc, argv, &a);
     if (!rc && a.help) {
         fputs(REDUCE_HELP, stdout);
-    } else if (!rc && (a.nops == 0 || !a.out)) {
+    } else if (!rc && (a.nops == 0 || !a.out || !a.out[0])) {
         cli_error("reduce", "needs --op and -o OUT (see strata reduce --help)");
         rc = EXIT_USAGE;
     } else if (!rc && a.nops > 1 && !strstr(a.out, "{op}")) {
@@ -181,7 +183,7 @@ int cmd_reduce(int argc, char **argv) {
     } else if (!rc) {
         strata_collection *c = open_shared_source("reduce", &a.so);
         strata_result *r = NULL;
-        rc = c ? run_job("reduce", &a, c, NULL, a.out, &r) : EXIT_RUN;
+        rc = c ? run_job("reduce", &a, c, NULL, a.out, &r) : source_fail_code(&a.so);
         for (size_t i = 0; !rc && i < a.nops; i++) {
             if (!a.so.quiet && dist_rank() == 0) {
                 printf("wrote %s\n", strata_result_path(r, 0, a.ops[i]));
@@ -196,8 +198,29 @@ int cmd_reduce(int argc, char **argv) {
 
 /* ---- groupby ------------------------------------------------------------------------ */
 
-static bool label_is_file_safe(const char *s) {
-    return s[0] && s[0] != '.' && !strchr(s, '/');
+/* jansson takes UTF-8 only: what it refuses, index.json cannot hold. */
+static bool utf8_valid(const char *s) {
+    json_t *j = json_string(s);
+    json_decref(j);
+    return j != NULL;
+}
+
+/* Why label s cannot name a file, or NULL when it can. */
+static const char *label_problem(const char *s) {
+    bool blank = true;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return "holds a control character";
+        }
+        blank = blank && *p == ' ';
+    }
+    if (!s[0] || blank) {
+        return "is empty or only spaces";
+    }
+    if (s[0] == '.' || strchr(s, '/')) {
+        return "starts with '.' or holds '/'";
+    }
+    return utf8_valid(s) ? NULL : "is not valid UTF-8 (index.json cannot hold it)";
 }
 
 /* Labels given on the command line, or derived from times with --by. */
@@ -222,9 +245,10 @@ static int group_labels(reduce_args *a, strata_collection *c, string_list *label
         return EXIT_USAGE;
     }
     for (size_t t = 0; t < n; t++) {
-        if (!label_is_file_safe(labels->items[t])) {
-            cli_error("groupby", "label '%s' of timestep %zu (%s) cannot name a file",
-                      labels->items[t], t, strata_collection_path(c, t));
+        const char *why = label_problem(labels->items[t]);
+        if (why) {
+            cli_error("groupby", "label '%s' of timestep %zu (%s) cannot name a file: it %s",
+                      labels->items[t], t, strata_collection_path(c, t), why);
             return EXIT_USAGE;
         }
     }
@@ -256,32 +280,63 @@ static int write_index(const reduce_args *a, const char *dir, const strata_resul
     char path[4096], tmp[4200];
     snprintf(path, sizeof path, "%s/index.json", dir);
     snprintf(tmp, sizeof tmp, "%s.part", path);
-    int bad = json_dump_file(index, tmp, JSON_INDENT(2)) != 0 || rename(tmp, path) != 0;
+    errno = 0;
+    int bad = !index || json_dump_file(index, tmp, JSON_INDENT(2)) != 0 || rename(tmp, path) != 0;
     json_decref(index);
     if (bad) {
         unlink(tmp);
-        cli_error("groupby", "%s: cannot write: %s", path, strerror(errno));
+        cli_error("groupby", "%s: cannot write: %s", path,
+                  errno ? strerror(errno) : "a name is not valid UTF-8");
+        return EXIT_RUN;
+    }
+    return 0;
+}
+
+/* OUTDIR is created only once the labels are known good, and index.json must not be an
+ * input; made is set when this run created the folder. */
+static int prepare_outdir(const char *dir, const strata_collection *c, bool *made) {
+    char index[4096];
+    snprintf(index, sizeof index, "%s/index.json", dir);
+    struct stat sb;
+    *made = false;
+    if (dist_rank() != 0) {
+        return 0;
+    }
+    if (strata_collection_check_output(c, index) != STRATA_OK) {
+        return cli_fail("groupby");
+    }
+    if (stat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+        cli_error("groupby", "%s: is not a folder (-o names the output folder)", dir);
+        return EXIT_RUN;
+    }
+    if (mkdir(dir, 0777) == 0) {
+        *made = true;
+    } else if (errno != EEXIST) {
+        cli_error("groupby", "%s: cannot create the output folder: %s", dir, strerror(errno));
         return EXIT_RUN;
     }
     return 0;
 }
 
 static int groupby_run(reduce_args *a) {
-    if (mkdir(a->out, 0777) != 0 && errno != EEXIST) {
-        cli_error("groupby", "%s: cannot create the output folder: %s", a->out, strerror(errno));
-        return EXIT_RUN;
-    }
     strata_collection *c = open_shared_source("groupby", &a->so);
     if (!c) {
-        return EXIT_RUN;
+        return source_fail_code(&a->so);
     }
     string_list labels = {0};
     strata_result *r = NULL;
     char pattern[4096];
     snprintf(pattern, sizeof pattern, "%s/{label}%s.tif", a->out, a->nops > 1 ? "_{op}" : "");
+    bool made = false;
     int rc = group_labels(a, c, &labels);
     if (!rc) {
+        rc = prepare_outdir(a->out, c, &made);
+    }
+    if (!rc) {
         rc = run_job("groupby", a, c, (const char *const *)labels.items, pattern, &r);
+    }
+    if (rc && made) {
+        rmdir(a->out); /* only if still empty: a failed run leaves no folder it made */
     }
     if (!rc && dist_rank() == 0) {
         rc = write_index(a, a->out, r);
@@ -302,7 +357,7 @@ int cmd_groupby(int argc, char **argv) {
     int rc = parse_args("groupby", argc, argv, &a);
     if (!rc && a.help) {
         fputs(GROUPBY_HELP, stdout);
-    } else if (!rc && (a.nops == 0 || !a.out || (!a.by == !a.labels))) {
+    } else if (!rc && (a.nops == 0 || !a.out || !a.out[0] || (!a.by == !a.labels))) {
         cli_error("groupby", "needs --op, -o OUTDIR and one of --by or --labels (see strata "
                              "groupby --help)");
         rc = EXIT_USAGE;
@@ -409,7 +464,7 @@ int cmd_read_all(int argc, char **argv) {
         }
         strata_collection_free(c);
     } else if (!rc) {
-        rc = EXIT_RUN;
+        rc = source_fail_code(&a.so);
     }
     sl_free(&a.so.files);
     return rc;

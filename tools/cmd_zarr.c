@@ -13,8 +13,9 @@ static const char TO_ZARR_HELP[] =
     "  y, x coordinates and a spatial_ref variable (CRS, geotransform), in parallel.\n"
     "\n"
     "  -o, --output STORE    the store (a folder)\n"
-    "  --mode M              w (default): overwrite; w-: fail if STORE exists;\n"
-    "                        a: append timesteps to a store strata wrote\n"
+    "  --mode M              w (default): replace a store strata wrote, once the new one\n"
+    "                        is complete; w-: fail if STORE exists; a: append later\n"
+    "                        timesteps to a store strata wrote\n"
     "  --zarr-version V      2 (default; with consolidated .zmetadata) or 3\n"
     "  --chunks T,B,Y,X      chunk sizes (default: 1 timestep, 1 band, a tile of source blocks)\n"
     "  --codec C             blosc-lz4 (default), blosc-zstd, zstd, zlib, none\n"
@@ -167,7 +168,7 @@ static int run_distributed(const char *cmd, zarr_args *a, strata_collection *c) 
 static int run(const char *cmd, zarr_args *a) {
     strata_collection *c = open_shared_source(cmd, &a->so);
     if (!c) {
-        return EXIT_RUN;
+        return source_fail_code(&a->so);
     }
     default_version(a);
     if (dist_size() > 1) {
@@ -179,7 +180,9 @@ static int run(const char *cmd, zarr_args *a) {
     progress_init(&pl, cmd, a->so.quiet);
     a->zo.progress = progress_cb;
     a->zo.progress_user = &pl;
+    cli_catch_signals();
     strata_status st = strata_to_zarr(c, a->out, &a->zo);
+    cli_release_signals();
     progress_end(&pl);
     int rc = st == STRATA_OK ? 0 : cli_fail(cmd);
     if (!rc && !a->so.quiet) {
@@ -195,7 +198,7 @@ int cmd_to_zarr(int argc, char **argv) {
     int rc = parse_args(argc, argv, &a);
     if (!rc && a.help) {
         fputs(TO_ZARR_HELP, stdout);
-    } else if (!rc && !a.out) {
+    } else if (!rc && (!a.out || !a.out[0])) {
         cli_error("to-zarr", "needs -o STORE (see strata to-zarr --help)");
         rc = EXIT_USAGE;
     } else if (!rc) {

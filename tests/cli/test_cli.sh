@@ -146,7 +146,7 @@ expect_rc 1 "info --time-pattern with no match" info --time-pattern X%Y%m%d "${G
 expect_stderr_has "s_20210105.tif" "the file without a time is named"
 expect_rc 1 "info --times unparseable" info --times 2021-01-01,2021-13-01,2021-03-01 "${GOOD[@]}"
 expect_stderr_has "2021-13-01" "the bad time is named"
-expect_rc 1 "info --times count mismatch" info --times 2021-01-01,2021-02-01 "${GOOD[@]}"
+expect_rc 2 "info --times count mismatch" info --times 2021-01-01,2021-02-01 "${GOOD[@]}"
 
 expect_rc 0 "info --check on good files" info --check "${GOOD[@]}"
 expect_stdout_has "all 3 files match" "info --check reports success"
