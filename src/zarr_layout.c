@@ -246,6 +246,10 @@ static json_t *data_attrs(const st_zarr_plan *p) {
                                "GeoTransform", gt, "crs_wkt", m->crs_wkt, "nodata", nd,
                                "band_names", names, "dtype", strata_dtype_name(m->dtype))
                    : NULL;
+    if (!gt) { /* json_pack took nd and names only if it ran */
+        json_decref(nd);
+        json_decref(names);
+    }
     free(gt);
     if (o && m->crs_wkt[0]) {
         json_object_set_new(o, "_CRS", crs_attr_gdal(m));

@@ -405,7 +405,11 @@ strata_status st_zarr_prepare(const char *store, strata_zarr_mode mode, bool *ap
         ST_TRY(st);
         ST_TRY(create_store(store));
         *target = st_strdup(store);
-        return *target ? STRATA_OK : st_nomem("path");
+        if (!*target) {
+            st_zarr_delete(store); /* created just above: a failed run leaves nothing */
+            return st_nomem("path");
+        }
+        return STRATA_OK;
     }
     switch (mode) {
     case STRATA_ZARR_CREATE:
