@@ -167,7 +167,7 @@ static int stac_opt(source_opts *so, int opt, const char *arg) {
         }
         return 1;
     default:
-        return 0;
+        return stac_search_opt(so, opt, arg);
     }
 }
 
@@ -285,6 +285,8 @@ static strata_collection *open_stac(const char *cmd, source_opts *so) {
     strata_collection *c = NULL;
     if (!ok) {
         cli_error(cmd, "out of memory");
+    } else if (so->search.url) {
+        c = open_stac_search(cmd, so, &o);
     } else if (strata_collection_from_stac_file(so->stac, &o, &c) != STRATA_OK) {
         cli_fail(cmd);
     }
@@ -294,9 +296,14 @@ static strata_collection *open_stac(const char *cmd, source_opts *so) {
 
 static strata_collection *open_files_or_stac(const char *cmd, source_opts *so) {
     strata_collection *c = NULL;
-    if (so->stac && so->files.n) {
+    if ((so->stac || so->search.url) && so->files.n) {
         cli_error(cmd, "usage: give input files or --stac ITEMS, not both");
-    } else if (so->stac) {
+    } else if (so->stac && so->search.url) {
+        cli_error(cmd, "usage: give --stac ITEMS or --stac-search URL, not both");
+    } else if (stac_search_filters_given(so) && !so->search.url) {
+        cli_error(cmd, "usage: --collections, --datetime, --query, --filter, --limit, --sortby "
+                       "and --header need --stac-search URL");
+    } else if (so->stac || so->search.url) {
         c = open_stac(cmd, so);
     } else if (stac_options_given(so)) {
         cli_error(cmd, "usage: --asset, --keep-order, --bbox, --max-items and --href-replace "
