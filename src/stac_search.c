@@ -557,8 +557,9 @@ static strata_status search_body(const strata_stac_search_opts *o, json_t **out)
         json_object_set_new(b, "datetime", json_string(o->datetime));
     }
     if (o->query && o->query[0]) {
-        ST_TRY(parse_query(o->query, &v));
-        json_object_set_new(b, "query", v);
+        strata_status st = parse_query(o->query, &v);
+        json_object_set_new(b, "query", v); /* also on failure: freed with b */
+        ST_TRY(st);
     }
     if (o->filter && o->filter[0]) {
         json_error_t err;

@@ -25,6 +25,16 @@ set_tests_properties(test_stac_api PROPERTIES
   LABELS stac
   TIMEOUT 60)
 
+# strata_stac_search's argument errors and hidden header values, without a server.
+add_executable(test_search_api ${STRATA_STAC_TEST_DIR}/test_search_api.c)
+target_include_directories(test_search_api PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(test_search_api PRIVATE strata m)
+add_test(NAME test_search_api COMMAND test_search_api)
+set_tests_properties(test_search_api PROPERTIES
+  ENVIRONMENT "${STRATA_TEST_ENV}"
+  LABELS stac
+  TIMEOUT 60)
+
 # The parsers are compiled in (libstrata's symbols are hidden); they need no GDAL dataset.
 # fuzz_stac: STAC documents (stac_parse.c); fuzz_stac_page: search response pages and their
 # "next" links (stac_page.c).

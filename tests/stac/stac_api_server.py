@@ -18,6 +18,7 @@ URL. The first path segment picks a flavour of API, so one server serves every c
   /loop       the next link of every page asks for the second page again
   /repeat     every page is the first page under a new token
   /big        each page carries 300 kB of padding
+  /hop        as /api, but next links name the host "localhost" (another origin)
   /html       an HTML landing page
   /notstac    a JSON landing page without conformance classes or links
   /nosearch   conformance without STAC API - Item Search
@@ -43,7 +44,7 @@ STAC = "https://api.stacspec.org/v1.0.0"
 ALL_CLASSES = [f"{STAC}/core", f"{STAC}/item-search", f"{STAC}/item-search#query",
                f"{STAC}/item-search#filter", f"{STAC}/item-search#sort",
                "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json"]
-FLAVOURS = {"api", "getonly", "noext", "flaky", "slow", "auth", "badnext", "loop", "repeat",
+FLAVOURS = {"hop", "api", "getonly", "noext", "flaky", "slow", "auth", "badnext", "loop", "repeat",
             "big", "html", "notstac", "nosearch"}
 API_KEY = "s3cret-key-value"
 
@@ -140,7 +141,8 @@ class ApiHandler(Handler):
         with self.server.lock:
             self.server.log.append({"method": self.command, "path": path,
                                     "key": self.headers.get("X-Api-Key") == API_KEY,
-                                    "has_key": "X-Api-Key" in self.headers})
+                                    "has_key": "X-Api-Key" in self.headers,
+                                    "host": self.headers.get("Host", "").split(":")[0]})
 
     def landing(self, fl):
         url = f"{self.base()}/{fl}"
@@ -191,6 +193,8 @@ class ApiHandler(Handler):
             start = 0
         page = items[start:start + limit]
         url = f"{self.base()}/{fl}/search"
+        if fl == "hop":
+            url = url.replace("127.0.0.1", "localhost")
         links = [{"rel": "root", "href": f"{self.base()}/{fl}"}]
         nxt = start + limit if start + limit < len(items) else None
         if fl == "loop" and nxt is not None:

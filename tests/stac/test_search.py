@@ -251,10 +251,15 @@ def case_headers(c, work, srv):
     r = search_cmd(srv.url + "/auth", "-o", out, env={"STRATA_STAC_HEADERS": f"X-Api-Key {KEY}"})
     c.ok(r.returncode == 1 and KEY not in r.stderr + r.stdout, "malformed env header: hidden",
          r.stderr)
-    # The key goes to the API's host only: the COGs (same host here) get it, and the
-    # reduce reads through GDAL without it.
     log = [e for e in srv.log() if e["path"].startswith("/auth")]
     c.ok(any(e["key"] for e in log), "the server saw the key")
+    # The key goes to the API's own host only: not to a next link naming another host.
+    since = len(srv.log())
+    r = search_cmd(srv.url + "/hop", "--limit", "10", "--header", f"X-Api-Key: {KEY}", "-o", out)
+    c.ok(r.returncode == 0 and len(ids_of(out)) == N, "next link to another host", r.stderr)
+    hops = [(e["host"], e["has_key"]) for e in srv.log()[since:] if e["path"] == "/hop/search"]
+    c.ok(hops == [("127.0.0.1", True), ("localhost", False), ("localhost", False)],
+         "key sent to the API's host only", str(hops))
 
 
 def case_errors(c, work, srv):
