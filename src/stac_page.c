@@ -51,7 +51,17 @@ static strata_status parse_next(const json_t *link, const char *url, st_stac_nex
     }
     next->post = m && strcasecmp(m, "POST") == 0;
     next->merge = json_is_true(merge);
-    if (!(next->href = st_stac_join(url, h))) {
+    if (h[0] == '?') {
+        /* A query alone keeps the page's path (RFC 3986, 5.2.2): "?token=2" pages /search. */
+        size_t keep = strcspn(url, "?#"), n = strlen(h);
+        if ((next->href = st_malloc(keep + n + 1))) {
+            memcpy(next->href, url, keep);
+            memcpy(next->href + keep, h, n + 1);
+        }
+    } else {
+        next->href = st_stac_join(url, h);
+    }
+    if (!next->href) {
         return st_nomem("STAC next link");
     }
     if (!st_stac_http_url(next->href)) {

@@ -8,7 +8,8 @@ Range support (http_server.py's handler); "{server}" in an asset href becomes th
 URL. The first path segment picks a flavour of API, so one server serves every case:
 
   /api        landing page with conformsTo, search by GET and POST (query, filter, sort)
-  /getonly    search by GET only; conformance classes only in /getonly/conformance
+  /getonly    search by GET only; conformance classes only in /getonly/conformance; next
+              links are relative ("?token=...")
   /noext      item search without the query, filter and sort extensions
   /flaky      as /api, but every 3rd search answers 429 (Retry-After 1, then 0) and every
               7th 503
@@ -212,7 +213,9 @@ class ApiHandler(Handler):
                 q = {k: v for k, v in urllib.parse.parse_qsl(
                     urllib.parse.urlsplit(self.path).query)}
                 q["token"] = token
-                links.append({"rel": "next", "href": url + "?" + urllib.parse.urlencode(q)})
+                # /getonly gives a relative href of a query alone, which keeps the path.
+                href = "" if fl == "getonly" else url
+                links.append({"rel": "next", "href": href + "?" + urllib.parse.urlencode(q)})
         feats = [json.loads(json.dumps(it).replace("{server}", self.base())) for it in page]
         doc = {"type": "FeatureCollection", "features": feats, "links": links,
                "numberMatched": len(items), "numberReturned": len(feats)}
