@@ -326,6 +326,46 @@ STRATA_API strata_status strata_collection_from_stac_file(const char *source,
                                                           const strata_stac_opts *opts,
                                                           strata_collection **out);
 
+/* STAC API search progress, after each page: pages and items so far, and the API's
+ * numberMatched (-1 when it does not say). Return non-zero to cancel. */
+typedef int (*strata_stac_search_progress_fn)(size_t pages, size_t items, long long matched,
+                                              void *user);
+
+typedef struct strata_stac_search_opts {
+    const char *const *collections; /* collection ids, or NULL */
+    size_t ncollections;
+    int has_bbox; /* 1: items meeting bbox (lon/lat: minx, miny, maxx, maxy) */
+    double bbox[4];
+    const char *datetime;       /* RFC 3339 instant or interval "A/B", ".." for an open end */
+    const char *query;          /* query extension: a JSON object, or terms "prop OP value" joined
+                                   by ',' with OP one of < <= > >= = != (e.g. "eo:cloud_cover<20") */
+    const char *filter;         /* filter extension: a CQL2-JSON object */
+    const char *sortby;         /* "[+|-]field[,...]" */
+    size_t limit;               /* page size asked of the API; 0: the API's default */
+    size_t max_items;           /* stop after this many items; 0: every page */
+    const char *const *headers; /* request headers "Name: value" (API keys; never shown in
+                                   messages), sent to the API's own host only; the
+                                   STRATA_STAC_HEADERS variable adds more, one a line */
+    size_t nheaders;
+    size_t max_page_bytes; /* a larger page fails; 0: STRATA_STAC_MAX_PAGE_BYTES or 64 MiB */
+    strata_stac_search_progress_fn progress;
+    void *progress_user;
+} strata_stac_search_opts;
+
+STRATA_API void strata_stac_search_opts_init(strata_stac_search_opts *opts);
+/* Searches the STAC API at url (its landing page or its /search endpoint): POST when the
+ * API's search link offers it, else GET; follows "next" links to the last page or
+ * max_items; retries 429 (Retry-After), 5xx and timeouts with backoff (GDAL_HTTP_MAX_RETRY,
+ * GDAL_HTTP_RETRY_DELAY). *json (free with strata_free) is the items as one ItemCollection
+ * with absolute hrefs, in the API's order. A search that matches nothing fails. */
+STRATA_API strata_status strata_stac_search(const char *url, const strata_stac_search_opts *search,
+                                            char **json);
+/* strata_stac_search, then strata_collection_from_stac on its items. */
+STRATA_API strata_status strata_collection_from_stac_search(const char *url,
+                                                            const strata_stac_search_opts *search,
+                                                            const strata_stac_opts *opts,
+                                                            strata_collection **out);
+
 /* ---- Zarr writer ------------------------------------------------------------------------ */
 
 typedef enum strata_zarr_mode {

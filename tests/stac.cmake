@@ -8,7 +8,7 @@ option(STRATA_BUILD_FUZZERS "Build the libFuzzer targets (clang only)" OFF)
 set(STRATA_FUZZ_SECONDS 20 CACHE STRING "How long each fuzz test runs")
 
 set(STRATA_STAC_TEST_DIR ${CMAKE_CURRENT_LIST_DIR}/stac)
-foreach(script read input errors)
+foreach(script read input errors search)
   add_test(NAME stac_${script} COMMAND ${STRATA_PYTHON} ${STRATA_STAC_TEST_DIR}/test_${script}.py)
   set_tests_properties(stac_${script} PROPERTIES
     ENVIRONMENT "${STRATA_TEST_ENV}"
@@ -25,31 +25,50 @@ set_tests_properties(test_stac_api PROPERTIES
   LABELS stac
   TIMEOUT 60)
 
-# The parser is compiled in (libstrata's symbols are hidden); it needs no GDAL dataset.
+# strata_stac_search's argument errors and hidden header values, without a server.
+add_executable(test_search_api ${STRATA_STAC_TEST_DIR}/test_search_api.c)
+target_include_directories(test_search_api PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(test_search_api PRIVATE strata m)
+add_test(NAME test_search_api COMMAND test_search_api)
+set_tests_properties(test_search_api PROPERTIES
+  ENVIRONMENT "${STRATA_TEST_ENV}"
+  LABELS stac
+  TIMEOUT 60)
+
+# The parsers are compiled in (libstrata's symbols are hidden); they need no GDAL dataset.
+# fuzz_stac: STAC documents (stac_parse.c); fuzz_stac_page: search response pages and their
+# "next" links (stac_page.c).
 set(_stac_src ${PROJECT_SOURCE_DIR}/src)
-set(_stac_fuzz_sources ${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz_stac.c ${_stac_src}/stac_parse.c
-  ${_stac_src}/error.c ${_stac_src}/timeparse.c ${_stac_src}/dtype.c)
-set(_stac_corpus ${CMAKE_CURRENT_LIST_DIR}/fuzz/corpus/stac)
-if(STRATA_BUILD_FUZZERS AND CMAKE_C_COMPILER_ID MATCHES "Clang")
-  add_executable(fuzz_stac ${_stac_fuzz_sources})
-  target_compile_options(fuzz_stac PRIVATE -fsanitize=fuzzer,address,undefined -g)
-  target_link_options(fuzz_stac PRIVATE -fsanitize=fuzzer,address,undefined)
-  set(_stac_fuzz_exe fuzz_stac)
-  # New inputs go to a scratch corpus in the build tree; the committed seeds are read only.
-  set(_work ${CMAKE_CURRENT_BINARY_DIR}/fuzz-corpus-stac)
-  add_test(NAME fuzz_stac
-    COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=1
-            "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/lsan.supp"
-            sh -c "mkdir -p '${_work}' && exec '$<TARGET_FILE:fuzz_stac>' -max_total_time=${STRATA_FUZZ_SECONDS} -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 '${_work}' '${_stac_corpus}'")
-  set_tests_properties(fuzz_stac PROPERTIES LABELS "fuzz;stac" TIMEOUT 120)
-else()
-  add_executable(fuzz_stac_run ${_stac_fuzz_sources} ${STRATA_STAC_TEST_DIR}/fuzz_driver.c)
-  set(_stac_fuzz_exe fuzz_stac_run)
-  add_test(NAME stac_fuzz_short COMMAND fuzz_stac_run 8 ${_stac_corpus})
-  set_tests_properties(stac_fuzz_short PROPERTIES
-    ENVIRONMENT "${STRATA_TEST_ENV}"
-    LABELS "stac;fuzz"
-    TIMEOUT 60)
-endif()
-target_include_directories(${_stac_fuzz_exe} PRIVATE ${_stac_src} ${PROJECT_SOURCE_DIR}/include)
-target_link_libraries(${_stac_fuzz_exe} PRIVATE GDAL::GDAL PkgConfig::JANSSON Threads::Threads m)
+foreach(_target stac stac_page)
+  set(_stac_fuzz_sources ${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz_${_target}.c ${_stac_src}/stac_parse.c
+    ${_stac_src}/stac_page.c ${_stac_src}/error.c ${_stac_src}/timeparse.c ${_stac_src}/dtype.c)
+  set(_stac_corpus ${CMAKE_CURRENT_LIST_DIR}/fuzz/corpus/${_target})
+  if(STRATA_BUILD_FUZZERS AND CMAKE_C_COMPILER_ID MATCHES "Clang")
+    add_executable(fuzz_${_target} ${_stac_fuzz_sources})
+    target_compile_options(fuzz_${_target} PRIVATE -fsanitize=fuzzer,address,undefined -g)
+    target_link_options(fuzz_${_target} PRIVATE -fsanitize=fuzzer,address,undefined)
+    set(_stac_fuzz_exe fuzz_${_target})
+    # New inputs go to a scratch corpus in the build tree; the committed seeds are read only.
+    set(_work ${CMAKE_CURRENT_BINARY_DIR}/fuzz-corpus-${_target})
+    add_test(NAME fuzz_${_target}
+      COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=1
+              "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/lsan.supp"
+              sh -c "mkdir -p '${_work}' && exec '$<TARGET_FILE:fuzz_${_target}>' -max_total_time=${STRATA_FUZZ_SECONDS} -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 '${_work}' '${_stac_corpus}'")
+    set_tests_properties(fuzz_${_target} PROPERTIES LABELS "fuzz;stac" TIMEOUT 120)
+  else()
+    add_executable(fuzz_${_target}_run ${_stac_fuzz_sources} ${STRATA_STAC_TEST_DIR}/fuzz_driver.c)
+    set(_stac_fuzz_exe fuzz_${_target}_run)
+    if(_target STREQUAL "stac")
+      set(_name stac_fuzz_short)
+    else()
+      set(_name ${_target}_fuzz_short)
+    endif()
+    add_test(NAME ${_name} COMMAND fuzz_${_target}_run 8 ${_stac_corpus})
+    set_tests_properties(${_name} PROPERTIES
+      ENVIRONMENT "${STRATA_TEST_ENV}"
+      LABELS "stac;fuzz"
+      TIMEOUT 60)
+  endif()
+  target_include_directories(${_stac_fuzz_exe} PRIVATE ${_stac_src} ${PROJECT_SOURCE_DIR}/include)
+  target_link_libraries(${_stac_fuzz_exe} PRIVATE GDAL::GDAL PkgConfig::JANSSON Threads::Threads m)
+endforeach()

@@ -43,6 +43,13 @@ typedef struct source_opts {
     const char *href_replace[8]; /* --href-replace FROM=TO, repeatable, first match wins */
     int nhref_replace;
     int fail_code; /* set when open_source fails: EXIT_USAGE or EXIT_RUN */
+    /* STAC API search instead (--stac-search URL and its filters, cmd_stac.c) */
+    struct {
+        const char *url, *collections, *datetime, *query, *filter, *sortby;
+        int limit;
+        const char *headers[16]; /* --header 'Name: value', repeatable */
+        int nheaders;
+    } search;
 } source_opts;
 
 /* Returns true when it consumed option opt (getopt_long's value), with optarg. */
@@ -58,6 +65,14 @@ enum {
     OPT_BBOX,
     OPT_MAX_ITEMS,
     OPT_HREF_REPLACE,
+    OPT_STAC_SEARCH,
+    OPT_COLLECTIONS,
+    OPT_DATETIME,
+    OPT_QUERY,
+    OPT_FILTER,
+    OPT_LIMIT,
+    OPT_SORTBY,
+    OPT_HEADER,
     OPT_FIRST_COMMAND /* commands number their own options from here */
 };
 // clang-format off
@@ -71,7 +86,16 @@ enum {
         {"keep-order", no_argument, NULL, OPT_KEEP_ORDER},                                         \
         {"bbox", required_argument, NULL, OPT_BBOX},                                               \
         {"max-items", required_argument, NULL, OPT_MAX_ITEMS},                                     \
-        {"href-replace", required_argument, NULL, OPT_HREF_REPLACE}
+        {"href-replace", required_argument, NULL, OPT_HREF_REPLACE}, STAC_SEARCH_LONG_OPTIONS
+#define STAC_SEARCH_LONG_OPTIONS                                                                   \
+    {"stac-search", required_argument, NULL, OPT_STAC_SEARCH},                                     \
+        {"collections", required_argument, NULL, OPT_COLLECTIONS},                                 \
+        {"datetime", required_argument, NULL, OPT_DATETIME},                                       \
+        {"query", required_argument, NULL, OPT_QUERY},                                             \
+        {"filter", required_argument, NULL, OPT_FILTER},                                           \
+        {"limit", required_argument, NULL, OPT_LIMIT},                                             \
+        {"sortby", required_argument, NULL, OPT_SORTBY},                                           \
+        {"header", required_argument, NULL, OPT_HEADER}
 /* Help lines for the STAC source options, for the commands' --help. */
 #define SOURCE_STAC_HELP                                                                           \
     "  --stac ITEMS    read STAC items instead of files: an Item, ItemCollection, array of\n"      \
@@ -81,7 +105,18 @@ enum {
     "  --keep-order    keep the items' order (default: by properties.datetime)\n"                  \
     "  --bbox BOX      minx,miny,maxx,maxy (lon/lat): drop items whose bbox misses it\n"           \
     "  --max-items N   at most N items, after filtering\n"                                         \
-    "  --href-replace FROM=TO  rewrite hrefs starting with FROM (mirrors, signed URLs)\n"
+    "  --href-replace FROM=TO  rewrite hrefs starting with FROM (mirrors, signed URLs)\n"      \
+    "  --stac-search URL  search the STAC API at URL (landing page or /search) instead;\n"     \
+    "                  --bbox and --max-items go to the search too\n" STAC_SEARCH_HELP
+#define STAC_SEARCH_HELP                                                                           \
+    "  --collections C[,C]  collection ids\n"                                                      \
+    "  --datetime T    RFC 3339 time or interval A/B ('..' for an open end)\n"                     \
+    "  --query Q       query extension: 'eo:cloud_cover<20[,prop>=v...]' or a JSON object\n"       \
+    "  --filter CQL2   filter extension: a CQL2-JSON object\n"                                     \
+    "  --limit N       page size asked of the API\n"                                               \
+    "  --sortby F      [+|-]field[,...]\n"                                                         \
+    "  --header 'Name: value'  request header (API keys; repeatable; also\n"                       \
+    "                  STRATA_STAC_HEADERS, one a line); values are never printed\n"
 // clang-format on
 /* Handles a source option; returns 1 when consumed, 0 when not a source option, -1 on a
  * bad value (message printed). */
@@ -130,5 +165,12 @@ int cmd_read_all(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_to_zarr(int argc, char **argv);
 int cmd_kerchunk(int argc, char **argv);
+int cmd_stac(int argc, char **argv);
+
+/* STAC API search (cmd_stac.c): handles a search option as source_opt does; true when a
+ * search filter is given; the collection the search finds (prints the error). */
+int stac_search_opt(source_opts *so, int opt, const char *arg);
+bool stac_search_filters_given(const source_opts *so);
+strata_collection *open_stac_search(const char *cmd, source_opts *so, const strata_stac_opts *o);
 
 #endif

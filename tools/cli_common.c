@@ -211,7 +211,7 @@ static int stac_opt(source_opts *so, int opt, const char *arg) {
         }
         return 1;
     default:
-        return 0;
+        return stac_search_opt(so, opt, arg);
     }
 }
 
@@ -334,6 +334,8 @@ static strata_collection *open_stac(const char *cmd, source_opts *so) {
     strata_collection *c = NULL;
     if (!ok) {
         cli_error(cmd, "out of memory");
+    } else if (so->search.url) {
+        c = open_stac_search(cmd, so, &o);
     } else if (strata_collection_from_stac_file(so->stac, &o, &c) != STRATA_OK) {
         cli_fail(cmd);
     }
@@ -344,16 +346,21 @@ static strata_collection *open_stac(const char *cmd, source_opts *so) {
 static strata_collection *open_files_or_stac(const char *cmd, source_opts *so) {
     strata_collection *c = NULL;
     so->fail_code = EXIT_USAGE;
-    if (so->stac && so->files.n) {
+    if ((so->stac || so->search.url) && so->files.n) {
         cli_error(cmd, "usage: give input files or --stac ITEMS, not both");
-    } else if (stac_options_given(so) && !so->stac) {
+    } else if (so->stac && so->search.url) {
+        cli_error(cmd, "usage: give --stac ITEMS or --stac-search URL, not both");
+    } else if (stac_search_filters_given(so) && !so->search.url) {
+        cli_error(cmd, "usage: --collections, --datetime, --query, --filter, --limit, --sortby "
+                       "and --header need --stac-search URL");
+    } else if (stac_options_given(so) && !so->stac && !so->search.url) {
         cli_error(cmd, "usage: --asset, --keep-order, --bbox, --max-items and --href-replace "
                        "need --stac ITEMS");
-    } else if (so->files.n == 0 && !so->stac) {
+    } else if (so->files.n == 0 && !so->stac && !so->search.url) {
         cli_error(cmd, "no input files (give paths or @LIST, or --stac ITEMS)");
     } else {
         so->fail_code = EXIT_RUN;
-        if (so->stac) {
+        if (so->stac || so->search.url) {
             c = open_stac(cmd, so);
         } else if (strata_collection_from_files((const char *const *)so->files.items, so->files.n,
                                                 &c) != STRATA_OK) {

@@ -16,6 +16,7 @@ static const struct command {
     {"groupby", cmd_groupby, "reduce groups of timesteps (months, seasons, labels)"},
     {"to-zarr", cmd_to_zarr, "write the cube to a Zarr store (v2 or v3), in parallel"},
     {"kerchunk", cmd_kerchunk, "index NetCDF/HDF5/GeoTIFF files as kerchunk references"},
+    {"stac", cmd_stac, "search a STAC API and keep the items: stac search URL -o ITEMS.json"},
     {"demo", cmd_demo, "make a sample stack and walk through every capability"},
     {"read-all", cmd_read_all, "read every pixel through strata (benchmark of the reader)"},
 };
