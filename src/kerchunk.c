@@ -450,7 +450,7 @@ static json_t *u64_list(const uint64_t *a, int n, bool lead, uint64_t first) {
 
 static strata_status put_json(kc_job *j, const char *name, const char *file, json_t *o) {
     char key[1024];
-    char *text = o ? json_dumps(o, KC_JSON_FLAGS) : NULL;
+    char *text = o ? kc_dumps(o, KC_JSON_FLAGS) : NULL;
     json_decref(o);
     snprintf(key, sizeof key, "%s/%s", name, file);
     json_t *s = text ? json_string(text) : NULL;

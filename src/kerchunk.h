@@ -84,8 +84,20 @@ strata_status kc_fill_chunk(const kc_var *v, unsigned char **out, size_t *n);
 
 /* ---- helpers (kerchunk_util.c) ------------------------------------------------------- */
 
+/* JSON has no NaN, no infinities and jansson no integers past int64, though attributes
+ * hold them (a NaN missing_value, a uint64 maximum). Such values are kept as strings that
+ * start with KC_RAW, and kc_dumps writes them as bare JSON text (NaN, Infinity,
+ * 18446744073709551615), which Python's json module, hence zarr, reads as numbers. */
+#define KC_RAW "\x01"
+
 /* A numeric value in the given numpy type string at p (any byte order) as JSON. */
 json_t *kc_json_value(const char *dtype, const unsigned char *p);
+json_t *kc_json_double(double v);
+/* The fill_value form of an attribute value: zarr v2 spells NaN and the infinities as the
+ * strings "NaN", "Infinity", "-Infinity"; a new reference. */
+json_t *kc_fill_json(const json_t *value);
+/* json_dumps, with KC_RAW strings written as bare text; free() the result. */
+char *kc_dumps(const json_t *o, size_t flags);
 
 /* ---- format readers ----------------------------------------------------------------- */
 

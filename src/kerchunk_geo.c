@@ -20,7 +20,7 @@ static strata_status geo_attrs(const strata_meta *m, kc_var *v) {
     }
     if (strata_meta_nodata(m, 0, &nodata)) {
         /* Missing (sparse) tiles read as nodata, and xarray masks it as _FillValue. */
-        rc |= json_object_set_new(v->attrs, "nodata", st_json_zarr_double(nodata));
+        rc |= json_object_set_new(v->attrs, "nodata", kc_json_double(nodata));
         json_decref(v->fill);
         bool integer =
             v->dtype[1] != 'f' && fabs(nodata) < 9e18 && nodata == (double)(json_int_t)nodata;

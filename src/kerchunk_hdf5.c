@@ -402,7 +402,7 @@ static bool all_present(const kc_var *v) {
 static void set_fill(hid_t did, hid_t dcpl, kc_var *v) {
     json_t *attr = json_object_get(v->attrs, "_FillValue");
     if (attr) {
-        v->fill = json_incref(json_is_array(attr) ? json_array_get(attr, 0) : attr);
+        v->fill = kc_fill_json(json_is_array(attr) ? json_array_get(attr, 0) : attr);
         return;
     }
     if (all_present(v)) {
