@@ -43,7 +43,7 @@ static void fill_element(const kc_var *v, unsigned char *out, size_t size) {
         }
     } else {
         const char *raw = json_string_value(v->fill);
-        int64_t x = json_is_integer(v->fill) ? json_integer_value(v->fill)
+        int64_t x = json_is_integer(v->fill)     ? json_integer_value(v->fill)
                     : raw && raw[0] == KC_RAW[0] ? (int64_t)strtoull(raw + 1, NULL, 10)
                     : fabs(d) < 9e18             ? (int64_t)d
                                                  : 0;
