@@ -57,14 +57,28 @@ void strata_kerchunk_opts_init(strata_kerchunk_opts *opts) {
 
 /* ---- reading one file ---------------------------------------------------------------- */
 
+/* An HDF5 file may start with a user block (MATLAB v7.3 writes 512 bytes): the superblock
+ * is then at 512, 1024, 2048, ... (the HDF5 spec), and libhdf5 finds it there itself. */
+static bool hdf5_after_user_block(const kc_src *s) {
+    for (uint64_t off = 512; off < s->size && s->size - off >= 8; off *= 2) {
+        unsigned char head[8];
+        if (kc_read(s, off, head, 8) == STRATA_OK && kc_is_hdf5(head, 8)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static strata_status detect(const char *path, kc_format *fmt) {
     kc_src s;
     unsigned char head[8] = {0};
     ST_TRY(kc_src_open(&s, path));
     strata_status st = kc_read(&s, 0, head, s.size < 8 ? (size_t)s.size : 8);
+    bool user_block = st == STRATA_OK && !kc_is_hdf5(head, 8) && !kc_is_nc3(head, 8) &&
+                      !kc_is_tiff(head, 8) && hdf5_after_user_block(&s);
     kc_src_close(&s);
     ST_TRY(st);
-    if (kc_is_hdf5(head, 8)) {
+    if (kc_is_hdf5(head, 8) || user_block) {
         *fmt = KC_FMT_HDF5;
     } else if (kc_is_nc3(head, 8)) {
         *fmt = KC_FMT_NC3;
@@ -157,6 +171,38 @@ static strata_status check_requested(const kc_job *j) {
     return STRATA_OK;
 }
 
+/* Without --var, every variable left out is reported through opts->warn; an index left
+ * with coordinates only is refused, since it would hide that the data was not indexed. */
+static strata_status report_skipped(const kc_job *j) {
+    char names[512] = "";
+    size_t at = 0, data = 0;
+    for (size_t i = 0; i < j->nout; i++) {
+        data += !is_dim_coord(j->out[i].tmpl);
+    }
+    for (size_t i = 0; !j->opts->var && i < j->first.nvars; i++) {
+        const kc_var *v = &j->first.vars[i];
+        if (!v->unsupported) {
+            continue;
+        }
+        if (j->opts->warn) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s: variable '%s' skipped: %s", j->paths[0], v->name,
+                     v->unsupported);
+            j->opts->warn(j->opts->warn_data, msg);
+        }
+        if (at < sizeof names) {
+            at += (size_t)snprintf(names + at, sizeof names - at, "%s'%s' (%s)", at ? ", " : "",
+                                   v->name, v->unsupported);
+        }
+    }
+    if (data == 0 && at > 0) {
+        return st_fail(STRATA_ERR_UNSUPPORTED,
+                       "%s: nothing but coordinates can be indexed; skipped: %s", j->paths[0],
+                       names);
+    }
+    return STRATA_OK;
+}
+
 static strata_status plan(kc_job *j) {
     ST_TRY(check_requested(j));
     bool along = file_has_dim(&j->first, j->dim);
@@ -181,7 +227,7 @@ static strata_status plan(kc_job *j) {
     if (j->nout == 0) {
         return st_fail(STRATA_ERR_UNSUPPORTED, "%s: no variable that can be indexed", j->paths[0]);
     }
-    return STRATA_OK;
+    return report_skipped(j);
 }
 
 /* ---- checking a file against the first ---------------------------------------------- */
@@ -257,7 +303,7 @@ static strata_status check_var(const kc_job *j, size_t i, const kc_out *o, const
         (!same_json(v->compressor, t->compressor) || !same_json(v->filters, t->filters))) {
         return differ(j, i, v, "codecs (compression, shuffle)");
     }
-    if (!same_json(v->fill, t->fill)) {
+    if (!same_json(v->fill, t->fill) || !same_json(v->missing, t->missing)) {
         return differ(j, i, v, "fill value");
     }
     if (!same_attr(v, t, "scale_factor") || !same_attr(v, t, "add_offset")) {

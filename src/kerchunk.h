@@ -47,6 +47,7 @@ typedef struct kc_var {
     json_t *filters;    /* array or NULL */
     json_t *compressor; /* object or NULL */
     json_t *fill;       /* fill_value or NULL (JSON null) */
+    json_t *missing;    /* what unwritten chunks read as when fill is NULL, or NULL (0) */
     json_t *attrs;      /* object, never NULL */
     size_t nchunks;
     kc_chunk *chunk;       /* [nchunks], C order over the chunk grid */
@@ -78,7 +79,7 @@ size_t kc_dtype_size(const char *dtype);
 /* Reads chunk c's bytes into c->data when it is smaller than the threshold. */
 strata_status kc_inline_small(const kc_src *s, kc_chunk *c, size_t threshold);
 
-/* A whole chunk of v's fill value (0 when it has none), encoded with v's codecs
+/* A whole chunk of v's fill value (else v->missing, else 0), encoded with v's codecs
  * (kerchunk_codec.c); *out freed with free(). */
 strata_status kc_fill_chunk(const kc_var *v, unsigned char **out, size_t *n);
 

@@ -99,6 +99,7 @@ void kc_var_free(kc_var *v) {
     json_decref(v->filters);
     json_decref(v->compressor);
     json_decref(v->fill);
+    json_decref(v->missing);
     json_decref(v->attrs);
     for (size_t i = 0; v->chunk && i < v->nchunks; i++) {
         free(v->chunk[i].data);

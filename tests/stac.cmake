@@ -52,4 +52,5 @@ else()
     TIMEOUT 60)
 endif()
 target_include_directories(${_stac_fuzz_exe} PRIVATE ${_stac_src} ${PROJECT_SOURCE_DIR}/include)
-target_link_libraries(${_stac_fuzz_exe} PRIVATE GDAL::GDAL PkgConfig::JANSSON Threads::Threads m)
+target_link_libraries(${_stac_fuzz_exe} PRIVATE GDAL::GDAL PkgConfig::JANSSON hdf5::hdf5 Threads::Threads
+  m)

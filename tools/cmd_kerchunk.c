@@ -31,6 +31,11 @@ static bool parse_size(const char *s, size_t *out) {
     return true;
 }
 
+static void warn(void *data, const char *message) {
+    (void)data;
+    fprintf(stderr, "strata kerchunk: warning: %s\n", message);
+}
+
 static int run(const string_list *files, const char *out, const strata_kerchunk_opts *o) {
     if (!out) {
         cli_error("kerchunk", "no output: give -o REFS.json");
@@ -57,6 +62,7 @@ int cmd_kerchunk(int argc, char **argv) {
                                              {0}};
     strata_kerchunk_opts o;
     strata_kerchunk_opts_init(&o);
+    o.warn = warn;
     string_list files = {0};
     const char *out = NULL;
     int opt, rc = EXIT_USAGE;
