@@ -144,10 +144,53 @@ static bool is_dim_coord(const kc_var *v) {
     return v->ndim == 1 && strcmp(v->name, v->dims[0]) == 0;
 }
 
-/* With --var: the variable, and the coordinates of its dimensions. */
+/* Whether the attribute key of v names `name`. grid_mapping may take CF's extended form
+ * "crs: x y crs2: lat lon", where the mappings are the words ending in ':'. */
+static bool names(const kc_var *v, const char *key, const char *name) {
+    const char *text = json_string_value(json_object_get(v->attrs, key));
+    bool extended = text && strchr(text, ':') && strcmp(key, "grid_mapping") == 0;
+    size_t len = strlen(name);
+    for (const char *p = text; p && *p;) {
+        p += strspn(p, " \t\n");
+        size_t n = strcspn(p, " \t\n");
+        bool colon = n > 0 && p[n - 1] == ':';
+        if ((!extended || colon) && n - colon == len && strncmp(p, name, len) == 0) {
+            return true;
+        }
+        p += n;
+    }
+    return false;
+}
+
+/* A CF grid mapping: it has grid_mapping_name (or is a scalar with a CRS's WKT), or a
+ * variable names it. */
+static bool is_grid_mapping(const kc_file *f, const kc_var *v) {
+    if (json_object_get(v->attrs, "grid_mapping_name") ||
+        (v->ndim == 0 &&
+         (json_object_get(v->attrs, "crs_wkt") || json_object_get(v->attrs, "spatial_ref")))) {
+        return true;
+    }
+    for (size_t i = 0; i < f->nvars; i++) {
+        if (names(&f->vars[i], "grid_mapping", v->name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Char data is indexed only as a grid mapping, whose attributes are what counts. */
+static const char *skip_reason(const kc_file *f, const kc_var *v) {
+    if (v->unsupported) {
+        return v->unsupported;
+    }
+    return v->text && !is_grid_mapping(f, v) ? "char (text) variables are not indexed" : NULL;
+}
+
+/* With --var: the variable, the coordinates of its dimensions, and the variables its
+ * grid_mapping and coordinates attributes name (the CRS, auxiliary lat/lon). */
 static bool wanted(const kc_job *j, const kc_var *v) {
     const char *var = j->opts->var;
-    if (v->unsupported) {
+    if (skip_reason(&j->first, v)) {
         return false;
     }
     if (!var || strcmp(v->name, var) == 0) {
@@ -155,7 +198,9 @@ static bool wanted(const kc_job *j, const kc_var *v) {
     }
     const kc_var *target = kc_file_find(&j->first, var);
     int axis;
-    return is_dim_coord(v) && target && has_dim(target, v->name, &axis);
+    return target &&
+           ((is_dim_coord(v) && has_dim(target, v->name, &axis)) ||
+            names(target, "grid_mapping", v->name) || names(target, "coordinates", v->name));
 }
 
 static strata_status check_requested(const kc_job *j) {
@@ -164,9 +209,9 @@ static strata_status check_requested(const kc_job *j) {
     if (var && !v) {
         return st_fail(STRATA_ERR_INVALID_ARG, "%s: no variable '%s'", j->paths[0], var);
     }
-    if (v && v->unsupported) {
+    if (v && skip_reason(&j->first, v)) {
         return st_fail(STRATA_ERR_UNSUPPORTED, "%s: variable '%s' cannot be indexed: %s",
-                       j->paths[0], var, v->unsupported);
+                       j->paths[0], var, skip_reason(&j->first, v));
     }
     return STRATA_OK;
 }
@@ -174,31 +219,31 @@ static strata_status check_requested(const kc_job *j) {
 /* Without --var, every variable left out is reported through opts->warn; an index left
  * with coordinates only is refused, since it would hide that the data was not indexed. */
 static strata_status report_skipped(const kc_job *j) {
-    char names[512] = "";
+    char list[512] = "";
     size_t at = 0, data = 0;
     for (size_t i = 0; i < j->nout; i++) {
-        data += !is_dim_coord(j->out[i].tmpl);
+        data += !is_dim_coord(j->out[i].tmpl) && !is_grid_mapping(&j->first, j->out[i].tmpl);
     }
     for (size_t i = 0; !j->opts->var && i < j->first.nvars; i++) {
         const kc_var *v = &j->first.vars[i];
-        if (!v->unsupported) {
+        const char *why = skip_reason(&j->first, v);
+        if (!why) {
             continue;
         }
         if (j->opts->warn) {
             char msg[1024];
-            snprintf(msg, sizeof msg, "%s: variable '%s' skipped: %s", j->paths[0], v->name,
-                     v->unsupported);
+            snprintf(msg, sizeof msg, "%s: variable '%s' skipped: %s", j->paths[0], v->name, why);
             j->opts->warn(j->opts->warn_data, msg);
         }
-        if (at < sizeof names) {
-            at += (size_t)snprintf(names + at, sizeof names - at, "%s'%s' (%s)", at ? ", " : "",
-                                   v->name, v->unsupported);
+        if (at < sizeof list) {
+            at += (size_t)snprintf(list + at, sizeof list - at, "%s'%s' (%s)", at ? ", " : "",
+                                   v->name, why);
         }
     }
     if (data == 0 && at > 0) {
         return st_fail(STRATA_ERR_UNSUPPORTED,
                        "%s: nothing but coordinates can be indexed; skipped: %s", j->paths[0],
-                       names);
+                       list);
     }
     return STRATA_OK;
 }
@@ -220,8 +265,8 @@ static strata_status plan(kc_job *j) {
         if (along && has_dim(v, j->dim, &o->axis)) {
             o->mode = KC_ALONG;
             o->coord = v->ndim == 1 && strcmp(v->name, j->dim) == 0;
-        } else if (!along && j->n > 1 && !is_dim_coord(v)) {
-            o->mode = KC_NEW;
+        } else if (!along && j->n > 1 && !is_dim_coord(v) && !is_grid_mapping(&j->first, v)) {
+            o->mode = KC_NEW; /* a grid mapping stays one variable, as the files share it */
         }
     }
     if (j->nout == 0) {
@@ -287,9 +332,9 @@ static strata_status check_var(const kc_job *j, size_t i, const kc_out *o, const
         return st_fail(STRATA_ERR_MISALIGNED, "%s: has no variable '%s' (%s has)", j->paths[i],
                        t->name, j->paths[0]);
     }
-    if (v->unsupported) {
+    if (v->unsupported || v->text != t->text) {
         return st_fail(STRATA_ERR_UNSUPPORTED, "%s: variable '%s' cannot be indexed: %s",
-                       j->paths[i], v->name, v->unsupported);
+                       j->paths[i], v->name, v->unsupported ? v->unsupported : "its type differs");
     }
     if (v->ndim != t->ndim) {
         return differ(j, i, v, "number of dimensions");

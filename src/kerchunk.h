@@ -40,6 +40,7 @@ typedef struct kc_chunk {
 typedef struct kc_var {
     char *name;
     const char *unsupported; /* non-NULL: the type cannot be indexed; says why */
+    bool text;               /* char data ("|S1"): indexed only as a grid mapping */
     int ndim;
     char *dims[KC_MAXDIM];
     uint64_t shape[KC_MAXDIM], chunks[KC_MAXDIM];

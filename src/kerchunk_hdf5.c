@@ -473,7 +473,12 @@ static strata_status describe(h5_ctx *c, hid_t did, kc_var *v, bool is_scale) {
     hid_t type = H5Dget_type(did), space = H5Dget_space(did), dcpl = H5Dget_create_plist(did);
     strata_status st =
         type < 0 || space < 0 || dcpl < 0 ? h5_fail(c, v->name, "open") : set_shape(c, space, v);
-    if (st == STRATA_OK && !h5_dtype(type, v->dtype)) {
+    if (st == STRATA_OK && H5Tget_class(type) == H5T_STRING && H5Tis_variable_str(type) == 0 &&
+        H5Tget_size(type) < 100) {
+        /* netCDF-4 char: laid out, indexed only as a grid mapping (EURO-CORDEX crs) */
+        snprintf(v->dtype, sizeof v->dtype, "|S%u", (unsigned)H5Tget_size(type));
+        v->text = true;
+    } else if (st == STRATA_OK && !h5_dtype(type, v->dtype)) {
         v->unsupported = "not a number type (strings, compounds and variable-length types "
                          "are not indexed)";
     }
@@ -515,7 +520,7 @@ static strata_status dataset(h5_ctx *c, hid_t did, const char *link) {
         return st_nomem("variable");
     }
     ST_TRY(describe(c, did, v, strcmp(cls, "DIMENSION_SCALE") == 0));
-    return v->unsupported ? STRATA_OK : finish(c, did, v);
+    return v->unsupported || v->text ? STRATA_OK : finish(c, did, v);
 }
 
 static strata_status walk_root(h5_ctx *c, hid_t fid) {

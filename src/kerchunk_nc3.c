@@ -295,8 +295,8 @@ static strata_status set_layout(nc3_cur *c, nc3_var *nv, uint64_t recsize) {
     kc_var *v = nv->v;
     const char *dtype = nc_dtype(nv->type, c->version);
     if (!dtype) {
-        v->unsupported = "char (text) variables are not indexed";
-        return STRATA_OK;
+        dtype = "|S1"; /* char: laid out, indexed only as a grid mapping (EURO-CORDEX crs) */
+        v->text = true;
     }
     snprintf(v->dtype, sizeof v->dtype, "%s", dtype);
     for (int d = 0; d < v->ndim; d++) {
@@ -361,7 +361,7 @@ static strata_status finish_vars(nc3_cur *c, nc3_var *nv, size_t n, const kc_rea
     for (size_t i = 0; i < n; i++) {
         ST_TRY(set_layout(c, &nv[i], recsize));
         kc_var *v = nv[i].v;
-        if (v->unsupported) {
+        if (v->unsupported || v->text) {
             continue;
         }
         if (o->concat_dim && v->ndim == 1 && strcmp(v->name, o->concat_dim) == 0) {
