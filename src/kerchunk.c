@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ typedef struct kc_out {
     uint64_t chunk_at; /* KC_ALONG: chunk index of the next file's first chunk */
     unsigned char *values;
     size_t nvalues;
+    int direction;  /* of the coordinate so far: 1 increasing, -1 decreasing, 0 not known */
     char *fill_b64; /* the inline chunk written for chunks a file lacks */
 } kc_out;
 
@@ -454,14 +456,51 @@ static strata_status advance(const kc_job *j, size_t i, kc_out *o, const kc_var 
     return STRATA_OK;
 }
 
+static double value_at(const kc_var *t, const unsigned char *values, size_t k) {
+    json_t *j = kc_json_value(t->dtype, values + k * kc_dtype_size(t->dtype));
+    double d = json_is_number(j) ? json_number_value(j) : NAN;
+    if (json_is_string(j)) {
+        d = strtod(json_string_value(j) + 1, NULL); /* KC_RAW: NaN, infinities, uint64 */
+    }
+    json_decref(j);
+    return d;
+}
+
+/* The concatenated coordinate must be strictly monotonic: files given out of order, twice,
+ * or concatenated along a dimension they share (latitude of two months) would otherwise
+ * make a cube that lies about where its data is. Checked from the previous file's last
+ * value on, so the message names the file that breaks the order. */
+static strata_status check_order(const kc_job *j, size_t i, kc_out *o, size_t from) {
+    const kc_var *t = o->tmpl;
+    size_t n = o->nvalues / kc_dtype_size(t->dtype);
+    for (size_t k = from ? from : 1; k < n; k++) {
+        double a = value_at(t, o->values, k - 1), b = value_at(t, o->values, k);
+        int step = b > a ? 1 : b < a ? -1 : 0;
+        if (o->direction == 0) {
+            o->direction = step;
+        }
+        if (step == 0 || step != o->direction) {
+            return st_fail(STRATA_ERR_MISALIGNED,
+                           "%s: the '%s' coordinate %s (%.17g after %.17g): the files must be "
+                           "given in order along '%s', each once",
+                           j->paths[i], t->name,
+                           step == 0 ? (isnan(a) || isnan(b) ? "has a NaN" : "repeats a value")
+                                     : "turns back",
+                           b, a, j->dim);
+        }
+    }
+    return STRATA_OK;
+}
+
 static strata_status add_var(kc_job *j, size_t i, kc_out *o, const kc_var *v, const char *path) {
     if (o->mode == KC_STATIC && i > 0) {
         return STRATA_OK;
     }
     if (o->coord) {
+        size_t from = o->nvalues / kc_dtype_size(o->tmpl->dtype);
         ST_TRY(append_values(o, v, j->paths[i]));
         o->total += v->shape[0];
-        return STRATA_OK;
+        return check_order(j, i, o, from);
     }
     ST_TRY(add_chunks(j, i, o, v, path));
     return o->mode == KC_ALONG ? advance(j, i, o, v) : STRATA_OK;

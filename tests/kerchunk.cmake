@@ -5,7 +5,7 @@
 option(STRATA_BUILD_FUZZERS "Build the libFuzzer targets (clang only)" OFF)
 
 set(STRATA_KERCHUNK_TEST_DIR ${CMAKE_CURRENT_LIST_DIR}/kerchunk)
-foreach(script netcdf geotiff corrupt nc3_types hdf5_cases crs)
+foreach(script netcdf geotiff corrupt nc3_types hdf5_cases crs concat)
   add_test(NAME kerchunk_${script}
            COMMAND ${STRATA_PYTHON} ${STRATA_KERCHUNK_TEST_DIR}/test_${script}.py)
   set_tests_properties(kerchunk_${script} PROPERTIES
