@@ -240,6 +240,21 @@ json_t *kc_fill_json(const json_t *value) {
     return json_incref((json_t *)value);
 }
 
+/* Whether the n bytes at p are what KC_RAW may mark: a file's text that happens to start
+ * with \x01 must stay a string, never become JSON syntax. */
+static bool raw_text(const char *p, size_t n) {
+    if ((n == 3 && strncmp(p, "NaN", 3) == 0) || (n == 8 && strncmp(p, "Infinity", 8) == 0) ||
+        (n == 9 && strncmp(p, "-Infinity", 9) == 0)) {
+        return true;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return false;
+        }
+    }
+    return n > 0 && n < 21;
+}
+
 char *kc_dumps(const json_t *o, size_t flags) {
     char *text = json_dumps(o, flags);
     if (!text) {
@@ -249,15 +264,18 @@ char *kc_dumps(const json_t *o, size_t flags) {
     static const char mark[] = "\"\\u0001";
     char *out = text, *in = text;
     while (*in) {
+        size_t n = 0;
         if (strncmp(in, mark, sizeof mark - 1) == 0) {
-            in += sizeof mark - 1;
-            while (*in && *in != '"') {
-                *out++ = *in++;
+            const char *body = in + sizeof mark - 1;
+            n = strcspn(body, "\"\\");
+            if (body[n] == '"' && raw_text(body, n)) {
+                memmove(out, body, n);
+                out += n;
+                in = (char *)body + n + 1;
+                continue;
             }
-            in += *in == '"';
-        } else {
-            *out++ = *in++;
         }
+        *out++ = *in++;
     }
     *out = '\0';
     return text;
