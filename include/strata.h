@@ -426,6 +426,11 @@ typedef struct strata_kerchunk_opts {
     const char *var;         /* only this variable (and the coordinates); NULL: all */
     size_t inline_threshold; /* chunks smaller than this many bytes are inlined (default 500) */
     int absolute_paths;      /* 1: write absolute paths; 0 (default): paths as given */
+    /* Called once per variable of the first file left out of the index (a type or filter
+     * Zarr cannot read), with a message naming the file, the variable and why; NULL: none.
+     * The library never prints: the CLI prints these to stderr. */
+    void (*warn)(void *warn_data, const char *message);
+    void *warn_data;
 } strata_kerchunk_opts;
 
 STRATA_API void strata_kerchunk_opts_init(strata_kerchunk_opts *opts);

@@ -3,6 +3,7 @@
 #include "strata_testing.h"
 
 #include <cpl_error.h>
+#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 static _Thread_local char tl_errmsg[ST_MSG_SIZE];
 static _Thread_local char tl_gdalmsg[1000];
 static _Thread_local int tl_quiet_depth;
+static _Thread_local H5E_auto2_t tl_h5_func;
+static _Thread_local void *tl_h5_data;
 
 const char *strata_status_str(strata_status status) {
     static const char *const names[] = {"ok",          "invalid argument", "out of memory",
@@ -82,12 +85,19 @@ void st_gdal_quiet_begin(void) {
     if (tl_quiet_depth++ == 0) {
         tl_gdalmsg[0] = '\0';
         CPLPushErrorHandler(record_gdal_message);
+        /* GDAL's netCDF driver reaches libhdf5 through netCDF-C, which probes attributes that
+         * may not exist (_QuantizeBitGroom...): libhdf5 prints an "HDF5-DIAG" block for each
+         * failed probe. Its automatic printing is per thread (threadsafe build): off here,
+         * restored at the end. Failures still reach strata's messages through GDAL. */
+        H5Eget_auto2(H5E_DEFAULT, &tl_h5_func, &tl_h5_data);
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     }
 }
 
 void st_gdal_quiet_end(void) {
     if (--tl_quiet_depth == 0) {
         CPLPopErrorHandler();
+        H5Eset_auto2(H5E_DEFAULT, tl_h5_func, tl_h5_data);
     }
 }
 

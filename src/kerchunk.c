@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ typedef struct kc_out {
     uint64_t chunk_at; /* KC_ALONG: chunk index of the next file's first chunk */
     unsigned char *values;
     size_t nvalues;
+    int direction;  /* of the coordinate so far: 1 increasing, -1 decreasing, 0 not known */
     char *fill_b64; /* the inline chunk written for chunks a file lacks */
 } kc_out;
 
@@ -57,14 +59,28 @@ void strata_kerchunk_opts_init(strata_kerchunk_opts *opts) {
 
 /* ---- reading one file ---------------------------------------------------------------- */
 
+/* An HDF5 file may start with a user block (MATLAB v7.3 writes 512 bytes): the superblock
+ * is then at 512, 1024, 2048, ... (the HDF5 spec), and libhdf5 finds it there itself. */
+static bool hdf5_after_user_block(const kc_src *s) {
+    for (uint64_t off = 512; off < s->size && s->size - off >= 8; off *= 2) {
+        unsigned char head[8];
+        if (kc_read(s, off, head, 8) == STRATA_OK && kc_is_hdf5(head, 8)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static strata_status detect(const char *path, kc_format *fmt) {
     kc_src s;
     unsigned char head[8] = {0};
     ST_TRY(kc_src_open(&s, path));
     strata_status st = kc_read(&s, 0, head, s.size < 8 ? (size_t)s.size : 8);
+    bool user_block = st == STRATA_OK && !kc_is_hdf5(head, 8) && !kc_is_nc3(head, 8) &&
+                      !kc_is_tiff(head, 8) && hdf5_after_user_block(&s);
     kc_src_close(&s);
     ST_TRY(st);
-    if (kc_is_hdf5(head, 8)) {
+    if (kc_is_hdf5(head, 8) || user_block) {
         *fmt = KC_FMT_HDF5;
     } else if (kc_is_nc3(head, 8)) {
         *fmt = KC_FMT_NC3;
@@ -130,10 +146,53 @@ static bool is_dim_coord(const kc_var *v) {
     return v->ndim == 1 && strcmp(v->name, v->dims[0]) == 0;
 }
 
-/* With --var: the variable, and the coordinates of its dimensions. */
+/* Whether the attribute key of v names `name`. grid_mapping may take CF's extended form
+ * "crs: x y crs2: lat lon", where the mappings are the words ending in ':'. */
+static bool names(const kc_var *v, const char *key, const char *name) {
+    const char *text = json_string_value(json_object_get(v->attrs, key));
+    bool extended = text && strchr(text, ':') && strcmp(key, "grid_mapping") == 0;
+    size_t len = strlen(name);
+    for (const char *p = text; p && *p;) {
+        p += strspn(p, " \t\n");
+        size_t n = strcspn(p, " \t\n");
+        bool colon = n > 0 && p[n - 1] == ':';
+        if ((!extended || colon) && n - colon == len && strncmp(p, name, len) == 0) {
+            return true;
+        }
+        p += n;
+    }
+    return false;
+}
+
+/* A CF grid mapping: it has grid_mapping_name (or is a scalar with a CRS's WKT), or a
+ * variable names it. */
+static bool is_grid_mapping(const kc_file *f, const kc_var *v) {
+    if (json_object_get(v->attrs, "grid_mapping_name") ||
+        (v->ndim == 0 &&
+         (json_object_get(v->attrs, "crs_wkt") || json_object_get(v->attrs, "spatial_ref")))) {
+        return true;
+    }
+    for (size_t i = 0; i < f->nvars; i++) {
+        if (names(&f->vars[i], "grid_mapping", v->name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Char data is indexed only as a grid mapping, whose attributes are what counts. */
+static const char *skip_reason(const kc_file *f, const kc_var *v) {
+    if (v->unsupported) {
+        return v->unsupported;
+    }
+    return v->text && !is_grid_mapping(f, v) ? "char (text) variables are not indexed" : NULL;
+}
+
+/* With --var: the variable, the coordinates of its dimensions, and the variables its
+ * grid_mapping and coordinates attributes name (the CRS, auxiliary lat/lon). */
 static bool wanted(const kc_job *j, const kc_var *v) {
     const char *var = j->opts->var;
-    if (v->unsupported) {
+    if (skip_reason(&j->first, v)) {
         return false;
     }
     if (!var || strcmp(v->name, var) == 0) {
@@ -141,7 +200,9 @@ static bool wanted(const kc_job *j, const kc_var *v) {
     }
     const kc_var *target = kc_file_find(&j->first, var);
     int axis;
-    return is_dim_coord(v) && target && has_dim(target, v->name, &axis);
+    return target &&
+           ((is_dim_coord(v) && has_dim(target, v->name, &axis)) ||
+            names(target, "grid_mapping", v->name) || names(target, "coordinates", v->name));
 }
 
 static strata_status check_requested(const kc_job *j) {
@@ -150,9 +211,41 @@ static strata_status check_requested(const kc_job *j) {
     if (var && !v) {
         return st_fail(STRATA_ERR_INVALID_ARG, "%s: no variable '%s'", j->paths[0], var);
     }
-    if (v && v->unsupported) {
+    if (v && skip_reason(&j->first, v)) {
         return st_fail(STRATA_ERR_UNSUPPORTED, "%s: variable '%s' cannot be indexed: %s",
-                       j->paths[0], var, v->unsupported);
+                       j->paths[0], var, skip_reason(&j->first, v));
+    }
+    return STRATA_OK;
+}
+
+/* Without --var, every variable left out is reported through opts->warn; an index left
+ * with coordinates only is refused, since it would hide that the data was not indexed. */
+static strata_status report_skipped(const kc_job *j) {
+    char list[512] = "";
+    size_t at = 0, data = 0;
+    for (size_t i = 0; i < j->nout; i++) {
+        data += !is_dim_coord(j->out[i].tmpl) && !is_grid_mapping(&j->first, j->out[i].tmpl);
+    }
+    for (size_t i = 0; !j->opts->var && i < j->first.nvars; i++) {
+        const kc_var *v = &j->first.vars[i];
+        const char *why = skip_reason(&j->first, v);
+        if (!why) {
+            continue;
+        }
+        if (j->opts->warn) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s: variable '%s' skipped: %s", j->paths[0], v->name, why);
+            j->opts->warn(j->opts->warn_data, msg);
+        }
+        if (at < sizeof list) {
+            at += (size_t)snprintf(list + at, sizeof list - at, "%s'%s' (%s)", at ? ", " : "",
+                                   v->name, why);
+        }
+    }
+    if (data == 0 && at > 0) {
+        return st_fail(STRATA_ERR_UNSUPPORTED,
+                       "%s: nothing but coordinates can be indexed; skipped: %s", j->paths[0],
+                       list);
     }
     return STRATA_OK;
 }
@@ -174,14 +267,14 @@ static strata_status plan(kc_job *j) {
         if (along && has_dim(v, j->dim, &o->axis)) {
             o->mode = KC_ALONG;
             o->coord = v->ndim == 1 && strcmp(v->name, j->dim) == 0;
-        } else if (!along && j->n > 1 && !is_dim_coord(v)) {
-            o->mode = KC_NEW;
+        } else if (!along && j->n > 1 && !is_dim_coord(v) && !is_grid_mapping(&j->first, v)) {
+            o->mode = KC_NEW; /* a grid mapping stays one variable, as the files share it */
         }
     }
     if (j->nout == 0) {
         return st_fail(STRATA_ERR_UNSUPPORTED, "%s: no variable that can be indexed", j->paths[0]);
     }
-    return STRATA_OK;
+    return report_skipped(j);
 }
 
 /* ---- checking a file against the first ---------------------------------------------- */
@@ -243,9 +336,9 @@ static strata_status check_var(const kc_job *j, size_t i, const kc_out *o, const
         return st_fail(STRATA_ERR_MISALIGNED, "%s: has no variable '%s' (%s has)", j->paths[i],
                        t->name, j->paths[0]);
     }
-    if (v->unsupported) {
+    if (v->unsupported || v->text != t->text) {
         return st_fail(STRATA_ERR_UNSUPPORTED, "%s: variable '%s' cannot be indexed: %s",
-                       j->paths[i], v->name, v->unsupported);
+                       j->paths[i], v->name, v->unsupported ? v->unsupported : "its type differs");
     }
     if (v->ndim != t->ndim) {
         return differ(j, i, v, "number of dimensions");
@@ -259,7 +352,7 @@ static strata_status check_var(const kc_job *j, size_t i, const kc_out *o, const
         (!same_json(v->compressor, t->compressor) || !same_json(v->filters, t->filters))) {
         return differ(j, i, v, "codecs (compression, shuffle)");
     }
-    if (!same_json(v->fill, t->fill)) {
+    if (!same_json(v->fill, t->fill) || !same_json(v->missing, t->missing)) {
         return differ(j, i, v, "fill value");
     }
     if (!same_attr(v, t, "scale_factor") || !same_attr(v, t, "add_offset")) {
@@ -365,14 +458,51 @@ static strata_status advance(const kc_job *j, size_t i, kc_out *o, const kc_var 
     return STRATA_OK;
 }
 
+static double value_at(const kc_var *t, const unsigned char *values, size_t k) {
+    json_t *j = kc_json_value(t->dtype, values + k * kc_dtype_size(t->dtype));
+    double d = json_is_number(j) ? json_number_value(j) : NAN;
+    if (json_is_string(j)) {
+        d = strtod(json_string_value(j) + 1, NULL); /* KC_RAW: NaN, infinities, uint64 */
+    }
+    json_decref(j);
+    return d;
+}
+
+/* The concatenated coordinate must be strictly monotonic: files given out of order, twice,
+ * or concatenated along a dimension they share (latitude of two months) would otherwise
+ * make a cube that lies about where its data is. Checked from the previous file's last
+ * value on, so the message names the file that breaks the order. */
+static strata_status check_order(const kc_job *j, size_t i, kc_out *o, size_t from) {
+    const kc_var *t = o->tmpl;
+    size_t n = o->nvalues / kc_dtype_size(t->dtype);
+    for (size_t k = from ? from : 1; k < n; k++) {
+        double a = value_at(t, o->values, k - 1), b = value_at(t, o->values, k);
+        int step = b > a ? 1 : b < a ? -1 : 0;
+        if (o->direction == 0) {
+            o->direction = step;
+        }
+        if (step == 0 || step != o->direction) {
+            return st_fail(STRATA_ERR_MISALIGNED,
+                           "%s: the '%s' coordinate %s (%.17g after %.17g): the files must be "
+                           "given in order along '%s', each once",
+                           j->paths[i], t->name,
+                           step == 0 ? (isnan(a) || isnan(b) ? "has a NaN" : "repeats a value")
+                                     : "turns back",
+                           b, a, j->dim);
+        }
+    }
+    return STRATA_OK;
+}
+
 static strata_status add_var(kc_job *j, size_t i, kc_out *o, const kc_var *v, const char *path) {
     if (o->mode == KC_STATIC && i > 0) {
         return STRATA_OK;
     }
     if (o->coord) {
+        size_t from = o->nvalues / kc_dtype_size(o->tmpl->dtype);
         ST_TRY(append_values(o, v, j->paths[i]));
         o->total += v->shape[0];
-        return STRATA_OK;
+        return check_order(j, i, o, from);
     }
     ST_TRY(add_chunks(j, i, o, v, path));
     return o->mode == KC_ALONG ? advance(j, i, o, v) : STRATA_OK;
@@ -487,7 +617,7 @@ static json_t *u64_list(const uint64_t *a, int n, bool lead, uint64_t first) {
 
 static strata_status put_json(kc_job *j, const char *name, const char *file, json_t *o) {
     char key[1024];
-    char *text = o ? json_dumps(o, KC_JSON_FLAGS) : NULL;
+    char *text = o ? kc_dumps(o, KC_JSON_FLAGS) : NULL;
     json_decref(o);
     snprintf(key, sizeof key, "%s/%s", name, file);
     json_t *s = text ? json_string(text) : NULL;

@@ -40,6 +40,7 @@ typedef struct kc_chunk {
 typedef struct kc_var {
     char *name;
     const char *unsupported; /* non-NULL: the type cannot be indexed; says why */
+    bool text;               /* char data ("|S1"): indexed only as a grid mapping */
     int ndim;
     char *dims[KC_MAXDIM];
     uint64_t shape[KC_MAXDIM], chunks[KC_MAXDIM];
@@ -47,6 +48,7 @@ typedef struct kc_var {
     json_t *filters;    /* array or NULL */
     json_t *compressor; /* object or NULL */
     json_t *fill;       /* fill_value or NULL (JSON null) */
+    json_t *missing;    /* what unwritten chunks read as when fill is NULL, or NULL (0) */
     json_t *attrs;      /* object, never NULL */
     size_t nchunks;
     kc_chunk *chunk;       /* [nchunks], C order over the chunk grid */
@@ -78,14 +80,26 @@ size_t kc_dtype_size(const char *dtype);
 /* Reads chunk c's bytes into c->data when it is smaller than the threshold. */
 strata_status kc_inline_small(const kc_src *s, kc_chunk *c, size_t threshold);
 
-/* A whole chunk of v's fill value (0 when it has none), encoded with v's codecs
+/* A whole chunk of v's fill value (else v->missing, else 0), encoded with v's codecs
  * (kerchunk_codec.c); *out freed with free(). */
 strata_status kc_fill_chunk(const kc_var *v, unsigned char **out, size_t *n);
 
 /* ---- helpers (kerchunk_util.c) ------------------------------------------------------- */
 
+/* JSON has no NaN, no infinities and jansson no integers past int64, though attributes
+ * hold them (a NaN missing_value, a uint64 maximum). Such values are kept as strings that
+ * start with KC_RAW, and kc_dumps writes them as bare JSON text (NaN, Infinity,
+ * 18446744073709551615), which Python's json module, hence zarr, reads as numbers. */
+#define KC_RAW "\x01"
+
 /* A numeric value in the given numpy type string at p (any byte order) as JSON. */
 json_t *kc_json_value(const char *dtype, const unsigned char *p);
+json_t *kc_json_double(double v);
+/* The fill_value form of an attribute value: zarr v2 spells NaN and the infinities as the
+ * strings "NaN", "Infinity", "-Infinity"; a new reference. */
+json_t *kc_fill_json(const json_t *value);
+/* json_dumps, with KC_RAW strings written as bare text; free() the result. */
+char *kc_dumps(const json_t *o, size_t flags);
 
 /* ---- format readers ----------------------------------------------------------------- */
 

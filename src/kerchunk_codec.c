@@ -16,13 +16,14 @@
 static double fill_number(const json_t *fill) {
     if (json_is_string(fill)) {
         const char *s = json_string_value(fill);
+        s += s[0] == KC_RAW[0];
         return strcmp(s, "NaN") == 0 ? NAN : s[0] == '-' ? -INFINITY : INFINITY;
     }
     return json_number_value(fill);
 }
 
 /* One element of the fill value in the array's type and byte order. */
-static void fill_element(const kc_var *v, unsigned char *out, size_t size) {
+static void fill_element(const json_t *fill, const char *dtype, unsigned char *out, size_t size) {
     union {
         int8_t i8;
         int16_t i16;
@@ -33,8 +34,8 @@ static void fill_element(const kc_var *v, unsigned char *out, size_t size) {
         double f64;
         unsigned char b[8];
     } u = {0};
-    double d = v->fill ? fill_number(v->fill) : 0;
-    char kind = v->dtype[1];
+    double d = fill ? fill_number(fill) : 0;
+    char kind = dtype[1];
     if (kind == 'f') {
         if (size == 4) {
             u.f32 = (float)d;
@@ -42,9 +43,11 @@ static void fill_element(const kc_var *v, unsigned char *out, size_t size) {
             u.f64 = d;
         }
     } else {
-        int64_t x = json_is_integer(v->fill) ? json_integer_value(v->fill)
-                    : fabs(d) < 9e18         ? (int64_t)d
-                                             : 0;
+        const char *raw = json_string_value(fill);
+        int64_t x = json_is_integer(fill)        ? json_integer_value(fill)
+                    : raw && raw[0] == KC_RAW[0] ? (int64_t)strtoull(raw + 1, NULL, 10)
+                    : fabs(d) < 9e18             ? (int64_t)d
+                                                 : 0;
         switch (size) {
         case 1:
             u.i8 = (int8_t)x;
@@ -62,7 +65,7 @@ static void fill_element(const kc_var *v, unsigned char *out, size_t size) {
     }
     uint16_t probe = 1;
     bool host_big = *(unsigned char *)&probe == 0;
-    bool want_big = v->dtype[0] == '>';
+    bool want_big = dtype[0] == '>';
     for (size_t i = 0; i < size; i++) {
         out[i] = want_big != host_big ? u.b[size - 1 - i] : u.b[i];
     }
@@ -130,8 +133,9 @@ strata_status kc_fill_chunk(const kc_var *v, unsigned char **out, size_t *n) {
     if (!buf) {
         return st_nomem("fill chunk");
     }
+    const json_t *fill = v->fill ? v->fill : v->missing;
     for (size_t i = 0; i < count; i++) {
-        fill_element(v, buf + i * elem, elem);
+        fill_element(fill, v->dtype, buf + i * elem, elem);
     }
     strata_status st = STRATA_OK;
     for (size_t i = 0; st == STRATA_OK && i < json_array_size(v->filters); i++) {

@@ -16,11 +16,16 @@
 #define PHONY_SCALE "This is a netCDF dimension but not a netCDF variable"
 #define NON_COORD "_nc4_non_coord_"
 
+#define MAX_PHONY 256
+
 typedef struct h5_ctx {
     const char *path;
     const kc_read_opts *o;
     kc_src src;
     kc_file *out;
+    uint64_t base;             /* user block size: HDF5 addresses count from the superblock */
+    uint64_t phony[MAX_PHONY]; /* length of phony_dim_<i> */
+    int nphony;
 } h5_ctx;
 
 bool kc_is_hdf5(const unsigned char *head, size_t n) {
@@ -222,12 +227,32 @@ static bool dims_from_scales(hid_t did, kc_var *v) {
     return ok;
 }
 
+/* The phony dimension for axis d of v, as netCDF-C names them: one per distinct length
+ * in the file, numbered as first met, an axis of a length already used by an earlier axis
+ * of the same dataset getting the next one of that length. */
+static int phony_dim(h5_ctx *c, const kc_var *v, int d) {
+    int repeat = 0;
+    for (int e = 0; e < d; e++) {
+        repeat += v->shape[e] == v->shape[d];
+    }
+    for (int i = 0; i < c->nphony; i++) {
+        if (c->phony[i] == v->shape[d] && repeat-- == 0) {
+            return i;
+        }
+    }
+    if (c->nphony == MAX_PHONY) {
+        return MAX_PHONY + d;
+    }
+    c->phony[c->nphony] = v->shape[d];
+    return c->nphony++;
+}
+
 /* From scales, else the dataset's own name for a 1-D scale, else phony_dim_N as netCDF. */
-static strata_status set_dims(hid_t did, kc_var *v, bool is_scale) {
+static strata_status set_dims(h5_ctx *c, hid_t did, kc_var *v, bool is_scale) {
     if (!dims_from_scales(did, v)) {
         for (int d = 0; d < v->ndim; d++) {
             char name[32];
-            snprintf(name, sizeof name, "phony_dim_%d", d);
+            snprintf(name, sizeof name, "phony_dim_%d", phony_dim(c, v, d));
             v->dims[d] = st_strdup(is_scale && v->ndim == 1 ? v->name : name);
         }
     }
@@ -249,7 +274,15 @@ static strata_status add_filter(const h5_ctx *c, kc_var *v, H5Z_filter_t id, con
     } else if (id == H5Z_FILTER_SHUFFLE) {
         f = json_pack("{s:s, s:i}", "id", "shuffle", "elementsize", (int)kc_dtype_size(v->dtype));
     } else {
-        v->unsupported = "an HDF5 filter with no Zarr codec (only deflate and shuffle are)";
+        v->unsupported = id == H5Z_FILTER_SZIP ? "szip compression has no Zarr codec here "
+                                                 "(deflate and shuffle have)"
+                         : id == H5Z_FILTER_FLETCHER32
+                             ? "fletcher32 checksums have no Zarr codec here "
+                               "(deflate and shuffle have)"
+                         : id == H5Z_FILTER_NBIT || id == H5Z_FILTER_SCALEOFFSET
+                             ? "nbit/scaleoffset packing has no Zarr codec"
+                             : "an HDF5 filter with no Zarr codec (only deflate and shuffle "
+                               "have one)";
         return STRATA_OK;
     }
     if (!f || json_array_append_new(v->filters, f) != 0) {
@@ -311,7 +344,7 @@ static strata_status chunked(const h5_ctx *c, hid_t did, hid_t space, kc_var *v)
             return STRATA_OK;
         }
         if (k < v->nchunks && addr != HADDR_UNDEF) {
-            v->chunk[k] = (kc_chunk){.offset = addr, .size = size, .present = true};
+            v->chunk[k] = (kc_chunk){.offset = addr + c->base, .size = size, .present = true};
         }
     }
     return STRATA_OK;
@@ -320,6 +353,7 @@ static strata_status chunked(const h5_ctx *c, hid_t did, hid_t space, kc_var *v)
 static strata_status contiguous(const h5_ctx *c, hid_t did, kc_var *v) {
     haddr_t addr = H5Dget_offset(did);
     if (v->nchunks == 1 && addr != HADDR_UNDEF) {
+        /* H5Dget_offset counts from the file's start, H5Dget_chunk_info from the base. */
         v->chunk[0] = (kc_chunk){.offset = addr, .size = H5Dget_storage_size(did), .present = true};
     }
     (void)c;
@@ -396,13 +430,15 @@ static bool all_present(const kc_var *v) {
     return true;
 }
 
-/* _FillValue when the variable has one. Otherwise null, so that xarray does not mask a
- * value the file never declared missing, unless chunks were never written: those read as
- * the dataset's fill value. */
+/* _FillValue when the variable has one. Otherwise fill_value is null, as netCDF4 and
+ * xarray mask nothing in a variable that declares no _FillValue; chunks never written are
+ * then inlined as what HDF5, hence netCDF-C, returns for them: the dataset's fill value
+ * property (netCDF-C sets it to _FillValue, else the type's default NC_FILL_*; plain HDF5
+ * files have 0 unless set). */
 static void set_fill(hid_t did, hid_t dcpl, kc_var *v) {
     json_t *attr = json_object_get(v->attrs, "_FillValue");
     if (attr) {
-        v->fill = json_incref(json_is_array(attr) ? json_array_get(attr, 0) : attr);
+        v->fill = kc_fill_json(json_is_array(attr) ? json_array_get(attr, 0) : attr);
         return;
     }
     if (all_present(v)) {
@@ -415,7 +451,7 @@ static void set_fill(hid_t did, hid_t dcpl, kc_var *v) {
         H5Pget_fill_value(dcpl, type, buf);
     }
     H5Tclose(type);
-    v->fill = kc_json_value(v->dtype, buf);
+    v->missing = kc_json_value(v->dtype, buf);
 }
 
 /* ---- datasets ------------------------------------------------------------------------ */
@@ -433,16 +469,21 @@ static strata_status set_shape(const h5_ctx *c, hid_t space, kc_var *v) {
     return STRATA_OK;
 }
 
-static strata_status describe(const h5_ctx *c, hid_t did, kc_var *v, bool is_scale) {
+static strata_status describe(h5_ctx *c, hid_t did, kc_var *v, bool is_scale) {
     hid_t type = H5Dget_type(did), space = H5Dget_space(did), dcpl = H5Dget_create_plist(did);
     strata_status st =
         type < 0 || space < 0 || dcpl < 0 ? h5_fail(c, v->name, "open") : set_shape(c, space, v);
-    if (st == STRATA_OK && !h5_dtype(type, v->dtype)) {
+    if (st == STRATA_OK && H5Tget_class(type) == H5T_STRING && H5Tis_variable_str(type) == 0 &&
+        H5Tget_size(type) < 100) {
+        /* netCDF-4 char: laid out, indexed only as a grid mapping (EURO-CORDEX crs) */
+        snprintf(v->dtype, sizeof v->dtype, "|S%u", (unsigned)H5Tget_size(type));
+        v->text = true;
+    } else if (st == STRATA_OK && !h5_dtype(type, v->dtype)) {
         v->unsupported = "not a number type (strings, compounds and variable-length types "
                          "are not indexed)";
     }
     if (st == STRATA_OK) {
-        st = set_dims(did, v, is_scale);
+        st = set_dims(c, did, v, is_scale);
     }
     if (st == STRATA_OK && !v->unsupported) {
         read_attrs(did, v->attrs);
@@ -479,7 +520,7 @@ static strata_status dataset(h5_ctx *c, hid_t did, const char *link) {
         return st_nomem("variable");
     }
     ST_TRY(describe(c, did, v, strcmp(cls, "DIMENSION_SCALE") == 0));
-    return v->unsupported ? STRATA_OK : finish(c, did, v);
+    return v->unsupported || v->text ? STRATA_OK : finish(c, did, v);
 }
 
 static strata_status walk_root(h5_ctx *c, hid_t fid) {
@@ -511,6 +552,13 @@ static strata_status read_file(h5_ctx *c) {
     if (fid < 0) {
         return st_fail(STRATA_ERR_IO, "%s: cannot open as NetCDF4/HDF5 (corrupt?)", c->path);
     }
+    hid_t fcpl = H5Fget_create_plist(fid);
+    hsize_t user_block = 0;
+    if (fcpl >= 0) {
+        H5Pget_userblock(fcpl, &user_block);
+        H5Pclose(fcpl);
+    }
+    c->base = user_block;
     c->out->attrs = json_object();
     strata_status st = c->out->attrs ? STRATA_OK : st_nomem("attributes");
     if (st == STRATA_OK) {

@@ -50,7 +50,9 @@ static strata_status get_be(nc3_cur *c, size_t n, uint64_t *v) {
     return STRATA_OK;
 }
 
-/* A count (nelems) is 4 bytes, 8 in CDF-5. */
+/* Every NON_NEG of the grammar (numrecs, nelems of lists and names, dim_length, dimid,
+ * vsize) is 4 bytes, 8 in CDF-5; nc_type and the list tags stay 4 bytes, and begin is 8
+ * bytes from CDF-2 on. */
 static strata_status get_count(nc3_cur *c, uint64_t *v) {
     return get_be(c, c->version == 5 ? 8 : 4, v);
 }
@@ -239,7 +241,7 @@ static strata_status set_dims(nc3_cur *c, nc3_var *nv) {
     v->ndim = (int)n;
     for (int d = 0; d < v->ndim; d++) {
         uint64_t id;
-        ST_TRY(get_be(c, 4, &id));
+        ST_TRY(get_count(c, &id)); /* dimid: 8 bytes in CDF-5 */
         if (id >= c->ndims) {
             return corrupt(c, "dimension id out of range");
         }
@@ -293,8 +295,8 @@ static strata_status set_layout(nc3_cur *c, nc3_var *nv, uint64_t recsize) {
     kc_var *v = nv->v;
     const char *dtype = nc_dtype(nv->type, c->version);
     if (!dtype) {
-        v->unsupported = "char (text) variables are not indexed";
-        return STRATA_OK;
+        dtype = "|S1"; /* char: laid out, indexed only as a grid mapping (EURO-CORDEX crs) */
+        v->text = true;
     }
     snprintf(v->dtype, sizeof v->dtype, "%s", dtype);
     for (int d = 0; d < v->ndim; d++) {
@@ -319,7 +321,7 @@ static strata_status set_layout(nc3_cur *c, nc3_var *nv, uint64_t recsize) {
         k->present = true;
     }
     json_t *fill = json_object_get(v->attrs, "_FillValue");
-    v->fill = fill ? json_incref(json_is_array(fill) ? json_array_get(fill, 0) : fill) : NULL;
+    v->fill = fill ? kc_fill_json(json_is_array(fill) ? json_array_get(fill, 0) : fill) : NULL;
     return STRATA_OK;
 }
 
@@ -359,7 +361,7 @@ static strata_status finish_vars(nc3_cur *c, nc3_var *nv, size_t n, const kc_rea
     for (size_t i = 0; i < n; i++) {
         ST_TRY(set_layout(c, &nv[i], recsize));
         kc_var *v = nv[i].v;
-        if (v->unsupported) {
+        if (v->unsupported || v->text) {
             continue;
         }
         if (o->concat_dim && v->ndim == 1 && strcmp(v->name, o->concat_dim) == 0) {
@@ -410,7 +412,7 @@ static strata_status parse(nc3_cur *c, const kc_read_opts *o, kc_file *out) {
     c->version = magic[3];
     c->pos = 4;
     ST_TRY(get_count(c, &c->numrecs));
-    if (c->version != 5 && c->numrecs == NC_STREAMING) {
+    if (c->numrecs == (c->version == 5 ? UINT64_MAX : NC_STREAMING)) {
         return corrupt(c, "record count not set (streaming file)");
     }
     ST_TRY(get_dims(c));

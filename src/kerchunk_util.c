@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -98,6 +99,7 @@ void kc_var_free(kc_var *v) {
     json_decref(v->filters);
     json_decref(v->compressor);
     json_decref(v->fill);
+    json_decref(v->missing);
     json_decref(v->attrs);
     for (size_t i = 0; v->chunk && i < v->nchunks; i++) {
         free(v->chunk[i].data);
@@ -198,7 +200,7 @@ json_t *kc_json_value(const char *dtype, const unsigned char *p) {
     load_host(dtype, p, size, &u);
     char kind = dtype[1];
     if (kind == 'f') {
-        return st_json_zarr_double(size == 4 ? (double)u.f32 : u.f64);
+        return kc_json_double(size == 4 ? (double)u.f32 : u.f64);
     }
     bool sgn = kind == 'i';
     switch (size) {
@@ -209,9 +211,72 @@ json_t *kc_json_value(const char *dtype, const unsigned char *p) {
     case 4:
         return json_integer(sgn ? u.i32 : (json_int_t)u.u32);
     case 8:
-        return sgn || u.u64 <= INT64_MAX ? json_integer((json_int_t)u.u64)
-                                         : json_real((double)u.u64);
+        if (sgn || u.u64 <= INT64_MAX) {
+            return json_integer((json_int_t)u.u64);
+        }
+        char text[32];
+        snprintf(text, sizeof text, KC_RAW "%llu", (unsigned long long)u.u64);
+        return json_string(text);
     default:
         return NULL;
     }
+}
+
+json_t *kc_json_double(double v) {
+    if (isnan(v)) {
+        return json_string(KC_RAW "NaN");
+    }
+    if (isinf(v)) {
+        return json_string(v > 0 ? KC_RAW "Infinity" : KC_RAW "-Infinity");
+    }
+    return json_real(v);
+}
+
+json_t *kc_fill_json(const json_t *value) {
+    const char *s = json_string_value(value);
+    if (s && s[0] == KC_RAW[0] && (s[1] == 'N' || s[1] == 'I' || s[1] == '-')) {
+        return json_string(s + 1); /* zarr v2 spells these fill values as strings */
+    }
+    return json_incref((json_t *)value);
+}
+
+/* Whether the n bytes at p are what KC_RAW may mark: a file's text that happens to start
+ * with \x01 must stay a string, never become JSON syntax. */
+static bool raw_text(const char *p, size_t n) {
+    if ((n == 3 && strncmp(p, "NaN", 3) == 0) || (n == 8 && strncmp(p, "Infinity", 8) == 0) ||
+        (n == 9 && strncmp(p, "-Infinity", 9) == 0)) {
+        return true;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return false;
+        }
+    }
+    return n > 0 && n < 21;
+}
+
+char *kc_dumps(const json_t *o, size_t flags) {
+    char *text = json_dumps(o, flags);
+    if (!text) {
+        return NULL;
+    }
+    /* "\u0001NaN" -> NaN: the marked strings become bare JSON text. */
+    static const char mark[] = "\"\\u0001";
+    char *out = text, *in = text;
+    while (*in) {
+        size_t n = 0;
+        if (strncmp(in, mark, sizeof mark - 1) == 0) {
+            const char *body = in + sizeof mark - 1;
+            n = strcspn(body, "\"\\");
+            if (body[n] == '"' && raw_text(body, n)) {
+                memmove(out, body, n);
+                out += n;
+                in = (char *)body + n + 1;
+                continue;
+            }
+        }
+        *out++ = *in++;
+    }
+    *out = '\0';
+    return text;
 }

@@ -5,7 +5,7 @@
 option(STRATA_BUILD_FUZZERS "Build the libFuzzer targets (clang only)" OFF)
 
 set(STRATA_KERCHUNK_TEST_DIR ${CMAKE_CURRENT_LIST_DIR}/kerchunk)
-foreach(script netcdf geotiff corrupt)
+foreach(script netcdf geotiff corrupt nc3_types hdf5_cases crs concat)
   add_test(NAME kerchunk_${script}
            COMMAND ${STRATA_PYTHON} ${STRATA_KERCHUNK_TEST_DIR}/test_${script}.py)
   set_tests_properties(kerchunk_${script} PROPERTIES
@@ -33,7 +33,7 @@ foreach(target tiff nc3)
   target_compile_options(fuzz_${target} PRIVATE -fsanitize=fuzzer,address,undefined -g)
   target_link_options(fuzz_${target} PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_libraries(fuzz_${target} PRIVATE GDAL::GDAL PkgConfig::JANSSON PkgConfig::ZSTD
-    ZLIB::ZLIB Threads::Threads m)
+    ZLIB::ZLIB hdf5::hdf5 Threads::Threads m)
   # New inputs go to a scratch corpus in the build tree; the committed seeds are read only.
   set(_work ${CMAKE_CURRENT_BINARY_DIR}/fuzz-corpus-${target})
   add_test(NAME fuzz_${target}

@@ -10,8 +10,10 @@ static const char *const KERCHUNK_HELP =
     "                       [--absolute] FILE... (or @LIST)\n"
     "  Writes a kerchunk (version 1) reference file: the files' chunks as byte ranges, so\n"
     "  fsspec's reference filesystem + zarr / xarray read them as one Zarr store without\n"
-    "  copying. NetCDF4/HDF5 (deflate, shuffle), NetCDF3 (classic, 64-bit offset) and\n"
-    "  GeoTIFF (tiled or striped; none, DEFLATE or ZSTD, no predictor).\n"
+    "  copying. NetCDF4/HDF5 (deflate, shuffle), NetCDF3 (classic, 64-bit offset, CDF-5)\n"
+    "  and GeoTIFF (tiled or striped; none, DEFLATE or ZSTD, no predictor). Variables that\n"
+    "  cannot be indexed are skipped with a warning; the concat coordinate must be strictly\n"
+    "  monotonic (give the files in order).\n"
     "  -o, --output FILE   the reference file (written to a temporary name, then renamed)\n"
     "  --concat-dim DIM    concatenate the files along DIM (default: time); when the files\n"
     "                      have no such dimension, DIM is added with one step per file\n"
@@ -29,6 +31,11 @@ static bool parse_size(const char *s, size_t *out) {
     }
     *out = (size_t)v;
     return true;
+}
+
+static void warn(void *data, const char *message) {
+    (void)data;
+    fprintf(stderr, "strata kerchunk: warning: %s\n", message);
 }
 
 static int run(const string_list *files, const char *out, const strata_kerchunk_opts *o) {
@@ -57,6 +64,7 @@ int cmd_kerchunk(int argc, char **argv) {
                                              {0}};
     strata_kerchunk_opts o;
     strata_kerchunk_opts_init(&o);
+    o.warn = warn;
     string_list files = {0};
     const char *out = NULL;
     int opt, rc = EXIT_USAGE;
