@@ -228,6 +228,8 @@ typedef struct strata_reduce_opts {
     int threads; /* 0 (default): all cores */
     strata_dtype float_dtype; /* on-disk type of mean/std/var/median: float32 or float64;
                                  UNKNOWN (default): float64 for float64 input, else float32 */
+    strata_dtype sum_dtype;   /* GeoTIFF type of sums of integers: float64 (UNKNOWN, default:
+                                 exact to 2^53, read by every reader) or int64 */
     int sort_groups;      /* groupby: 1 orders groups by label (strcmp), 0 (default) first-seen */
     const char *compress; /* GeoTIFF outputs: "zstd" (default, level 1), "deflate" (level 1),
                              "lzw" or "none" */
