@@ -9,7 +9,8 @@ read by strata as rasterio, rioxarray, xarray and numpy read them.
 - Packed values (int16 with scale_factor/add_offset, as stars' sub.nc) are unpacked before
   reducing (xarray's decoded values), units kept; to-zarr keeps them packed with the CF
   attributes so xarray decodes the same values.
-- to-zarr refuses a rotated geotransform; a single file of many bands gets a warning.
+- to-zarr refuses a rotated geotransform; gdalwarp of a store works with -s_srs (GDAL 3.6);
+  a single file of many bands gets a warning.
 """
 import os
 import sys
@@ -266,6 +267,22 @@ def test_rotated_zarr_refused(d):
     assert proc.returncode == 1, "exit %d: %s" % (proc.returncode, proc.stderr)
     assert "rotated" in proc.stderr and "rot.tif" in proc.stderr, proc.stderr
     assert not os.path.exists(store), "a store was left behind"
+
+
+def test_zarr_gdalwarp_workaround(d):
+    """README: GDAL 3.6's classic view of a store needs -s_srs (or a GeoTIFF) for gdalwarp."""
+    a = np.arange(40 * 60, dtype=np.float32).reshape(1, 40, 60)
+    p = os.path.join(d, "g.tif")
+    write_tif(p, a)
+    store = os.path.join(d, "g.zarr")
+    fx.check_ok(strata(["to-zarr", "--quiet", "-o", store, p]))
+    want = gdal.Warp(os.path.join(d, "w0.tif"), p, dstSRS="EPSG:4326")
+    got = gdal.Warp(os.path.join(d, "w1.tif"), 'ZARR:"%s":/data:0:0' % store,
+                    srcSRS="EPSG:32633", dstSRS="EPSG:4326")
+    assert got.GetGeoTransform() == want.GetGeoTransform(), (got.GetGeoTransform(),
+                                                             want.GetGeoTransform())
+    assert np.array_equal(got.ReadAsArray(), want.ReadAsArray()), "warped values differ"
+    got = want = None
 
 
 def test_bands_as_time_warning(d):
