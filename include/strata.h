@@ -214,7 +214,8 @@ typedef enum strata_op {
 STRATA_API const char *strata_op_name(strata_op op);
 STRATA_API strata_status strata_op_from_name(const char *name, strata_op *op);
 /* Output type of op for a given input type in memory: min/max keep the input type, sum is
- * int64 for integer input and float64 otherwise, count is int32, the rest float64. */
+ * int64 for integer input and float64 otherwise, count is int32, the rest float64. Packed
+ * input (a band with a scale or offset) is unpacked: every op but count gives float64. */
 STRATA_API strata_dtype strata_op_dtype(strata_op op, strata_dtype input);
 
 /* Progress, called on the calling thread about ten times a second and once at the end.
