@@ -216,7 +216,8 @@ typedef enum strata_op {
 STRATA_API const char *strata_op_name(strata_op op);
 STRATA_API strata_status strata_op_from_name(const char *name, strata_op *op);
 /* Output type of op for a given input type in memory: min/max keep the input type, sum is
- * int64 for integer input and float64 otherwise, count is int32, the rest float64. */
+ * int64 for integer input and float64 otherwise, count is int32, the rest float64. Packed
+ * input (a band with a scale or offset) is unpacked: every op but count gives float64. */
 STRATA_API strata_dtype strata_op_dtype(strata_op op, strata_dtype input);
 
 /* Progress, called on the calling thread about ten times a second and once at the end.
@@ -230,6 +231,8 @@ typedef struct strata_reduce_opts {
     int threads; /* 0 (default): all cores */
     strata_dtype float_dtype; /* on-disk type of mean/std/var/median: float32 or float64;
                                  UNKNOWN (default): float64 for float64 input, else float32 */
+    strata_dtype sum_dtype;   /* GeoTIFF type of sums of integers: float64 (UNKNOWN, default:
+                                 exact to 2^53, read by every reader) or int64 */
     int sort_groups;      /* groupby: 1 orders groups by label (strcmp), 0 (default) first-seen */
     const char *compress; /* GeoTIFF outputs: "zstd" (default, level 1), "deflate" (level 1),
                              "lzw" or "none" */

@@ -571,3 +571,28 @@ void st_acc_finish(const st_acc *a, const st_finish_ctx *fc, strata_op op, int s
         }
     }
 }
+
+/* Reductions commute with value * scale + offset, so packed values are reduced raw, in the
+ * kernels of unpacked data, and only results are unpacked. */
+void st_acc_unpack(const st_acc *a, strata_op op, int slot, int b, double scale, double offset,
+                   double *out) {
+    const uint32_t *cnt = count_at(a->cnt, a, slot, b, 0);
+    for (size_t i = 0; i < a->npx; i++) {
+        switch (op) {
+        case STRATA_OP_COUNT:
+            break;
+        case STRATA_OP_SUM:
+            out[i] = out[i] * scale + offset * (double)cnt[i];
+            break;
+        case STRATA_OP_STD:
+            out[i] = out[i] * fabs(scale);
+            break;
+        case STRATA_OP_VAR:
+            out[i] = out[i] * scale * scale;
+            break;
+        default:
+            out[i] = out[i] * scale + offset;
+            break;
+        }
+    }
+}

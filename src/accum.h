@@ -66,5 +66,10 @@ typedef struct st_finish_ctx {
  * group. */
 void st_acc_finish(const st_acc *a, const st_finish_ctx *fc, strata_op op, int slot, int b,
                    double *out);
+/* Unpacks op's finished raw result in out: value * scale + offset (a sum gets offset once per
+ * valid value, std scales by |scale|, var by scale^2). A min or max of a negative scale must
+ * have been finished from the other field. */
+void st_acc_unpack(const st_acc *a, strata_op op, int slot, int b, double scale, double offset,
+                   double *out);
 
 #endif

@@ -182,9 +182,19 @@ static strata_status accumulate_range(job *j, worker_state *w, const st_rect *r,
 static strata_status finish_group(job *j, worker_state *w, const st_acc *a, int slot, size_t g,
                                   const st_rect *r) {
     st_finish_ctx fc = {j->skipna, j->ddof, g, j->group_of, w->gather};
+    const strata_meta *m = j->c->meta;
     for (int op = 0; op < STRATA_OP_COUNT_OF_OPS; op++) {
-        for (int b = 0; j->ops[op] && b < j->c->meta->bands; b++) {
-            st_acc_finish(a, &fc, (strata_op)op, slot, b, w->out);
+        for (int b = 0; j->ops[op] && b < m->bands; b++) {
+            /* Packed values are unpacked in the results; a negative scale swaps min and max. */
+            bool packed = m->scale[b] != 1 || m->offset[b] != 0;
+            strata_op fop = (strata_op)op;
+            if (m->scale[b] < 0 && (op == STRATA_OP_MIN || op == STRATA_OP_MAX)) {
+                fop = op == STRATA_OP_MIN ? STRATA_OP_MAX : STRATA_OP_MIN;
+            }
+            st_acc_finish(a, &fc, fop, slot, b, w->out);
+            if (packed) {
+                st_acc_unpack(a, (strata_op)op, slot, b, m->scale[b], m->offset[b], w->out);
+            }
             ST_TRY(j->sink->put(j->sink, g, (strata_op)op, b, r, w->out));
         }
     }
@@ -359,7 +369,14 @@ static strata_status job_init(job *j, const strata_collection *c, const bool *op
     memcpy(j->ops, ops, sizeof j->ops);
     j->skipna = o->skipna;
     j->ddof = o->ddof;
-    j->fields = st_fields_for(ops, o->skipna);
+    bool fops[STRATA_OP_COUNT_OF_OPS];
+    memcpy(fops, ops, sizeof fops);
+    for (int b = 0; b < c->meta->bands; b++) {
+        if (c->meta->scale[b] < 0 && (ops[STRATA_OP_MIN] || ops[STRATA_OP_MAX])) {
+            fops[STRATA_OP_MIN] = fops[STRATA_OP_MAX] = true; /* swapped when unpacked */
+        }
+    }
+    j->fields = st_fields_for(fops, o->skipna);
     j->vals = st_needs_vals(ops);
     j->ngroups = ngroups;
     j->group_of = group_of;

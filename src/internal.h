@@ -87,8 +87,14 @@ struct strata_meta {
     int *has_nodata;   /* [bands] */
     double *nodata;    /* [bands] */
     char **band_names; /* [bands], "" when none */
+    double *scale;     /* [bands] packed values: value * scale + offset (GDAL's GetScale), */
+    double *offset;    /* [bands] 1 and 0 when not packed */
+    char **unit;       /* [bands] GDAL's unit type, "" when none */
     char *driver;
 };
+
+/* Whether any band of m holds packed values (scale or offset). */
+bool st_meta_packed(const strata_meta *m);
 
 /* An empty meta of that many bands (per-band arrays allocated), or NULL. */
 strata_meta *st_meta_alloc(int bands);

@@ -19,9 +19,15 @@ strata_meta *st_meta_alloc(int bands) {
     m->has_nodata = st_calloc((size_t)bands, sizeof *m->has_nodata);
     m->nodata = st_calloc((size_t)bands, sizeof *m->nodata);
     m->band_names = st_calloc((size_t)bands, sizeof *m->band_names);
-    if (!m->has_nodata || !m->nodata || !m->band_names) {
+    m->scale = st_calloc((size_t)bands, sizeof *m->scale);
+    m->offset = st_calloc((size_t)bands, sizeof *m->offset);
+    m->unit = st_calloc((size_t)bands, sizeof *m->unit);
+    if (!m->has_nodata || !m->nodata || !m->band_names || !m->scale || !m->offset || !m->unit) {
         strata_meta_free(m);
         return NULL;
+    }
+    for (int b = 0; b < bands; b++) {
+        m->scale[b] = 1;
     }
     return m;
 }
@@ -33,7 +39,13 @@ void strata_meta_free(strata_meta *m) {
     for (int b = 0; m->band_names && b < m->bands; b++) {
         free(m->band_names[b]);
     }
+    for (int b = 0; m->unit && b < m->bands; b++) {
+        free(m->unit[b]);
+    }
     free(m->band_names);
+    free(m->scale);
+    free(m->offset);
+    free(m->unit);
     free(m->has_nodata);
     free(m->nodata);
     free(m->crs_wkt);
@@ -86,11 +98,27 @@ static strata_status read_bands(GDALDatasetH ds, const char *path, strata_meta *
         m->has_nodata[b] = has != 0;
         m->nodata[b] = has ? nd : 0.0;
         m->band_names[b] = st_strdup(GDALGetDescription(h));
-        if (!m->band_names[b]) {
+        int has_scale = 0, has_offset = 0;
+        double scale = GDALGetRasterScale(h, &has_scale);
+        double offset = GDALGetRasterOffset(h, &has_offset);
+        m->scale[b] = has_scale ? scale : 1;
+        m->offset[b] = has_offset ? offset : 0;
+        const char *unit = GDALGetRasterUnitType(h);
+        m->unit[b] = st_strdup(unit ? unit : "");
+        if (!m->band_names[b] || !m->unit[b]) {
             return st_nomem("band names");
         }
     }
     return STRATA_OK;
+}
+
+bool st_meta_packed(const strata_meta *m) {
+    for (int b = 0; b < m->bands; b++) {
+        if (m->scale[b] != 1 || m->offset[b] != 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 strata_status st_meta_crs(const strata_meta *cm) {
@@ -200,7 +228,9 @@ int strata_meta_equal(const strata_meta *a, const strata_meta *b) {
     for (int i = 0; i < a->bands; i++) {
         if (a->has_nodata[i] != b->has_nodata[i] ||
             (a->has_nodata[i] && !same_double(a->nodata[i], b->nodata[i])) ||
-            strcmp(a->band_names[i], b->band_names[i]) != 0) {
+            strcmp(a->band_names[i], b->band_names[i]) != 0 ||
+            !same_double(a->scale[i], b->scale[i]) || !same_double(a->offset[i], b->offset[i]) ||
+            strcmp(a->unit[i], b->unit[i]) != 0) {
             return 0;
         }
     }
@@ -319,7 +349,9 @@ strata_status st_meta_repeat_bands(const strata_meta *m, size_t nsrc, const char
         const char *name = names && m->bands == 1 ? names[b] : m->band_names[src];
         r->has_nodata[b] = m->has_nodata[src];
         r->nodata[b] = m->nodata[src];
-        if (!(r->band_names[b] = st_strdup(name))) {
+        r->scale[b] = m->scale[src];
+        r->offset[b] = m->offset[src];
+        if (!(r->band_names[b] = st_strdup(name)) || !(r->unit[b] = st_strdup(m->unit[src]))) {
             st = st_nomem("meta");
         }
     }
@@ -378,6 +410,13 @@ void *st_meta_to_jobj(const strata_meta *m) {
         json_t *jb = json_object();
         json_object_set_new(jb, "name", json_string(m->band_names[b]));
         json_object_set_new(jb, "nodata", m->has_nodata[b] ? jdouble(m->nodata[b]) : json_null());
+        if (m->scale[b] != 1 || m->offset[b] != 0) {
+            json_object_set_new(jb, "scale", jdouble(m->scale[b]));
+            json_object_set_new(jb, "offset", jdouble(m->offset[b]));
+        }
+        if (m->unit[b][0]) {
+            json_object_set_new(jb, "unit", json_string(m->unit[b]));
+        }
         json_array_append_new(bands, jb);
     }
     json_object_set_new(o, "epsg", json_integer(m->epsg));
@@ -427,6 +466,17 @@ static strata_status parse_bands(const json_t *jb, strata_meta *m) {
         m->has_nodata[b] = !json_is_null(nd);
         if (m->has_nodata[b] && !jget_double(nd, &m->nodata[b])) {
             return meta_bad("band nodata must be a number, a NaN/inf string or null");
+        }
+        /* Optional: a band without them is not packed and has no unit. */
+        const json_t *scale = json_object_get(e, "scale"), *offset = json_object_get(e, "offset");
+        const json_t *unit = json_object_get(e, "unit");
+        if ((scale && (!jget_double(scale, &m->scale[b]) || !isfinite(m->scale[b]))) ||
+            (offset && (!jget_double(offset, &m->offset[b]) || !isfinite(m->offset[b]))) ||
+            (unit && !json_is_string(unit))) {
+            return meta_bad("band scale and offset must be finite numbers, unit a string");
+        }
+        if (!(m->unit[b] = st_strdup(unit ? json_string_value(unit) : ""))) {
+            return st_nomem("band units");
         }
     }
     return STRATA_OK;

@@ -38,6 +38,13 @@ strata_dtype strata_op_dtype(strata_op op, strata_dtype input) {
     }
 }
 
+strata_dtype st_out_dtype(const strata_meta *m, strata_op op) {
+    if (op != STRATA_OP_COUNT && st_meta_packed(m)) {
+        return STRATA_FLOAT64;
+    }
+    return strata_op_dtype(op, m->dtype);
+}
+
 static bool fits(strata_dtype t, double v) {
     switch (t) {
     case STRATA_UINT8:
@@ -86,7 +93,13 @@ void st_output_nodata(const strata_meta *m, int band, strata_op op, strata_dtype
     if (op == STRATA_OP_COUNT) {
         *value = 0;
     } else if (st_dtype_is_float(out)) {
-        *value = (!nan_floats && in_has && fits(out, in_nd)) ? in_nd : NAN;
+        /* The nodata of packed input is a packed value: unpacked results are on another scale. */
+        bool keep = !nan_floats && in_has && fits(out, in_nd) && !st_meta_packed(m);
+        for (int b = 0; b < m->bands; b++) {
+            /* A GeoTIFF has one nodata for all its bands. */
+            keep = keep && m->has_nodata[b] && m->nodata[b] == in_nd;
+        }
+        *value = keep ? in_nd : NAN;
     } else {
         *value = (in_has && fits(out, in_nd)) ? in_nd : int_sentinel(out);
     }

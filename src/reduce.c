@@ -35,6 +35,11 @@ static strata_status check_request(const strata_collection *c, const strata_op *
                        "not %s",
                        strata_dtype_name(o->float_dtype));
     }
+    if (o->sum_dtype != STRATA_DTYPE_UNKNOWN && o->sum_dtype != STRATA_FLOAT64 &&
+        o->sum_dtype != STRATA_INT64) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "integer sums are float64 or int64, not %s",
+                       strata_dtype_name(o->sum_dtype));
+    }
     if (o->compress && !strata_compression_known(o->compress)) {
         return st_fail(STRATA_ERR_INVALID_ARG,
                        "unknown compression '%s' (expected zstd, deflate, lzw or none)",
@@ -157,8 +162,8 @@ static strata_status run(const strata_collection *c, const char *const *labels,
         st = result_for(c, &gr, marked, &r);
     }
     if (st == STRATA_OK) {
-        st_gtiff_spec sp = {pattern, o->float_dtype, o->compress, c->chunks.y, c->chunks.x, false,
-                            c};
+        st_gtiff_spec sp = {pattern,     o->float_dtype, o->sum_dtype, o->compress,
+                            c->chunks.y, c->chunks.x,    false,        c};
         st = kind == SINK_MEMORY ? st_memory_sink_new(r, c->meta, &sink)
                                  : st_gtiff_sink_new(r, c->meta, &sp, &sink);
     }
@@ -171,7 +176,10 @@ static strata_status run(const strata_collection *c, const char *const *labels,
         strata_status fst = st_gtiff_sink_finish(sink, st == STRATA_OK);
         st = st == STRATA_OK ? fst : st;
     } else {
-        st_memory_sink_free(sink);
+        /* A part of a distributed run keeps the values written for missing pixels: rank 0
+         * merges the parts' bytes and resolves the nodata when it writes the files. */
+        strata_status fst = st_memory_sink_finish(sink, st == STRATA_OK && o->part_count <= 1);
+        st = st == STRATA_OK ? fst : st;
     }
     grouping_free(&gr);
     free(single);
@@ -252,7 +260,8 @@ strata_status strata_result_to_gtiff(strata_result *r, const strata_collection *
     if (o->compress && !strata_compression_known(o->compress)) {
         return st_fail(STRATA_ERR_INVALID_ARG, "unknown compression '%s'", o->compress);
     }
-    st_gtiff_spec sp = {pattern, o->float_dtype, o->compress, STRIP, r->cols, true, c};
+    st_gtiff_spec sp = {pattern, o->float_dtype, o->sum_dtype, o->compress,
+                        STRIP,   r->cols,        true,         c};
     st_sink *sink = NULL;
     st_gdal_quiet_begin();
     strata_status st = st_gtiff_sink_new(r, c->meta, &sp, &sink);

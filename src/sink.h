@@ -30,14 +30,45 @@ void st_output_nodata(const strata_meta *m, int band, strata_op op, strata_dtype
 /* Converts values (NaN = missing) to dtype, writing nodata where missing. */
 void st_convert_out(const double *values, size_t n, strata_dtype dtype, double nodata, void *dst);
 
+/* The nodata of an integer output whose missing pixels are written with a value that might
+ * also be a result (fill.c): not a count, and not a min or max of input whose nodata fits. */
+typedef struct st_fill {
+    bool tracked;       /* false: the output's nodata is st_output_nodata's, nothing to track */
+    strata_dtype dtype; /* the output type */
+    double value;       /* what missing pixels are written with (the type's sentinel) */
+    int rows, cols;
+    size_t npx;     /* bands * rows * cols */
+    int missing;    /* a pixel is missing (set atomically) */
+    uint64_t *seen; /* 8- and 16-bit types: the values that occur, a bit each */
+    uint64_t near;  /* wider types: which of the 64 values from value inward occur */
+    uint64_t *mask; /* the missing pixels, a bit each over (bands, rows, cols); NULL if none */
+} st_fill;
+strata_status st_fill_init(st_fill *f, const strata_meta *m, strata_op op, strata_dtype out);
+void st_fill_free(st_fill *f);
+/* Notes the missing pixels and the values of band's rect (NaN = missing). Thread-safe for
+ * rects that do not overlap. */
+strata_status st_fill_note(st_fill *f, int band, const st_rect *r, const double *values);
+/* For a tracked output, after every put: whether to declare a nodata and which (no missing
+ * pixel: none), and whether the missing pixels must be rewritten with *value in *dtype (the
+ * value written occurs in the output; *dtype is wider when the type has no free value). */
+void st_fill_resolve(const st_fill *f, strata_dtype *dtype, int *has, double *value, bool *patch);
+bool st_fill_missing_at(const st_fill *f, int band, size_t row, size_t col);
+/* Writes value (as dtype) into the missing pixels of n pixels of band from (row, col0). */
+void st_fill_patch(const st_fill *f, int band, size_t row, size_t col0, size_t n,
+                   strata_dtype dtype, double value, void *dst);
+
 strata_result *st_result_new(size_t ngroups, const bool *ops, const strata_meta *m);
 
 strata_status st_memory_sink_new(strata_result *r, const strata_meta *m, st_sink **out);
-void st_memory_sink_free(st_sink *s);
+/* Frees the sink; with resolve_fills, first declares the integer arrays' nodata (fill.c). */
+strata_status st_memory_sink_finish(st_sink *s, bool resolve_fills);
+/* The in-memory type of op's output: strata_op_dtype's, float64 for packed input. */
+strata_dtype st_out_dtype(const strata_meta *m, strata_op op);
 
 typedef struct st_gtiff_spec {
     const char *pattern;             /* "{op}" and "{label}" placeholders */
     strata_dtype float_dtype;        /* on-disk type of mean/std/var/median */
+    strata_dtype sum_dtype;          /* INT64: integer sums as Int64, else Float64 */
     const char *compress;            /* NULL or a name accepted by strata_compression_known */
     int tile_rows, tile_cols;        /* the grid of the tiles put, from (0, 0) */
     bool one_writer;                 /* tiles come from one thread, not from a pool of workers */

@@ -21,6 +21,8 @@ typedef struct out_file {
     pthread_mutex_t lock;
     TIFF *tif; /* GDAL's libtiff handle, when workers write encoded blocks (see raw_handle) */
     strata_dtype dtype;
+    strata_op op;
+    st_fill fill;     /* integer outputs whose nodata is settled at the end (fill.c) */
     double nodata[1]; /* per band, allocated with the file array */
 } out_file;
 
@@ -66,10 +68,16 @@ static char *expand_pattern(const char *pattern, const char *op, const char *lab
     return out;
 }
 
-static strata_dtype disk_dtype(strata_op op, const strata_meta *m, strata_dtype float_dtype) {
-    strata_dtype t = strata_op_dtype(op, m->dtype);
+/* Sums of integers are Float64 unless asked otherwise: exact up to 2^53, and read by every
+ * reader, where GDAL 3.6's Int64 nodata reaches rasterio 1.3 as 18446744073709518848. */
+static strata_dtype disk_dtype(strata_op op, const strata_meta *m, const st_gtiff_spec *sp) {
+    strata_dtype t = st_out_dtype(m, op), float_dtype = sp->float_dtype;
+    bool packed = st_meta_packed(m);
+    if (op == STRATA_OP_SUM) {
+        return t == STRATA_INT64 && sp->sum_dtype == STRATA_INT64 ? STRATA_INT64 : STRATA_FLOAT64;
+    }
     if (op == STRATA_OP_MEAN || op == STRATA_OP_STD || op == STRATA_OP_VAR ||
-        op == STRATA_OP_MEDIAN) {
+        op == STRATA_OP_MEDIAN || (packed && op != STRATA_OP_COUNT)) {
         if (float_dtype != STRATA_DTYPE_UNKNOWN) {
             return float_dtype;
         }
@@ -177,6 +185,7 @@ static strata_status create_file(gtiff_sink *s, strata_op op, const char *tmp, s
         return st_nomem("output file");
     }
     f->dtype = dtype;
+    f->op = op;
     pthread_mutex_init(&f->lock, NULL);
     *out = f;
     int ci = compression_index(s->compress);
@@ -205,15 +214,23 @@ static strata_status create_file(gtiff_sink *s, strata_op op, const char *tmp, s
         return st_fail_gdal(STRATA_ERR_WRITE, "cannot create %.*s", (int)(strlen(tmp) - 5), tmp);
     }
     ST_TRY(set_georeferencing(f->ds, m));
+    ST_TRY(st_fill_init(&f->fill, m, op, dtype));
+    /* Values are unpacked (packed input) and in the input's unit, but for var and count. */
+    bool unit = op != STRATA_OP_VAR && op != STRATA_OP_COUNT;
     for (int b = 0; b < m->bands; b++) {
         GDALRasterBandH h = GDALGetRasterBand(f->ds, b + 1);
         int has;
         st_output_nodata(m, b, op, dtype, false, &has, &f->nodata[b]);
-        if (has) {
+        if (f->fill.tracked) {
+            f->nodata[b] = f->fill.value; /* declared, or not, at the end */
+        } else if (has) {
             set_band_nodata(h, dtype, f->nodata[b]);
         }
         if (m->band_names[b][0]) {
             GDALSetDescription(h, m->band_names[b]);
+        }
+        if (unit && m->unit[b][0]) {
+            GDALSetRasterUnitType(h, m->unit[b]);
         }
     }
     if (s->worker_compresses && compressions[ci].codec >= 0) {
@@ -329,6 +346,7 @@ static strata_status gtiff_put(st_sink *base, size_t g, strata_op op, int band, 
                                const double *values) {
     gtiff_sink *s = (gtiff_sink *)base;
     out_file *f = s->files[g * STRATA_OP_COUNT_OF_OPS + op];
+    ST_TRY(st_fill_note(&f->fill, band, rect, values));
     bool blocks = covers_whole_blocks(rect, s->m->rows, s->m->cols);
     size_t n = blocks ? (size_t)OUT_BLOCK * OUT_BLOCK : (size_t)rect->nrows * rect->ncols;
     void *buf = st_malloc(n * strata_dtype_size(f->dtype));
@@ -368,7 +386,7 @@ static strata_status open_all(gtiff_sink *s, const st_gtiff_spec *sp) {
             }
             sprintf(s->tmp_paths[i], "%s%s", r->paths[i], TMP_SUFFIX);
             ST_TRY(create_file(s, (strata_op)op, s->tmp_paths[i],
-                               disk_dtype((strata_op)op, s->m, sp->float_dtype), &s->files[i]));
+                               disk_dtype((strata_op)op, s->m, sp), &s->files[i]));
         }
     }
     return STRATA_OK;
@@ -439,9 +457,87 @@ strata_status st_gtiff_sink_new(strata_result *r, const strata_meta *m, const st
     return st;
 }
 
-static strata_status close_file(gtiff_sink *s, size_t i) {
+/* Copies the closed output i into a file of dtype whose missing pixels hold value, and puts
+ * it in its place: the value first written for them occurs in the output (see fill.c). */
+static strata_status rewrite(gtiff_sink *s, size_t i, const st_fill *fill, strata_op op,
+                             strata_dtype dtype, double value) {
+    const strata_meta *m = s->m;
+    const char *tmp = s->tmp_paths[i];
+    char *tmp2 = st_malloc(strlen(s->r->paths[i]) + 16);
+    size_t row_bytes = (size_t)m->cols * strata_dtype_size(dtype);
+    void *buf = st_malloc(OUT_BLOCK * row_bytes);
+    if (!tmp2 || !buf) {
+        free(tmp2);
+        free(buf);
+        return st_nomem("output rewrite");
+    }
+    sprintf(tmp2, "%s.fill%s", s->r->paths[i], TMP_SUFFIX);
+    GDALDatasetH src = GDALOpenEx(tmp, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
+    out_file *nf = NULL;
+    bool workers = s->worker_compresses;
+    s->worker_compresses = false; /* one writer: GDAL's threads compress */
+    strata_status st = src ? create_file(s, op, tmp2, dtype, &nf)
+                           : st_fail_gdal(STRATA_ERR_WRITE, "%s: cannot reopen", tmp);
+    s->worker_compresses = workers;
+    GDALDataType gt = st_dtype_to_gdal(dtype);
+    for (int b = 0; st == STRATA_OK && b < m->bands; b++) {
+        GDALRasterBandH in = GDALGetRasterBand(src, b + 1), out = GDALGetRasterBand(nf->ds, b + 1);
+        set_band_nodata(out, dtype, value);
+        for (int row0 = 0; st == STRATA_OK && row0 < m->rows; row0 += OUT_BLOCK) {
+            int n = m->rows - row0 < OUT_BLOCK ? m->rows - row0 : OUT_BLOCK;
+            if (GDALRasterIO(in, GF_Read, 0, row0, m->cols, n, buf, m->cols, n, gt, 0, 0) !=
+                CE_None) {
+                st = st_fail_gdal(STRATA_ERR_WRITE, "%s: cannot read back", tmp);
+                break;
+            }
+            for (int r = 0; r < n; r++) {
+                st_fill_patch(fill, b, (size_t)(row0 + r), 0, (size_t)m->cols, dtype, value,
+                              (char *)buf + (size_t)r * row_bytes);
+            }
+            if (GDALRasterIO(out, GF_Write, 0, row0, m->cols, n, buf, m->cols, n, gt, 0, 0) !=
+                CE_None) {
+                st = st_fail_gdal(STRATA_ERR_WRITE, "%s: cannot write", tmp2);
+            }
+        }
+    }
+    if (src) {
+        GDALClose(src);
+    }
+    if (nf) {
+        st_fill_free(&nf->fill);
+        if (nf->ds) {
+            CPLErrorReset();
+            GDALClose(nf->ds);
+            if (st == STRATA_OK && CPLGetLastErrorType() >= CE_Failure) {
+                st = st_fail_gdal(STRATA_ERR_WRITE, "%s: cannot finish writing", s->r->paths[i]);
+            }
+        }
+        pthread_mutex_destroy(&nf->lock);
+        free(nf);
+    }
+    if (st == STRATA_OK && rename(tmp2, tmp) != 0) {
+        st = st_fail(STRATA_ERR_WRITE, "%s: cannot rename from %s: %s", tmp, tmp2, strerror(errno));
+    }
+    unlink(tmp2); /* gone already when renamed */
+    free(tmp2);
+    free(buf);
+    return st;
+}
+
+/* ok: the job succeeded, so the outputs whose nodata waits for the end get it. */
+static strata_status close_file(gtiff_sink *s, size_t i, bool ok) {
     out_file *f = s->files[i];
     strata_status st = STRATA_OK;
+    strata_dtype dtype = f->dtype;
+    int has = 0;
+    double value = 0;
+    bool patch = false;
+    if (ok && f->ds && f->fill.tracked) {
+        st_fill_resolve(&f->fill, &dtype, &has, &value, &patch);
+        for (int b = 0; has && !patch && b < s->m->bands; b++) {
+            set_band_nodata(GDALGetRasterBand(f->ds, b + 1), dtype, value);
+        }
+    }
     if (f->ds) {
         CPLErrorReset();
         GDALClose(f->ds);
@@ -449,6 +545,10 @@ static strata_status close_file(gtiff_sink *s, size_t i) {
             st = st_fail_gdal(STRATA_ERR_WRITE, "%s: cannot finish writing", s->r->paths[i]);
         }
     }
+    if (st == STRATA_OK && patch) {
+        st = rewrite(s, i, &f->fill, f->op, dtype, value);
+    }
+    st_fill_free(&f->fill);
     pthread_mutex_destroy(&f->lock);
     free(f);
     s->files[i] = NULL;
@@ -485,7 +585,7 @@ strata_status st_gtiff_sink_finish(st_sink *base, bool ok) {
     st_gdal_quiet_begin();
     for (size_t i = 0; i < s->nfiles; i++) {
         if (s->files[i]) {
-            strata_status cst = close_file(s, i);
+            strata_status cst = close_file(s, i, ok && st == STRATA_OK);
             st = st == STRATA_OK ? cst : st;
         }
     }

@@ -8,12 +8,16 @@
 typedef struct memory_sink {
     st_sink base;
     strata_result *r;
+    st_fill *fills; /* [ngroups][ops] */
 } memory_sink;
 
 static strata_status memory_put(st_sink *s, size_t g, strata_op op, int band, const st_rect *rect,
                                 const double *values) {
-    strata_result *r = ((memory_sink *)s)->r;
-    strata_array *a = &r->arrays[g * STRATA_OP_COUNT_OF_OPS + op];
+    memory_sink *ms = (memory_sink *)s;
+    strata_result *r = ms->r;
+    size_t i = g * STRATA_OP_COUNT_OF_OPS + op;
+    strata_array *a = &r->arrays[i];
+    ST_TRY(st_fill_note(&ms->fills[i], band, rect, values));
     size_t esize = strata_dtype_size(a->dtype);
     for (int row = 0; row < rect->nrows; row++) {
         size_t at = ((size_t)band * r->rows + rect->row0 + row) * r->cols + rect->col0;
@@ -25,33 +29,84 @@ static strata_status memory_put(st_sink *s, size_t g, strata_op op, int band, co
 
 /* In memory, one nodata per array: NaN for float outputs, the first band's marker else. */
 strata_status st_memory_sink_new(strata_result *r, const strata_meta *m, st_sink **out) {
+    memory_sink *s = st_calloc(1, sizeof *s);
+    if (!s || !(s->fills = st_calloc(r->ngroups * STRATA_OP_COUNT_OF_OPS, sizeof *s->fills))) {
+        free(s);
+        return st_nomem("sink");
+    }
+    s->base.put = memory_put;
+    s->r = r;
+    *out = &s->base;
     size_t plane = (size_t)m->bands * m->rows * m->cols;
     for (size_t g = 0; g < r->ngroups; g++) {
         for (int op = 0; op < STRATA_OP_COUNT_OF_OPS; op++) {
             if (!r->ops[op]) {
                 continue;
             }
-            strata_array *a = &r->arrays[g * STRATA_OP_COUNT_OF_OPS + op];
-            a->dtype = strata_op_dtype((strata_op)op, m->dtype);
+            size_t i = g * STRATA_OP_COUNT_OF_OPS + op;
+            strata_array *a = &r->arrays[i];
+            a->dtype = st_out_dtype(m, (strata_op)op);
             a->bands = m->bands;
             a->rows = m->rows;
             a->cols = m->cols;
             st_output_nodata(m, 0, (strata_op)op, a->dtype, true, &a->has_nodata, &a->nodata);
+            ST_TRY(st_fill_init(&s->fills[i], m, (strata_op)op, a->dtype));
+            if (s->fills[i].tracked) {
+                a->nodata = s->fills[i].value;
+            }
             if (!(a->data = st_calloc(plane, strata_dtype_size(a->dtype)))) {
                 return st_nomem("result arrays");
             }
         }
     }
-    memory_sink *s = st_calloc(1, sizeof *s);
-    if (!s) {
-        return st_nomem("sink");
-    }
-    s->base.put = memory_put;
-    s->r = r;
-    *out = &s->base;
     return STRATA_OK;
 }
 
-void st_memory_sink_free(st_sink *s) {
+/* Declares each tracked array's nodata, rewriting its missing pixels (in a wider type if
+ * need be) when the value written for them occurs (see fill.c). */
+static strata_status resolve(strata_array *a, const st_fill *f) {
+    strata_dtype dtype;
+    bool patch;
+    st_fill_resolve(f, &dtype, &a->has_nodata, &a->nodata, &patch);
+    if (!patch) {
+        return STRATA_OK;
+    }
+    size_t n = (size_t)a->bands * a->rows * a->cols;
+    void *data = (void *)a->data;
+    if (dtype != a->dtype) {
+        if (!(data = st_malloc(n * strata_dtype_size(dtype)))) {
+            return st_nomem("widened result array");
+        }
+        GDALCopyWords64(a->data, st_dtype_to_gdal(a->dtype), (int)strata_dtype_size(a->dtype), data,
+                        st_dtype_to_gdal(dtype), (int)strata_dtype_size(dtype), (GPtrDiff_t)n);
+        free((void *)a->data);
+        a->data = data;
+        a->dtype = dtype;
+    }
+    size_t row_bytes = (size_t)a->cols * strata_dtype_size(dtype);
+    for (int b = 0; b < a->bands; b++) {
+        for (int row = 0; row < a->rows; row++) {
+            st_fill_patch(f, b, (size_t)row, 0, (size_t)a->cols, dtype, a->nodata,
+                          (char *)data + ((size_t)b * a->rows + row) * row_bytes);
+        }
+    }
+    return STRATA_OK;
+}
+
+strata_status st_memory_sink_finish(st_sink *base, bool resolve_fills) {
+    memory_sink *s = (memory_sink *)base;
+    strata_status st = STRATA_OK;
+    if (!s) {
+        return st;
+    }
+    size_t n = s->r->ngroups * STRATA_OP_COUNT_OF_OPS;
+    for (size_t i = 0; i < n; i++) {
+        if (resolve_fills && st == STRATA_OK && s->fills[i].tracked) {
+            st = resolve(&s->r->arrays[i], &s->fills[i]);
+        }
+        st_fill_free(&s->fills[i]);
+    }
+    free(s->fills);
     free(s);
+    return st;
 }

@@ -162,7 +162,7 @@ static strata_status fill_meta(const st_stac_item *it, strata_meta *m) {
     for (int b = 0; b < m->bands; b++) {
         m->has_nodata[b] = a->bands.has_nodata[b];
         m->nodata[b] = a->bands.nodata[b];
-        if (!(m->band_names[b] = st_strdup(""))) {
+        if (!(m->band_names[b] = st_strdup("")) || !(m->unit[b] = st_strdup(""))) {
             return st_nomem("meta");
         }
     }

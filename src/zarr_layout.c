@@ -237,6 +237,38 @@ static json_t *band_lists(const strata_meta *m, json_t **names) {
     return nd;
 }
 
+/* Packed values stay packed, as in the source: CF's scale_factor and add_offset (xarray and
+ * GDAL unpack them) when every band shares them, and per band lists; units likewise. */
+static void packing_attrs(const strata_meta *m, json_t *o) {
+    bool same = true, units = false;
+    json_t *scale = json_array(), *offset = json_array(), *unit = json_array();
+    for (int b = 0; b < m->bands; b++) {
+        same = same && m->scale[b] == m->scale[0] && m->offset[b] == m->offset[0] &&
+               strcmp(m->unit[b], m->unit[0]) == 0;
+        units = units || m->unit[b][0];
+        json_array_append_new(scale, json_real(m->scale[b]));
+        json_array_append_new(offset, json_real(m->offset[b]));
+        json_array_append_new(unit, json_string(m->unit[b]));
+    }
+    if (st_meta_packed(m)) {
+        if (same) {
+            json_object_set_new(o, "scale_factor", json_real(m->scale[0]));
+            json_object_set_new(o, "add_offset", json_real(m->offset[0]));
+        }
+        json_object_set(o, "band_scale", scale);
+        json_object_set(o, "band_offset", offset);
+    }
+    if (units) {
+        if (same) {
+            json_object_set_new(o, "units", json_string(m->unit[0]));
+        }
+        json_object_set(o, "band_units", unit);
+    }
+    json_decref(scale);
+    json_decref(offset);
+    json_decref(unit);
+}
+
 static json_t *data_attrs(const st_zarr_plan *p) {
     const strata_meta *m = p->c->meta;
     char *gt = geotransform_text(m);
@@ -253,6 +285,9 @@ static json_t *data_attrs(const st_zarr_plan *p) {
     free(gt);
     if (o && m->crs_wkt[0]) {
         json_object_set_new(o, "_CRS", crs_attr_gdal(m));
+    }
+    if (o) {
+        packing_attrs(m, o);
     }
     /* xarray reads a v3 array's _FillValue from its attributes (floats as base64 of the
      * little-endian double), not from fill_value. */
@@ -681,6 +716,14 @@ strata_status st_zarr_plan_init(st_zarr_plan *p, const strata_collection *c, con
                                 const strata_zarr_opts *o, bool append) {
     memset(p, 0, sizeof *p);
     ST_TRY(st_meta_crs(c->meta)); /* the layout reads crs_wkt and epsg from here on */
+    const double *gt = c->meta->gt;
+    if (gt[2] != 0 || gt[4] != 0) {
+        return st_fail(STRATA_ERR_UNSUPPORTED,
+                       "%s: the geotransform is rotated (%.17g %.17g %.17g %.17g %.17g %.17g); a "
+                       "Zarr store's 1-D x/y coordinates cannot hold a rotation: warp the files "
+                       "north-up first (gdalwarp)",
+                       strata_collection_path(c, 0), gt[0], gt[1], gt[2], gt[3], gt[4], gt[5]);
+    }
     p->c = c;
     p->store = store;
     p->version = o->zarr_version;

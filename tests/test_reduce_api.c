@@ -659,7 +659,7 @@ static void test_bad_file_fails_reduce(void) {
 }
 
 /* Pixels of (group, op) as written to its GeoTIFF that differ from the in-memory result
- * (float outputs are float32 on disk, missing pixels the input's nodata). */
+ * (float outputs are float32 on disk, sums float64, missing pixels the input's nodata). */
 static long gtiff_mismatches(const strata_result *disk, const strata_result *mem, size_t g,
                              strata_op op) {
     strata_array a;
@@ -683,6 +683,9 @@ static long gtiff_mismatches(const strata_result *disk, const strata_result *mem
             double v = array_value(&a, (size_t)b * plane + i);
             if (op == STRATA_OP_MEAN) {
                 v = isnan(v) ? ND : (double)(float)v;
+            }
+            if (op == STRATA_OP_SUM && a.has_nodata && v == a.nodata) {
+                v = ND; /* int64 in memory, Float64 with the input's nodata on disk */
             }
             bad += got[i] != v;
         }
@@ -807,6 +810,65 @@ static void test_gtiff_crs(void) {
     strata_collection_free(c);
 }
 
-TEST_MAIN(test_reduce_int, test_reduce_float_nan, test_threads_identical, test_groupby,
-          test_progress_and_cancel, test_bad_options, test_bad_file_fails_reduce,
-          test_gtiff_outputs, test_gtiff_crs)
+/* Byte values 0..255 where 255 is data (saturated pixels). */
+static double v_byte(int t, int b, int row, int col) {
+    return row < 3 ? 255 : (double)((t * 31 + b * 17 + row * 13 + col * 7) % 256);
+}
+
+/* In memory, an integer output declares a nodata only when a pixel is missing: a Byte
+ * stack without nodata keeps its 255s valid; an int16 sum's missing pixels get int64's
+ * extreme, which no sum of int16 reaches. */
+static void test_memory_integer_nodata(void) {
+    fx_spec s;
+    fx_spec_default(&s);
+    s.type = GDT_Byte;
+    s.bands = 2;
+    s.value = v_byte;
+    strata_collection *c = stack(&s, 3, NULL);
+    REQUIRE(c != NULL);
+    const strata_op ops[] = {STRATA_OP_MIN, STRATA_OP_MAX};
+    strata_reduce_opts o;
+    strata_reduce_opts_init(&o);
+    strata_result *r = NULL;
+    REQUIRE_OK(strata_reduce(c, ops, 2, &o, &r));
+    for (int k = 0; k < 2; k++) {
+        strata_array a;
+        REQUIRE_OK(strata_result_array(r, 0, ops[k], &a));
+        CHECK_EQ_INT(a.dtype, STRATA_UINT8);
+        CHECK_MSG(a.has_nodata == 0, "%s: nodata declared, nothing is missing",
+                  strata_op_name(ops[k]));
+        long bad = 0;
+        for (int b = 0; b < s.bands; b++) {
+            for (int row = 0; row < s.rows; row++) {
+                for (int col = 0; col < s.cols; col++) {
+                    double e = fx_expected(&s, 0, b, row, col);
+                    for (int t = 1; t < 3; t++) {
+                        double v = fx_expected(&s, t, b, row, col);
+                        e = ops[k] == STRATA_OP_MIN ? fmin(e, v) : fmax(e, v);
+                    }
+                    size_t i = ((size_t)b * s.rows + row) * s.cols + col;
+                    bad += ((const uint8_t *)a.data)[i] != e;
+                }
+            }
+        }
+        CHECK_MSG(bad == 0, "%s: %ld pixels differ", strata_op_name(ops[k]), bad);
+    }
+    strata_result_free(r);
+    strata_collection_free(c);
+
+    int_spec(&s);
+    REQUIRE((c = stack(&s, 3, NULL)) != NULL);
+    const strata_op sum = STRATA_OP_SUM;
+    REQUIRE_OK(strata_reduce(c, &sum, 1, &o, &r));
+    strata_array a;
+    REQUIRE_OK(strata_result_array(r, 0, sum, &a));
+    CHECK_EQ_INT(a.dtype, STRATA_INT64);
+    CHECK(a.has_nodata == 1 && a.nodata == -9223372036854775808.0);
+    CHECK(((const int64_t *)a.data)[0] == INT64_MIN); /* pixel (0, 0) is always missing */
+    strata_result_free(r);
+    strata_collection_free(c);
+}
+
+TEST_MAIN(test_reduce_int, test_reduce_float_nan, test_memory_integer_nodata,
+          test_threads_identical, test_groupby, test_progress_and_cancel, test_bad_options,
+          test_bad_file_fails_reduce, test_gtiff_outputs, test_gtiff_crs)

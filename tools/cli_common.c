@@ -388,6 +388,15 @@ strata_collection *open_source(const char *cmd, source_opts *so) {
         strata_collection_free(c);
         return NULL;
     }
+    int bands = strata_meta_bands(strata_collection_meta(c));
+    if (strcmp(cmd, "info") != 0 && strata_collection_size(c) == 1 && bands > 1) {
+        /* A NetCDF variable with time as bands (NETCDF:"f.nc":pr) opens as one timestep. */
+        fprintf(stderr,
+                "strata %s: warning: %s is the only timestep and has %d bands; time runs over "
+                "files, not bands: if its bands are timesteps, give one file per timestep "
+                "(e.g. gdal_translate -of VRT -b N for each band, see README)\n",
+                cmd, strata_collection_path(c, 0), bands);
+    }
     return c;
 }
 

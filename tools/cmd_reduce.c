@@ -19,7 +19,8 @@ static const char *const REDUCE_HELP =
     "  --skipna        ignore missing values (nodata and NaN): the default\n"
     "  --no-skipna     any missing value makes the pixel missing\n"
     "  --ddof N        std/var divisor is n - N (default 0)\n"
-    "  --dtype T       float32 or float64: on-disk type of mean, std, var and median\n"
+    "  --dtype T       float32 or float64: on-disk type of mean, std, var and median;\n"
+    "                  int64: sums of integers as Int64 (default Float64)\n"
     "  --compress C    zstd (default, level 1), deflate (level 1: for readers\n"
     "                  outside GDAL), lzw or none\n"
     "  --threads N     worker threads (default: all cores)\n"
@@ -79,13 +80,18 @@ static int parse_option(void *ctx, int opt, const char *arg) {
             return EXIT_USAGE;
         }
         return 0;
-    case OPT_DTYPE:
-        a->ro.float_dtype = strata_dtype_from_name(arg);
-        if (a->ro.float_dtype != STRATA_FLOAT32 && a->ro.float_dtype != STRATA_FLOAT64) {
-            cli_error(cmd, "--dtype takes float32 or float64, not '%s'", arg);
+    case OPT_DTYPE: {
+        strata_dtype t = strata_dtype_from_name(arg);
+        if (t == STRATA_INT64) {
+            a->ro.sum_dtype = t;
+        } else if (t == STRATA_FLOAT32 || t == STRATA_FLOAT64) {
+            a->ro.float_dtype = t;
+        } else {
+            cli_error(cmd, "--dtype takes float32, float64 or int64, not '%s'", arg);
             return EXIT_USAGE;
         }
         return 0;
+    }
     case 'o':
         a->out = arg;
         return 0;

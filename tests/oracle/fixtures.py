@@ -244,7 +244,8 @@ def expected_dtype(op, in_dtype, dtype_opt=None):
     if op in ("min", "max"):
         return in_dtype
     if op == "sum":
-        return np.dtype(np.float64) if in_dtype.kind == "f" else np.dtype(np.int64)
+        # Float64 for integer input too (exact to 2^53): rasterio 1.3 misreads Int64 nodata.
+        return np.dtype(np.int64) if dtype_opt == "int64" else np.dtype(np.float64)
     if op == "count":
         return np.dtype(np.int32)
     if dtype_opt is not None:
@@ -263,9 +264,9 @@ def expected_nodata(op, in_dtype, in_nodata, in_nodata_is_nan=False):
     out = expected_dtype(op, in_dtype)
     if op in FLOAT_OPS or out.kind == "f":
         return True, float("nan")
-    if out.kind == "i":
-        return True, float(np.iinfo(out).min)
-    return True, float(np.iinfo(out).max)
+    # Integer input without nodata has no missing value, and an integer output declares a
+    # nodata only when a pixel is missing.
+    return False, None
 
 
 # ---- reading outputs -----------------------------------------------------------------
