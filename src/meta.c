@@ -311,9 +311,8 @@ bool st_meta_matches(const strata_meta *m, OGRSpatialReferenceH srs, int expecte
         GDALDataType type = GDALGetRasterDataType(GDALGetRasterBand(ds, b));
         strata_dtype dt = st_dtype_from_gdal(type);
         if (dt != m->dtype) {
-            snprintf(why, size, "band %d is %s, %s has %s%s", b,
-                     dt == STRATA_DTYPE_UNKNOWN ? GDALGetDataTypeName(type) : strata_dtype_name(dt),
-                     ref, strata_dtype_name(m->dtype), stac ? " (raster:bands data_type)" : "");
+            snprintf(why, size, "band %d is %s, %s has %s%s", b, GDALGetDataTypeName(type), ref,
+                     strata_dtype_name(m->dtype), stac ? " (raster:bands data_type)" : "");
             return false;
         }
     }
