@@ -65,6 +65,19 @@ static strata_status read_crs(GDALDatasetH ds, strata_meta *m) {
     return m->crs_wkt ? STRATA_OK : st_nomem("CRS");
 }
 
+/* A band's nodata: GDAL keeps that of 64-bit integer bands apart (a double cannot hold every
+ * value); strata's accumulators compare in double either way. */
+static double band_nodata(GDALRasterBandH h, int *has) {
+    GDALDataType type = GDALGetRasterDataType(h);
+    if (type == GDT_Int64) {
+        return (double)GDALGetRasterNoDataValueAsInt64(h, has);
+    }
+    if (type == GDT_UInt64) {
+        return (double)GDALGetRasterNoDataValueAsUInt64(h, has);
+    }
+    return GDALGetRasterNoDataValue(h, has);
+}
+
 static strata_status read_bands(GDALDatasetH ds, const char *path, strata_meta *m) {
     for (int b = 0; b < m->bands; b++) {
         GDALRasterBandH h = GDALGetRasterBand(ds, b + 1);
@@ -82,7 +95,7 @@ static strata_status read_bands(GDALDatasetH ds, const char *path, strata_meta *
                            strata_dtype_name(m->dtype), b + 1, strata_dtype_name(dt));
         }
         int has = 0;
-        double nd = GDALGetRasterNoDataValue(h, &has);
+        double nd = band_nodata(h, &has);
         m->has_nodata[b] = has != 0;
         m->nodata[b] = has ? nd : 0.0;
         m->band_names[b] = st_strdup(GDALGetDescription(h));
@@ -270,7 +283,7 @@ static bool same_nodata(const strata_meta *m, int band0, GDALDatasetH ds, const 
                         bool stac, char *why, size_t size) {
     for (int b = 0; b < GDALGetRasterCount(ds); b++) {
         int has = 0;
-        double nd = GDALGetRasterNoDataValue(GDALGetRasterBand(ds, b + 1), &has);
+        double nd = band_nodata(GDALGetRasterBand(ds, b + 1), &has);
         int mb = band0 + b;
         bool same =
             (has != 0) == (m->has_nodata[mb] != 0) &&

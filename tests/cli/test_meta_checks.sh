@@ -112,7 +112,7 @@ import numpy as np
 from osgeo import gdal
 gdal.UseExceptions()
 drv = gdal.GetDriverByName("GTiff")
-for i in range(150):
+for i in range(100):
     ds = drv.Create(f"many/f{i:03d}.tif", 64, 48, 1, gdal.GDT_Float32,
                     options=["TILED=YES", "BLOCKXSIZE=16", "BLOCKYSIZE=16"])
     ds.SetGeoTransform((0, 1, 0, 48, 0, -1))
@@ -122,10 +122,10 @@ for i in range(150):
     ds = None
 PYEOF
 
-# 150 files, 8 threads, 16-pixel chunks (every thread reads many files per tile), 48 descriptors.
+# 100 files, 8 threads, 16-pixel chunks (every thread reads many files per tile), 48 descriptors.
 (ulimit -n 48 && "$STRATA" to-zarr --threads 8 --chunks 1,1,16,16 -o m.zarr many/*.tif) >"$OUT" 2>"$ERR"
 RC=$?
-expect_rc 0 "to-zarr of 150 files at ulimit -n 48, 8 threads"
+expect_rc 0 "to-zarr of 100 files at ulimit -n 48, 8 threads"
 if "$PY" - <<'PYEOF'; then ok "the store holds the files' values"; else not_ok "the store holds the files' values"; fi
 import glob
 import numpy as np
@@ -137,10 +137,10 @@ assert np.array_equal(got.reshape(want.shape), want), "values"
 PYEOF
 (ulimit -n 48 && "$STRATA" read-all --threads 8 many/*.tif) >"$OUT" 2>"$ERR"
 RC=$?
-expect_rc 0 "read-all of 150 files at ulimit -n 48, 8 threads"
+expect_rc 0 "read-all of 100 files at ulimit -n 48, 8 threads"
 (ulimit -n 48 && "$STRATA" reduce --threads 8 --op max -o max.tif many/*.tif) >"$OUT" 2>"$ERR"
 RC=$?
-expect_rc 0 "reduce of 150 files at ulimit -n 48, 8 threads"
+expect_rc 0 "reduce of 100 files at ulimit -n 48, 8 threads"
 if "$PY" - <<'PYEOF'; then ok "max equals numpy's"; else not_ok "max equals numpy's"; fi
 import glob
 import numpy as np
