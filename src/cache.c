@@ -5,9 +5,13 @@
 #include "internal.h"
 #include "strata_testing.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <tiffio.h>
+#include <unistd.h>
 
 typedef struct cache_entry {
     size_t t;
@@ -37,6 +41,8 @@ struct st_thread_cache {
     size_t tmpl_keys_len;
     bool keys_read;
 };
+
+static int thread_capacity(const strata_collection *c);
 
 void st_cache_free(st_thread_cache *tc) {
     if (!tc) {
@@ -90,8 +96,9 @@ strata_status st_cache_for_thread(const strata_collection *cc, st_thread_cache *
         if (tc) {
             tc->c = c;
             tc->owner = pthread_self();
-            tc->entries = st_calloc((size_t)c->cache_capacity, sizeof *tc->entries);
-            tc->capacity = c->cache_capacity;
+            atomic_fetch_add(&c->nthreads, 1);
+            tc->capacity = thread_capacity(c);
+            tc->entries = st_calloc((size_t)tc->capacity, sizeof *tc->entries);
         }
         if (!tc || !tc->entries || (st = add_cache(c, tc)) != STRATA_OK) {
             st_cache_free(tc);
@@ -112,6 +119,7 @@ void st_cache_drop_thread(const strata_collection *cc) {
     if (i < c->ncaches) {
         tc = c->caches[i];
         c->caches[i] = c->caches[--c->ncaches];
+        atomic_fetch_sub(&c->nthreads, 1);
     }
     pthread_mutex_unlock(&c->lock);
     st_cache_free(tc);
@@ -213,6 +221,56 @@ void st_cache_fit_block(st_thread_cache *tc, TIFF *tif, int x, int y, int sample
     TIFFReadBufferSetup(tif, tc->raw, (tmsize_t)tc->raw_size);
 }
 
+/* The process's soft limit of open files, read once: the limit does not change under a
+ * running job, and the hot path asks for it on every file it opens. */
+static long fd_limit_value;
+static pthread_once_t fd_limit_once = PTHREAD_ONCE_INIT;
+
+static void read_fd_limit(void) {
+    struct rlimit rl;
+    fd_limit_value = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+                             rl.rlim_cur < (rlim_t)INT32_MAX
+                         ? (long)rl.rlim_cur
+                         : INT32_MAX;
+}
+
+long st_fd_limit(void) {
+    pthread_once(&fd_limit_once, read_fd_limit);
+    return fd_limit_value;
+}
+
+const char *st_fd_note(void) {
+    static _Thread_local char note[192];
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        close(fd);
+        return "";
+    }
+    if (errno != EMFILE && errno != ENFILE) {
+        return "";
+    }
+    struct rlimit rl;
+    if (errno == ENFILE || getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return " (too many open files in the system)";
+    }
+    snprintf(note, sizeof note,
+             " (too many open files: the limit, ulimit -n, is %llu; fewer threads or a higher "
+             "limit help)",
+             (unsigned long long)rl.rlim_cur);
+    return note;
+}
+
+/* Handles a thread keeps open: the collection's capacity, within an equal share, among the
+ * threads reading the collection, of three quarters of the open-file limit less 16. The rest
+ * is for everything else a run opens: outputs, the Zarr writer's chunk files (one a thread),
+ * PROJ's database, GDAL's side files. At least one: a thread reads one file at a time. */
+static int thread_capacity(const strata_collection *c) {
+    long limit = st_fd_limit();
+    long threads = atomic_load(&c->nthreads);
+    long share = (limit - limit / 4 - 16) / (threads > 0 ? threads : 1);
+    return share < 1 ? 1 : share < c->cache_capacity ? (int)share : c->cache_capacity;
+}
+
 GDALDatasetH st_open_raster(const char *path, const char *driver, bool sidecars) {
     const char *only[] = {driver, NULL};
     /* An empty sibling list spares GDAL a listing of the file's folder on every open, the
@@ -238,16 +296,39 @@ GDALDatasetH st_open_raster(const char *path, const char *driver, bool sidecars)
         ds = GDALOpenEx(path, flags, NULL, NULL, siblings);
     }
     if (!ds) {
-        st_fail_gdal(STRATA_ERR_IO, "%s: cannot open as a raster", path);
+        const char *note = st_fd_note();
+        if (note[0]) {
+            st_fail(STRATA_ERR_IO, "%s: cannot open%s", path, note);
+        } else {
+            st_fail_gdal(STRATA_ERR_IO, "%s: cannot open as a raster", path);
+        }
     }
     return ds;
 }
 
-/* True when path is a GeoTIFF whose grid and CRS tags are byte for byte the template's, and
- * no side-car file can change what GDAL makes of them: then it matches the template. */
-static bool same_header(st_thread_cache *tc, const char *path) {
-    const char *drv = tc->c->meta->driver;
-    if ((strcmp(drv, "GTiff") != 0 && strcmp(drv, "COG") != 0) || tc->c->sidecars) {
+/* True when source k's bands have source 0's nodata in the meta. */
+static bool nodata_of_source_0(const strata_collection *c, size_t k) {
+    const strata_meta *m = c->meta;
+    for (int b = 0; b < c->src_bands; b++) {
+        int kb = (int)k * c->src_bands + b;
+        if (m->has_nodata[kb] != m->has_nodata[b] ||
+            (m->has_nodata[b] && memcmp(&m->nodata[kb], &m->nodata[b], sizeof(double)) != 0)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* True when file f is a GeoTIFF whose grid, CRS and nodata tags are byte for byte the
+ * template's, the template matched the meta (a meta from STAC or JSON may say anything: the
+ * template is checked like every other file first), and no side-car file can change what GDAL
+ * makes of the tags: then it matches the meta. */
+static bool same_header(st_thread_cache *tc, size_t f) {
+    const strata_collection *c = tc->c;
+    const char *drv = c->meta->driver;
+    const char *path = c->paths[f];
+    if ((strcmp(drv, "GTiff") != 0 && strcmp(drv, "COG") != 0) || c->sidecars ||
+        !atomic_load(&c->checked[0]) || !nodata_of_source_0(c, f % c->nsrc)) {
         return false;
     }
     if (!tc->keys_read) {
@@ -266,9 +347,9 @@ static bool same_header(st_thread_cache *tc, const char *path) {
     return same;
 }
 
-static strata_status check_against_template(st_thread_cache *tc, const char *path,
-                                            GDALDatasetH ds) {
-    if (same_header(tc, path)) {
+static strata_status check_against_template(st_thread_cache *tc, size_t f, GDALDatasetH ds) {
+    const strata_collection *c = tc->c;
+    if (same_header(tc, f)) {
         return STRATA_OK;
     }
     if (!tc->srs_parsed) {
@@ -277,8 +358,10 @@ static strata_status check_against_template(st_thread_cache *tc, const char *pat
         tc->srs_parsed = true;
     }
     char why[512];
-    if (!st_meta_matches(tc->c->meta, tc->tmpl_srs, tc->c->src_bands, ds, why, sizeof why)) {
-        return st_fail(STRATA_ERR_MISALIGNED, "%s: %s", path, why);
+    int band0 = (int)(f % c->nsrc) * c->src_bands;
+    if (!st_meta_matches(c->meta, tc->tmpl_srs, c->src_bands, band0, c->meta_from_stac, ds, why,
+                         sizeof why)) {
+        return st_fail(STRATA_ERR_MISALIGNED, "%s: %s", c->paths[f], why);
     }
     return STRATA_OK;
 }
@@ -293,7 +376,7 @@ static strata_status open_checked(st_thread_cache *tc, size_t t, GDALDatasetH *o
         return STRATA_ERR_IO;
     }
     if (!atomic_load(&c->checked[t])) {
-        strata_status st = check_against_template(tc, path, ds);
+        strata_status st = check_against_template(tc, t, ds);
         if (st != STRATA_OK) {
             GDALClose(ds);
             return st;
@@ -314,10 +397,11 @@ static int least_recently_used(const st_thread_cache *tc) {
     return lru;
 }
 
-/* The capacity may have changed since this thread's cache was made: close the least recently
- * used datasets beyond the new bound and resize. */
+/* The capacity, or the number of threads sharing the open-file limit, may have changed since
+ * this thread's cache was made: close the least recently used datasets beyond the new bound
+ * and resize. */
 static strata_status follow_capacity(st_thread_cache *tc) {
-    int want = tc->c->cache_capacity;
+    int want = thread_capacity(tc->c);
     if (want == tc->capacity) {
         return STRATA_OK;
     }

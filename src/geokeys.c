@@ -1,6 +1,6 @@
 /* The tags of a GeoTIFF that fix what strata checks of each file, as raw bytes read from its
  * first IFD: size, samples, sample type, the georeferencing (pixel scale, tie points, model
- * transformation) and the CRS (GeoKeyDirectory, GeoDoubleParams, GeoAsciiParams). A file
+ * transformation), the CRS (GeoKeyDirectory, GeoDoubleParams, GeoAsciiParams) and nodata. A file
  * whose tags equal the template's byte for byte has the template's grid and CRS, as long as
  * GDAL looks at no side-car file: comparing these few bytes spares building each file's CRS
  * through PROJ (a database query per file) and GDAL's GeoTIFF key parsing, the largest costs
@@ -26,6 +26,7 @@ static const uint64_t compared_tags[] = {
     34735, /* GeoKeyDirectory */
     34736, /* GeoDoubleParams */
     34737, /* GeoAsciiParams */
+    42113, /* GDAL_NODATA */
 };
 
 static bool compared(uint64_t tag) {

@@ -111,10 +111,11 @@ st_geotags *st_geotags_copy(const st_geotags *g);
 void st_geotags_free(st_geotags *g);
 /* Sets g's tags on a GeoTIFF being created; false when it cannot. */
 bool st_geotags_write(const st_geotags *g, GDALDatasetH ds);
-/* Empty string when ds matches the template, else a description of the first difference
- * written into why (size bytes). */
-bool st_meta_matches(const strata_meta *tmpl, OGRSpatialReferenceH tmpl_srs, int bands,
-                     GDALDatasetH ds, char *why, size_t size);
+/* True when ds (a file of `bands` bands, which are the meta's bands band0...) matches the
+ * meta in size, bands, data type, grid, CRS and nodata; else false with the first difference
+ * described in why (size bytes). stac: the meta came from STAC metadata (named as such). */
+bool st_meta_matches(const strata_meta *tmpl, OGRSpatialReferenceH tmpl_srs, int bands, int band0,
+                     bool stac, GDALDatasetH ds, char *why, size_t size);
 /* A meta whose bands are nsrc copies of m's bands (one file per source), named names[k] when
  * given (one name per source, for single-band sources) */
 strata_status st_meta_repeat_bands(const strata_meta *m, size_t nsrc, const char *const *names,
@@ -152,6 +153,8 @@ struct strata_collection {
     int cache_capacity;
     bool sidecars;         /* the template has side files (.aux.xml, .ovr, .msk): look for them */
     atomic_uchar *checked; /* [n * nsrc]: 1 once the file was opened and matched the template */
+    bool meta_from_stac;   /* the meta came from STAC metadata (named so in mismatch messages) */
+    atomic_int nthreads;   /* threads with a handle cache: they share the open-file budget */
     pthread_mutex_t lock;  /* guards the caches list, not the caches */
     st_thread_cache **caches;
     size_t ncaches, caches_cap;
@@ -177,8 +180,13 @@ void st_cache_drop_thread(const strata_collection *c);
 /* Scratch of at least n bytes owned by the thread cache (one block of the source). */
 void *st_cache_scratch(st_thread_cache *tc, size_t n);
 /* Opens a path as a raster with GDAL, quiet, preferring driver; NULL on failure with the
- * error recorded. */
+ * error recorded (saying so when the process ran out of file descriptors). */
 GDALDatasetH st_open_raster(const char *path, const char *driver, bool sidecars);
+/* The process's soft limit of open files (RLIMIT_NOFILE). */
+long st_fd_limit(void);
+/* When the process (or system) has no file descriptor left, a note saying so to append to a
+ * failure's message; else "". */
+const char *st_fd_note(void);
 
 /* ---- GeoTIFF grid and CRS tags (geokeys.c) --------------------------------------------- */
 

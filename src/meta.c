@@ -77,6 +77,19 @@ static strata_status read_crs(GDALDatasetH ds, strata_meta *m) {
     return m->crs_wkt ? STRATA_OK : st_nomem("CRS");
 }
 
+/* A band's nodata: GDAL keeps that of 64-bit integer bands apart (a double cannot hold every
+ * value); strata's accumulators compare in double either way. */
+static double band_nodata(GDALRasterBandH h, int *has) {
+    GDALDataType type = GDALGetRasterDataType(h);
+    if (type == GDT_Int64) {
+        return (double)GDALGetRasterNoDataValueAsInt64(h, has);
+    }
+    if (type == GDT_UInt64) {
+        return (double)GDALGetRasterNoDataValueAsUInt64(h, has);
+    }
+    return GDALGetRasterNoDataValue(h, has);
+}
+
 static strata_status read_bands(GDALDatasetH ds, const char *path, strata_meta *m) {
     for (int b = 0; b < m->bands; b++) {
         GDALRasterBandH h = GDALGetRasterBand(ds, b + 1);
@@ -94,7 +107,7 @@ static strata_status read_bands(GDALDatasetH ds, const char *path, strata_meta *
                            strata_dtype_name(m->dtype), b + 1, strata_dtype_name(dt));
         }
         int has = 0;
-        double nd = GDALGetRasterNoDataValue(h, &has);
+        double nd = band_nodata(h, &has);
         m->has_nodata[b] = has != 0;
         m->nodata[b] = has ? nd : 0.0;
         m->band_names[b] = st_strdup(GDALGetDescription(h));
@@ -129,8 +142,8 @@ strata_status st_meta_crs(const strata_meta *cm) {
         st_gdal_quiet_begin();
         GDALDatasetH ds = st_open_raster(m->crs_from, m->driver, false);
         st = ds ? read_crs(ds, m)
-                : st_fail_gdal(STRATA_ERR_IO, "%s: cannot open it again to read its CRS",
-                               m->crs_from);
+                : st_fail_gdal(STRATA_ERR_IO, "%s: cannot open it again to read its CRS%s",
+                               m->crs_from, st_fd_note());
         if (ds) {
             GDALClose(ds);
         }
@@ -274,43 +287,99 @@ OGRSpatialReferenceH st_meta_srs(const strata_meta *m) {
     return srs;
 }
 
-bool st_meta_matches(const strata_meta *m, OGRSpatialReferenceH srs, int expected_bands,
-                     GDALDatasetH ds, char *why, size_t size) {
-    int rows = GDALGetRasterYSize(ds), cols = GDALGetRasterXSize(ds);
-    int bands = GDALGetRasterCount(ds);
-    double gt[6];
-    if (rows != m->rows || cols != m->cols) {
-        snprintf(why, size, "%dx%d pixels (cols x rows), template is %dx%d", cols, rows, m->cols,
-                 m->rows);
-        return false;
+/* "EPSG:n", or the CRS's name when it has no EPSG code, or "none". */
+static void describe_crs(OGRSpatialReferenceH srs, char *buf, size_t size) {
+    const char *auth = srs ? OSRGetAuthorityName(srs, NULL) : NULL;
+    const char *code = srs ? OSRGetAuthorityCode(srs, NULL) : NULL;
+    const char *name = srs ? OSRGetName(srs) : NULL;
+    if (!srs) {
+        snprintf(buf, size, "none");
+    } else if (auth && code) {
+        snprintf(buf, size, "%s:%s", auth, code);
+    } else {
+        snprintf(buf, size, "'%.100s'", name ? name : "unnamed");
     }
-    if (bands != expected_bands) {
-        snprintf(why, size, "%d bands, template has %d", bands, expected_bands);
-        return false;
-    }
-    for (int b = 1; b <= bands; b++) {
-        strata_dtype dt = st_dtype_from_gdal(GDALGetRasterDataType(GDALGetRasterBand(ds, b)));
-        if (dt != m->dtype) {
-            snprintf(why, size, "band %d is %s, template is %s", b,
-                     GDALGetDataTypeName(GDALGetRasterDataType(GDALGetRasterBand(ds, b))),
-                     strata_dtype_name(m->dtype));
+}
+
+/* A nodata value as the file's type holds it: float32 rounds, so a value written as a double
+ * (3.4e38 in JSON) is the float the pixels carry. */
+static double nodata_as(strata_dtype dtype, double v) {
+    return dtype == STRATA_FLOAT32 ? (double)(float)v : v;
+}
+
+/* Nodata of every band of ds against m's bands band0...: a file whose nodata differs would
+ * have its nodata pixels counted as data (the accumulators know one value per band). */
+static bool same_nodata(const strata_meta *m, int band0, GDALDatasetH ds, const char *ref,
+                        bool stac, char *why, size_t size) {
+    for (int b = 0; b < GDALGetRasterCount(ds); b++) {
+        int has = 0;
+        double nd = band_nodata(GDALGetRasterBand(ds, b + 1), &has);
+        int mb = band0 + b;
+        bool same =
+            (has != 0) == (m->has_nodata[mb] != 0) &&
+            (!has || same_double(nodata_as(m->dtype, nd), nodata_as(m->dtype, m->nodata[mb])));
+        if (!same) {
+            char mine[64] = "none", theirs[64] = "none";
+            if (has) {
+                snprintf(mine, sizeof mine, "%.17g", nd);
+            }
+            if (m->has_nodata[mb]) {
+                snprintf(theirs, sizeof theirs, "%.17g", m->nodata[mb]);
+            }
+            snprintf(why, size, "band %d nodata is %s, %s has %s%s", b + 1, mine, ref, theirs,
+                     stac ? " (raster:bands nodata)" : "");
             return false;
         }
     }
-    GDALGetGeoTransform(ds, gt);
+    return true;
+}
+
+bool st_meta_matches(const strata_meta *m, OGRSpatialReferenceH srs, int expected_bands, int band0,
+                     bool stac, GDALDatasetH ds, char *why, size_t size) {
+    int rows = GDALGetRasterYSize(ds), cols = GDALGetRasterXSize(ds);
+    int bands = GDALGetRasterCount(ds);
+    const char *ref = stac ? "the STAC metadata" : "the template";
+    double gt[6];
+    if (rows != m->rows || cols != m->cols) {
+        snprintf(why, size, "%dx%d pixels (cols x rows), %s has %dx%d%s", cols, rows, ref, m->cols,
+                 m->rows, stac ? " (proj:shape)" : "");
+        return false;
+    }
+    if (bands != expected_bands) {
+        snprintf(why, size, "%d bands, %s has %d%s", bands, ref, expected_bands,
+                 stac ? " (raster:bands)" : "");
+        return false;
+    }
+    for (int b = 1; b <= bands; b++) {
+        GDALDataType type = GDALGetRasterDataType(GDALGetRasterBand(ds, b));
+        strata_dtype dt = st_dtype_from_gdal(type);
+        if (dt != m->dtype) {
+            snprintf(why, size, "band %d is %s, %s has %s%s", b, GDALGetDataTypeName(type), ref,
+                     strata_dtype_name(m->dtype), stac ? " (raster:bands data_type)" : "");
+            return false;
+        }
+    }
+    if (GDALGetGeoTransform(ds, gt) != CE_None && stac) {
+        snprintf(why, size, "no geotransform, %s has one (proj:transform)", ref);
+        return false;
+    }
     if (!st_same_grid(m->gt, gt)) {
         snprintf(why, size,
                  "geotransform (%.17g %.17g %.17g %.17g %.17g %.17g) differs from "
-                 "the template's (%.17g %.17g %.17g %.17g %.17g %.17g)",
-                 gt[0], gt[1], gt[2], gt[3], gt[4], gt[5], m->gt[0], m->gt[1], m->gt[2], m->gt[3],
-                 m->gt[4], m->gt[5]);
+                 "%s's (%.17g %.17g %.17g %.17g %.17g %.17g)%s",
+                 gt[0], gt[1], gt[2], gt[3], gt[4], gt[5], ref, m->gt[0], m->gt[1], m->gt[2],
+                 m->gt[3], m->gt[4], m->gt[5], stac ? " (proj:transform)" : "");
         return false;
     }
     if (!same_crs(srs, ds)) {
-        snprintf(why, size, "its CRS differs from the template's (EPSG:%d)", m->epsg);
+        char mine[128], theirs[128];
+        describe_crs(GDALGetSpatialRef(ds), mine, sizeof mine);
+        describe_crs(srs, theirs, sizeof theirs);
+        snprintf(why, size, "CRS %s differs from %s's %s%s", mine, ref, theirs,
+                 stac ? " (proj:epsg)" : "");
         return false;
     }
-    return true;
+    return same_nodata(m, band0, ds, ref, stac, why, size);
 }
 
 /* The CRS as it stands: built, or still to build from the same template. */

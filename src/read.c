@@ -43,13 +43,19 @@ strata_status st_read_rect(st_thread_cache *tc, size_t t, int band, const st_rec
     size_t f = t * c->nsrc + (size_t)(band / c->src_bands);
     ST_TRY(st_cache_acquire(tc, f, &ds, &tif));
     int sample = band % c->src_bands;
-    GDALRasterBandH h = GDALGetRasterBand(ds, sample + 1);
-    GDALDataType src_type = st_dtype_to_gdal(m->dtype), dst_type = st_dtype_to_gdal(dtype);
-    /* The file's own blocks: a meta built from STAC metadata does not know them. */
+    GDALRasterBandH h = sample < GDALGetRasterCount(ds) ? GDALGetRasterBand(ds, sample + 1) : NULL;
+    if (!h) {
+        return st_fail(STRATA_ERR_MISALIGNED, "%s: has no band %d", c->paths[f], sample + 1);
+    }
+    /* The file's own blocks and type: a meta built from STAC metadata does not know the
+     * blocks, and every buffer GDAL writes into is sized from what the file holds, whatever
+     * the meta says (the file was checked against it on opening). */
+    GDALDataType src_type = GDALGetRasterDataType(h), dst_type = st_dtype_to_gdal(dtype);
     int bw, bh;
     GDALGetBlockSize(h, &bw, &bh);
-    bool direct = dtype == m->dtype && is_whole_block(r, bw, bh);
-    void *blk = direct ? dst : st_cache_scratch(tc, (size_t)bw * bh * strata_dtype_size(m->dtype));
+    bool direct = src_type == dst_type && m->dtype == dtype && is_whole_block(r, bw, bh);
+    size_t ssize = (size_t)GDALGetDataTypeSizeBytes(src_type);
+    void *blk = direct ? dst : st_cache_scratch(tc, (size_t)bw * bh * ssize);
     if (!blk) {
         return st_nomem("block buffer");
     }

@@ -227,6 +227,7 @@ static strata_status make_collection(const st_stac_items *items, strata_collecti
         st = st_collection_new(paths, n, na, (const char *const *)items->keys, meta, out);
     }
     if (st == STRATA_OK) {
+        (*out)->meta_from_stac = meta != NULL;
         apply_asset_nodata(*out, &items->items[0]);
         st = strata_collection_set_times(*out, times);
     }

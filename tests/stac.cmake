@@ -8,7 +8,7 @@ option(STRATA_BUILD_FUZZERS "Build the libFuzzer targets (clang only)" OFF)
 set(STRATA_FUZZ_SECONDS 20 CACHE STRING "How long each fuzz test runs")
 
 set(STRATA_STAC_TEST_DIR ${CMAKE_CURRENT_LIST_DIR}/stac)
-foreach(script read input errors search)
+foreach(script read input errors search mismatch)
   add_test(NAME stac_${script} COMMAND ${STRATA_PYTHON} ${STRATA_STAC_TEST_DIR}/test_${script}.py)
   set_tests_properties(stac_${script} PROPERTIES
     ENVIRONMENT "${STRATA_TEST_ENV}"
