@@ -154,12 +154,16 @@ class DatasetCollection:
     @classmethod
     def from_stac(cls, items, asset, *, patch_url=None, bbox=None, max_items=None):
         """A cube from STAC items (JSON dicts or pystac-like objects), in the order given."""
-        from ._stac import items_to_json
+        from ._stac import drop_times, items_to_json
 
         if not isinstance(asset, str):
             raise TypeError("asset must be a str, not %s" % type(asset).__name__)
-        text = items_to_json(items, asset, patch_url=patch_url, bbox=bbox, max_items=max_items)
-        return cls(_core.from_stac(text, None, [asset]))
+        text, timed = items_to_json(items, asset, patch_url=patch_url, bbox=bbox,
+                                    max_items=max_items)
+        core = _core.from_stac(text, None, [asset])
+        if not timed:
+            core = _core.from_json(drop_times(core.to_json()))
+        return cls(core)
 
     # ---- pickling: the JSON form ----------------------------------------------------
 

@@ -77,9 +77,20 @@ def items_to_json(items, asset, *, patch_url=None, bbox=None, max_items=None):
             if not isinstance(href, str):
                 raise TypeError("patch_url must return a str, not %s" % type(href).__name__)
         feature = {"type": "Feature", "stac_version": "1.0.0", "id": str(name),
-                   "properties": {"datetime": _utc_iso(when) if every_time else None},
+                   # The C parser needs a time per item: placeholders (dropped by the
+                   # caller) when some item has none.
+                   "properties": {"datetime": _utc_iso(when) if every_time else
+                                  "1970-01-01T00:00:00Z"},
                    "assets": {asset: {"href": href}}}
         if box is not None:
             feature["bbox"] = [float(v) for v in box]
         features.append(feature)
-    return json.dumps({"type": "FeatureCollection", "features": features})
+    return json.dumps({"type": "FeatureCollection", "features": features}), every_time
+
+
+def drop_times(collection_json):
+    """The collection's JSON without per-timestep times."""
+    doc = json.loads(collection_json)
+    for step in doc["timesteps"]:
+        step.pop("time", None)
+    return json.dumps(doc)
