@@ -302,6 +302,13 @@ static PyObject *coll_meta(PyObject *self, PyObject *unused) {
                          "cell_size", cx, cy, "driver", strata_meta_driver(m));
 }
 
+/* The source type alone: unlike meta(), it never builds the CRS. */
+static PyObject *coll_dtype(PyObject *self, PyObject *unused) {
+    (void)unused;
+    const strata_meta *m = strata_collection_meta(((CollObject *)self)->c);
+    return PyUnicode_FromString(strata_dtype_name(strata_meta_dtype(m)));
+}
+
 static PyObject *coll_paths(PyObject *self, PyObject *unused) {
     (void)unused;
     const strata_collection *c = ((CollObject *)self)->c;
@@ -565,6 +572,7 @@ static PyObject *core_kerchunk(PyObject *mod, PyObject *args) {
 static PyMethodDef coll_methods[] = {
     {"to_json", coll_to_json, METH_NOARGS, "The collection's JSON form."},
     {"meta", coll_meta, METH_NOARGS, "The template's geobox as a dict."},
+    {"dtype", coll_dtype, METH_NOARGS, "The source type's numpy name."},
     {"paths", coll_paths, METH_NOARGS, "Files of each timestep (a list of lists)."},
     {"times", coll_times, METH_NOARGS, "UTC seconds per timestep, or None."},
     {"chunks", coll_chunks, METH_NOARGS, "The default chunk grid (t, b, y, x)."},

@@ -129,6 +129,7 @@ class DatasetCollection:
         self._core = core
         self._json = None
         self._meta = None
+        self._dtype = None
         self._data = None
 
     # ---- construction ---------------------------------------------------------------
@@ -214,6 +215,13 @@ class DatasetCollection:
         if self._meta is None:
             self._meta = RasterMeta._from_core(self._core.meta())
         return self._meta
+
+    @property
+    def dtype(self):
+        """The source data type (numpy)."""
+        if self._dtype is None:
+            self._dtype = np.dtype(self._core.dtype())
+        return self._dtype
 
     def validate(self):
         """Opens every file once and checks it against the template."""
@@ -306,7 +314,7 @@ class DatasetCollection:
     def reduce(self, ops, *, skipna=True, ddof=0, client=None):
         """Several reductions in one pass: {op: ndarray (B, R, C)}."""
         ops = _op_list(ops)
-        src = np.dtype(self.meta.dtype)
+        src = self.dtype
         (_, _, arrays), = self._reduce(ops, skipna, ddof, None, client)
         return {op: _finish(op, arrays[op], src) for op in ops}
 
@@ -392,7 +400,7 @@ class GroupBy:
     def reduce(self, ops, *, skipna=True, ddof=0, client=None):
         """{op: {label: ndarray}} for several ops in one pass."""
         ops = _op_list(ops)
-        src = np.dtype(self._cube.meta.dtype)
+        src = self._cube.dtype
         res = self._cube._reduce(ops, skipna, ddof, self._codes, client)
         by_code = {label: arrays for label, _, arrays in res}
         return {op: {k: _finish(op, by_code[str(i)][op], src) for i, k in enumerate(self._keys)}

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
-import pyproj
+if TYPE_CHECKING:
+    import pyproj
 
 
 def _key(v):
@@ -26,7 +27,7 @@ class RasterMeta:
     band_count: int
     dtype: str
     transform: Tuple[float, ...]
-    crs: Optional[pyproj.CRS]
+    crs: Optional["pyproj.CRS"]
     nodata: Tuple[Optional[float], ...]
     block_size: Tuple[Tuple[int, int], ...]
     band_names: Tuple[str, ...]
@@ -65,6 +66,8 @@ class RasterMeta:
 
     @classmethod
     def _from_core(cls, d: dict) -> "RasterMeta":
+        import pyproj  # here, so that importing strata stays fast
+
         gt = d["geotransform"]
         wkt = d["crs_wkt"]
         names = tuple(n if n else "Band_%d" % (i + 1) for i, n in enumerate(d["band_names"]))

@@ -11,14 +11,16 @@ def test_local_cluster(stack):
     local_mean = c.mean()
     local_groups = c.groupby(["a", "b", "a", "b", "c", "c"]).reduce(["mean", "min", "count"])
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=None, silence_logs=40) as cluster, Client(cluster) as client:
         got = c.data.mean(axis=0).compute()
         np.testing.assert_array_equal(got, c.data.mean(axis=0).compute(scheduler="threads"))
         np.testing.assert_allclose(got, stack.values.mean(axis=0), rtol=1e-5)
-        for op in ("mean", "std", "min", "sum", "count", "median"):
-            dist = getattr(c, op)(client=client)
-            assert dist.dtype == getattr(c, op)().dtype
-            assert dist.tobytes() == getattr(c, op)().tobytes(), op
+        ops = ["mean", "std", "min", "sum", "count", "median"]
+        local = c.reduce(ops)
+        dist = c.reduce(ops, client=client)
+        for op in ops:
+            assert dist[op].dtype == local[op].dtype, op
+            assert dist[op].tobytes() == local[op].tobytes(), op
         assert c.mean(client=client).tobytes() == local_mean.tobytes()
         g = c.groupby(["a", "b", "a", "b", "c", "c"]).reduce(["mean", "min", "count"],
                                                               client=client)
