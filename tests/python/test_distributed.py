@@ -3,11 +3,16 @@ into parts per worker, merged bitwise equal to one process."""
 import numpy as np
 from distributed import Client, LocalCluster
 
+from conftest import make_stack
 from strata import DatasetCollection
 
 
-def test_local_cluster(stack):
+def test_local_cluster(tmp_path):
+    # 300x300 pixels make several tiles of whole 16x16 blocks, so each worker has a share.
+    stack = make_stack(tmp_path, n=6, bands=1, rows=300, cols=300)
     c = DatasetCollection.from_files(stack.paths)
+    parts = [c._core.reduce(["count"], 1, 0, None, i, 2, 0)[0][2]["count"][0] for i in (0, 1)]
+    assert all(p.any() for p in parts) and not (parts[0] & parts[1]).any()
     local_mean = c.mean()
     local_groups = c.groupby(["a", "b", "a", "b", "c", "c"]).reduce(["mean", "min", "count"])
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
