@@ -38,7 +38,8 @@ run() {
     shift
     "$@" >/dev/null 2>&1
     for ((i = 0; i < REPS; i++)); do
-        line=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+        /usr/bin/time -o "$OUT/time" -f '%e %M' "$@" >/dev/null 2>&1
+        line=$(tail -1 "$OUT/time")
         walls+=("${line% *}")
         [ "${line#* }" -gt "$peak" ] && peak=${line#* }
     done
