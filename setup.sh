@@ -10,6 +10,7 @@ PACKAGES=(build-essential cmake pkg-config clang-format time bc
           libtiff-dev libdeflate-dev
           python3-gdal python3-numpy python3-xarray python3-rioxarray python3-dask
           python3-flox python3-zarr python3-netcdf4 python3-fsspec python3-rasterio
+          python3-dev python3-distributed python3-pytest python3-pyproj
           clang libclang-rt-14-dev)
 
 install_missing() {
@@ -37,6 +38,19 @@ build() { # build DIR [cmake options...]
     cmake --build "$dir" -j"$(nproc)"
 }
 
+# The seed's cookbook in Python (python/examples/cookbook.py) on the demo's stack, linked as
+# the 0.tif..5.tif its code globs for.
+python_cookbook() {
+    local dir=$1 i=0 f
+    mkdir -p "$dir/cookbook/crop_aligned_folder"
+    for f in "$dir"/sample_*.tif; do
+        ln -sf "$(realpath "$f")" "$dir/cookbook/crop_aligned_folder/$i.tif"
+        i=$((i + 1))
+    done
+    echo "== The seed's cookbook in Python: from strata import DatasetCollection"
+    PYTHONPATH=build/python /usr/bin/python3 python/examples/cookbook.py "$dir/cookbook"
+}
+
 run_tests() {
     build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE=address,undefined
     ctest --test-dir build-asan --output-on-failure -j"$(nproc)" --timeout 600
@@ -55,6 +69,7 @@ demo)
     install_missing
     build build -DCMAKE_BUILD_TYPE=Release
     build/tools/strata demo "${2:-strata-demo}"
+    python_cookbook "${2:-strata-demo}"
     ;;
 test)
     install_missing

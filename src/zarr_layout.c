@@ -346,12 +346,13 @@ static json_t *time_attrs(const st_zarr_plan *p) {
 static json_t *root_attrs(const st_zarr_plan *p) {
     const strata_meta *m = p->c->meta;
     json_t *meta = st_meta_to_jobj(m);
-    return json_pack("{s:i,s:I,s:O,s:s,s:s,s:s,s:[iiii],s:s,s:o}", "strata_zarr_version",
+    /* pyramids_* are the keys of the seed's stores, so code written for them reads ours. */
+    return json_pack("{s:i,s:I,s:O,s:s,s:s,s:s,s:[iiii],s:s,s:o,s:i,s:O}", "strata_zarr_version",
                      ST_ZARR_LAYOUT_VERSION, "time_length", (json_int_t)p->T, "source_files",
                      p->sources, "strata_version", strata_version(), "strata_variable", p->name,
                      "strata_codec", strata_codec_name(p->codec), "strata_chunks", p->ch.t, p->ch.b,
                      p->ch.y, p->ch.x, "strata_times", p->cf_times ? "utc" : "index", "strata_meta",
-                     meta);
+                     meta, "pyramids_zarr_version", 1, "pyramids_file_list", p->sources);
 }
 
 /* ---- the arrays ------------------------------------------------------------------------- */

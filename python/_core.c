@@ -1,0 +1,624 @@
+/* strata._core: the CPython face of libstrata. A thin layer: one Collection type over a
+ * strata_collection, and functions that release the GIL around every call into the engine.
+ * The pure-Python package (python/strata/) builds the seed's API on top of it. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "strata.h"
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+/* Raises the Python exception matching a strata status, carrying the C message. */
+static PyObject *raise_status(strata_status st) {
+    const char *msg = strata_errmsg();
+    if (!msg || !*msg) {
+        msg = strata_status_str(st);
+    }
+    PyObject *type = PyExc_RuntimeError;
+    switch (st) {
+    case STRATA_ERR_NOMEM:
+        type = PyExc_MemoryError;
+        break;
+    case STRATA_ERR_IO:
+        /* GDAL and the C library say "No such file" for a path that is not there. */
+        type = (strstr(msg, "No such file") || strstr(msg, "does not exist"))
+                   ? PyExc_FileNotFoundError
+                   : PyExc_OSError;
+        break;
+    case STRATA_ERR_WRITE:
+        type = PyExc_OSError;
+        break;
+    case STRATA_ERR_CANCELLED:
+        type = PyExc_KeyboardInterrupt;
+        break;
+    case STRATA_ERR_INVALID_ARG:
+    case STRATA_ERR_MISALIGNED:
+    case STRATA_ERR_PARSE:
+    case STRATA_ERR_UNSUPPORTED:
+        type = PyExc_ValueError;
+        break;
+    default:
+        break;
+    }
+    PyErr_SetString(type, msg);
+    return NULL;
+}
+
+/* ---- cancelling through the progress callback ------------------------------------------- */
+
+/* The engine calls progress on the thread that called it, which holds no GIL then: take it
+ * back briefly to let Python run its signal handlers (Ctrl-C raises KeyboardInterrupt). */
+typedef struct cancel_ctx {
+    PyThreadState *ts;
+    int interrupted;
+} cancel_ctx;
+
+static int check_signals(size_t done, size_t total, uint64_t bytes, void *user) {
+    (void)done;
+    (void)total;
+    (void)bytes;
+    cancel_ctx *k = user;
+    PyEval_RestoreThread(k->ts);
+    if (!k->interrupted && PyErr_CheckSignals() < 0) {
+        k->interrupted = 1;
+    }
+    k->ts = PyEval_SaveThread();
+    return k->interrupted;
+}
+
+/* Finishes a call made with the GIL released: a pending Python error (the interrupt) wins. */
+static PyObject *finish_call(cancel_ctx *k, strata_status st) {
+    PyEval_RestoreThread(k->ts);
+    if (st == STRATA_OK) {
+        return Py_None;
+    }
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    return raise_status(st);
+}
+
+/* ---- dtypes ------------------------------------------------------------------------------ */
+
+static int npy_type(strata_dtype t) {
+    switch (t) {
+    case STRATA_UINT8:
+        return NPY_UINT8;
+    case STRATA_INT8:
+        return NPY_INT8;
+    case STRATA_UINT16:
+        return NPY_UINT16;
+    case STRATA_INT16:
+        return NPY_INT16;
+    case STRATA_UINT32:
+        return NPY_UINT32;
+    case STRATA_INT32:
+        return NPY_INT32;
+    case STRATA_INT64:
+        return NPY_INT64;
+    case STRATA_FLOAT32:
+        return NPY_FLOAT32;
+    case STRATA_FLOAT64:
+        return NPY_FLOAT64;
+    default:
+        return -1;
+    }
+}
+
+/* ---- string lists ------------------------------------------------------------------------ */
+
+typedef struct strlist {
+    Py_ssize_t n;
+    const char **items;
+    PyObject **refs; /* the bytes objects the items point into */
+} strlist;
+
+static void strlist_free(strlist *l) {
+    for (Py_ssize_t i = 0; l->refs && i < l->n; i++) {
+        Py_XDECREF(l->refs[i]);
+    }
+    PyMem_Free(l->refs);
+    PyMem_Free(l->items);
+    l->refs = NULL;
+    l->items = NULL;
+    l->n = 0;
+}
+
+/* A sequence of str (or os.PathLike) as UTF-8 C strings, kept alive by l. */
+static int strlist_from(PyObject *seq, const char *what, strlist *l) {
+    memset(l, 0, sizeof *l);
+    PyObject *fast = PySequence_Fast(seq, what);
+    if (!fast) {
+        return -1;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    l->items = PyMem_Calloc((size_t)n + 1, sizeof *l->items);
+    l->refs = PyMem_Calloc((size_t)n + 1, sizeof *l->refs);
+    if (!l->items || !l->refs) {
+        Py_DECREF(fast);
+        strlist_free(l);
+        PyErr_NoMemory();
+        return -1;
+    }
+    l->n = n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(fast, i), *b = NULL;
+        if (!PyUnicode_Check(item) && !PyObject_HasAttrString(item, "__fspath__")) {
+            PyErr_Format(PyExc_TypeError, "%s: item %zd is a %.80s, not a str or path", what, i,
+                         Py_TYPE(item)->tp_name);
+        } else if (PyUnicode_FSConverter(item, &b)) {
+            l->refs[i] = b;
+            l->items[i] = PyBytes_AS_STRING(b);
+            continue;
+        }
+        Py_DECREF(fast);
+        strlist_free(l);
+        return -1;
+    }
+    Py_DECREF(fast);
+    return 0;
+}
+
+/* ---- the Collection type ----------------------------------------------------------------- */
+
+typedef struct CollObject {
+    PyObject_HEAD strata_collection *c;
+} CollObject;
+
+static PyTypeObject CollType;
+
+static PyObject *wrap(strata_collection *c) {
+    CollObject *o = PyObject_New(CollObject, &CollType);
+    if (!o) {
+        strata_collection_free(c);
+        return NULL;
+    }
+    o->c = c;
+    return (PyObject *)o;
+}
+
+static void coll_dealloc(PyObject *self) {
+    strata_collection_free(((CollObject *)self)->c);
+    PyObject_Free(self);
+}
+
+static PyObject *core_from_files(PyObject *mod, PyObject *args) {
+    (void)mod;
+    PyObject *seq;
+    if (!PyArg_ParseTuple(args, "O", &seq)) {
+        return NULL;
+    }
+    strlist l;
+    if (strlist_from(seq, "files", &l) < 0) {
+        return NULL;
+    }
+    strata_collection *c = NULL;
+    strata_status st;
+    PyThreadState *ts = PyEval_SaveThread();
+    st = strata_collection_from_files(l.items, (size_t)l.n, &c);
+    PyEval_RestoreThread(ts);
+    strlist_free(&l);
+    return st == STRATA_OK ? wrap(c) : raise_status(st);
+}
+
+static PyObject *core_from_json(PyObject *mod, PyObject *args) {
+    (void)mod;
+    const char *json;
+    if (!PyArg_ParseTuple(args, "s", &json)) {
+        return NULL;
+    }
+    strata_collection *c = NULL;
+    strata_status st = strata_collection_from_json(json, &c);
+    return st == STRATA_OK ? wrap(c) : raise_status(st);
+}
+
+/* from_stac(json, base, assets) with the items already filtered and ordered by Python. */
+static PyObject *core_from_stac(PyObject *mod, PyObject *args) {
+    (void)mod;
+    const char *json, *base;
+    PyObject *assets;
+    if (!PyArg_ParseTuple(args, "szO", &json, &base, &assets)) {
+        return NULL;
+    }
+    strlist l;
+    if (strlist_from(assets, "assets", &l) < 0) {
+        return NULL;
+    }
+    strata_stac_opts o;
+    strata_stac_opts_init(&o);
+    o.assets = l.items;
+    o.nassets = (size_t)l.n;
+    o.keep_order = 1;
+    strata_collection *c = NULL;
+    strata_status st;
+    PyThreadState *ts = PyEval_SaveThread();
+    st = strata_collection_from_stac(json, base, &o, &c);
+    PyEval_RestoreThread(ts);
+    strlist_free(&l);
+    return st == STRATA_OK ? wrap(c) : raise_status(st);
+}
+
+static PyObject *coll_to_json(PyObject *self, PyObject *unused) {
+    (void)unused;
+    char *json = NULL;
+    strata_status st = strata_collection_to_json(((CollObject *)self)->c, &json);
+    if (st != STRATA_OK) {
+        return raise_status(st);
+    }
+    PyObject *s = PyUnicode_FromString(json);
+    strata_free(json);
+    return s;
+}
+
+static Py_ssize_t coll_len(PyObject *self) {
+    return (Py_ssize_t)strata_collection_size(((CollObject *)self)->c);
+}
+
+static PyObject *str_or_empty(const char *s) {
+    return PyUnicode_DecodeFSDefault(s ? s : "");
+}
+
+/* The template's geobox as plain Python values; RasterMeta is built from them. */
+static PyObject *coll_meta(PyObject *self, PyObject *unused) {
+    (void)unused;
+    const strata_meta *m = strata_collection_meta(((CollObject *)self)->c);
+    int bands = strata_meta_bands(m), bx = 0, by = 0;
+    double gt[6], cx = 0, cy = 0;
+    strata_meta_geotransform(m, gt);
+    strata_meta_block_size(m, &bx, &by);
+    strata_meta_cell_size(m, &cx, &cy);
+    /* The CRS is built on first use (it may open the template again). */
+    const char *wkt = strata_meta_crs_wkt(m);
+    PyObject *nodata = PyTuple_New(bands), *names = PyTuple_New(bands);
+    if (!nodata || !names) {
+        Py_XDECREF(nodata);
+        Py_XDECREF(names);
+        return NULL;
+    }
+    for (int b = 0; b < bands; b++) {
+        double v;
+        PyObject *nd = strata_meta_nodata(m, b, &v) ? PyFloat_FromDouble(v) : Py_NewRef(Py_None);
+        PyObject *nm = str_or_empty(strata_meta_band_name(m, b));
+        if (!nd || !nm) {
+            Py_XDECREF(nd);
+            Py_XDECREF(nm);
+            Py_DECREF(nodata);
+            Py_DECREF(names);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(nodata, b, nd);
+        PyTuple_SET_ITEM(names, b, nm);
+    }
+    return Py_BuildValue("{s:i,s:i,s:i,s:s,s:(dddddd),s:i,s:s,s:N,s:N,s:(ii),s:(dd),s:s}", "rows",
+                         strata_meta_rows(m), "cols", strata_meta_cols(m), "bands", bands, "dtype",
+                         strata_dtype_name(strata_meta_dtype(m)), "geotransform", gt[0], gt[1],
+                         gt[2], gt[3], gt[4], gt[5], "epsg", strata_meta_epsg(m), "crs_wkt",
+                         wkt ? wkt : "", "nodata", nodata, "band_names", names, "block", bx, by,
+                         "cell_size", cx, cy, "driver", strata_meta_driver(m));
+}
+
+/* The source type alone: unlike meta(), it never builds the CRS. */
+static PyObject *coll_dtype(PyObject *self, PyObject *unused) {
+    (void)unused;
+    const strata_meta *m = strata_collection_meta(((CollObject *)self)->c);
+    return PyUnicode_FromString(strata_dtype_name(strata_meta_dtype(m)));
+}
+
+static PyObject *coll_paths(PyObject *self, PyObject *unused) {
+    (void)unused;
+    const strata_collection *c = ((CollObject *)self)->c;
+    size_t n = strata_collection_size(c), k = strata_collection_sources(c);
+    PyObject *out = PyList_New((Py_ssize_t)n);
+    for (size_t t = 0; out && t < n; t++) {
+        PyObject *row = PyList_New((Py_ssize_t)k);
+        if (!row) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, (Py_ssize_t)t, row);
+        for (size_t j = 0; j < k; j++) {
+            PyObject *s = str_or_empty(strata_collection_source(c, t, j));
+            if (!s) {
+                Py_CLEAR(out);
+                break;
+            }
+            PyList_SET_ITEM(row, (Py_ssize_t)j, s);
+        }
+    }
+    return out;
+}
+
+/* Times as UTC seconds, or None when any timestep has none. */
+static PyObject *coll_times(PyObject *self, PyObject *unused) {
+    (void)unused;
+    const strata_collection *c = ((CollObject *)self)->c;
+    size_t n = strata_collection_size(c);
+    PyObject *out = PyList_New((Py_ssize_t)n);
+    for (size_t t = 0; out && t < n; t++) {
+        int64_t utc;
+        if (!strata_collection_time(c, t, &utc)) {
+            Py_DECREF(out);
+            Py_RETURN_NONE;
+        }
+        PyObject *v = PyLong_FromLongLong((long long)utc);
+        if (!v) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, (Py_ssize_t)t, v);
+    }
+    return out;
+}
+
+static PyObject *coll_chunks(PyObject *self, PyObject *unused) {
+    (void)unused;
+    strata_chunks ch;
+    strata_collection_chunks(((CollObject *)self)->c, &ch);
+    return Py_BuildValue("(iiii)", ch.t, ch.b, ch.y, ch.x);
+}
+
+static PyObject *coll_validate(PyObject *self, PyObject *unused) {
+    (void)unused;
+    strata_status st;
+    PyThreadState *ts = PyEval_SaveThread();
+    st = strata_collection_validate(((CollObject *)self)->c);
+    PyEval_RestoreThread(ts);
+    if (st != STRATA_OK) {
+        return raise_status(st);
+    }
+    Py_RETURN_NONE;
+}
+
+/* read(t0, nt, b0, nb, row0, nrows, col0, ncols) -> ndarray (nt, nb, nrows, ncols) of the
+ * source type, read with the GIL released (many Python threads may read at once). */
+static PyObject *coll_read(PyObject *self, PyObject *args) {
+    strata_collection *c = ((CollObject *)self)->c;
+    Py_ssize_t t0, nt;
+    strata_window w;
+    if (!PyArg_ParseTuple(args, "nniiiiii", &t0, &nt, &w.b0, &w.nb, &w.row0, &w.nrows, &w.col0,
+                          &w.ncols)) {
+        return NULL;
+    }
+    if (t0 < 0 || nt < 0 || w.nb < 0 || w.nrows < 0 || w.ncols < 0) {
+        PyErr_SetString(PyExc_ValueError, "read: negative window");
+        return NULL;
+    }
+    w.t0 = (size_t)t0;
+    w.nt = (size_t)nt;
+    strata_dtype dt = strata_meta_dtype(strata_collection_meta(c));
+    npy_intp dims[4] = {nt, w.nb, w.nrows, w.ncols};
+    PyArrayObject *a = (PyArrayObject *)PyArray_SimpleNew(4, dims, npy_type(dt));
+    if (!a) {
+        return NULL;
+    }
+    void *buf = PyArray_DATA(a);
+    strata_status st = STRATA_OK;
+    if (PyArray_SIZE(a) > 0) {
+        PyThreadState *ts = PyEval_SaveThread();
+        st = strata_collection_read(c, &w, dt, buf);
+        PyEval_RestoreThread(ts);
+    }
+    if (st != STRATA_OK) {
+        Py_DECREF(a);
+        return raise_status(st);
+    }
+    return (PyObject *)a;
+}
+
+/* A copy of one result array as a new ndarray (B, R, C). */
+static PyObject *array_of(const strata_array *ar) {
+    npy_intp dims[3] = {ar->bands, ar->rows, ar->cols};
+    PyArrayObject *a = (PyArrayObject *)PyArray_SimpleNew(3, dims, npy_type(ar->dtype));
+    if (a) {
+        memcpy(PyArray_DATA(a), ar->data, (size_t)PyArray_NBYTES(a));
+    }
+    return (PyObject *)a;
+}
+
+/* reduce(ops, skipna, ddof, labels or None, part_index, part_count, threads)
+ * -> [(label or None, group size, {op: (ndarray, nodata)}), ...], groups in first-seen order. */
+static PyObject *coll_reduce(PyObject *self, PyObject *args) {
+    strata_collection *c = ((CollObject *)self)->c;
+    PyObject *opnames, *labels;
+    strata_reduce_opts o;
+    strata_reduce_opts_init(&o);
+    if (!PyArg_ParseTuple(args, "OiiOiii", &opnames, &o.skipna, &o.ddof, &labels, &o.part_index,
+                          &o.part_count, &o.threads)) {
+        return NULL;
+    }
+    strlist names, lab = {0, NULL, NULL};
+    if (strlist_from(opnames, "ops", &names) < 0) {
+        return NULL;
+    }
+    strata_op ops[STRATA_OP_COUNT_OF_OPS];
+    if (names.n < 1 || names.n > STRATA_OP_COUNT_OF_OPS) {
+        strlist_free(&names);
+        PyErr_SetString(PyExc_ValueError, "reduce: between 1 and 8 ops");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < names.n; i++) {
+        strata_status st = strata_op_from_name(names.items[i], &ops[i]);
+        if (st != STRATA_OK) {
+            strlist_free(&names);
+            return raise_status(st);
+        }
+    }
+    if (labels != Py_None) {
+        if (strlist_from(labels, "labels", &lab) < 0) {
+            strlist_free(&names);
+            return NULL;
+        }
+        if ((size_t)lab.n != strata_collection_size(c)) {
+            PyErr_Format(PyExc_ValueError, "labels: %zd labels for %zu timesteps", lab.n,
+                         strata_collection_size(c));
+            strlist_free(&names);
+            strlist_free(&lab);
+            return NULL;
+        }
+    }
+    cancel_ctx k = {NULL, 0};
+    o.progress = check_signals;
+    o.progress_user = &k;
+    strata_result *r = NULL;
+    k.ts = PyEval_SaveThread();
+    strata_status st = labels == Py_None
+                           ? strata_reduce(c, ops, (size_t)names.n, &o, &r)
+                           : strata_groupby(c, lab.items, ops, (size_t)names.n, &o, &r);
+    PyObject *out = finish_call(&k, st);
+    strlist_free(&lab);
+    if (!out) {
+        strata_result_free(r);
+        strlist_free(&names);
+        return NULL;
+    }
+    size_t ng = strata_result_groups(r);
+    out = PyList_New((Py_ssize_t)ng);
+    for (size_t g = 0; out && g < ng; g++) {
+        PyObject *arrays = PyDict_New(), *item = NULL;
+        for (Py_ssize_t i = 0; arrays && i < names.n; i++) {
+            strata_array ar;
+            PyObject *a = NULL;
+            if (strata_result_array(r, g, ops[i], &ar) != STRATA_OK) {
+                raise_status(STRATA_ERR_INVALID_ARG);
+            } else {
+                a = array_of(&ar);
+            }
+            /* (array, nodata of its missing pixels or None) */
+            PyObject *pair = a ? (ar.has_nodata ? Py_BuildValue("(Od)", a, ar.nodata)
+                                                : Py_BuildValue("(OO)", a, Py_None))
+                               : NULL;
+            Py_XDECREF(a);
+            a = pair;
+            if (!a || PyDict_SetItemString(arrays, names.items[i], a) < 0) {
+                Py_XDECREF(a);
+                Py_CLEAR(arrays);
+                break;
+            }
+            Py_DECREF(a);
+        }
+        if (arrays) {
+            const char *label = strata_result_label(r, g);
+            item =
+                Py_BuildValue("(znN)", label, (Py_ssize_t)strata_result_group_size(r, g), arrays);
+        }
+        if (!item) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, (Py_ssize_t)g, item);
+    }
+    strata_result_free(r);
+    strlist_free(&names);
+    return out;
+}
+
+/* to_zarr(store, mode, step, part_index, part_count): mode 0 "w", 1 "w-", 2 "a". */
+static PyObject *coll_to_zarr(PyObject *self, PyObject *args) {
+    PyObject *store_obj;
+    strata_zarr_opts o;
+    strata_zarr_opts_init(&o);
+    int mode, step;
+    if (!PyArg_ParseTuple(args, "O&iiii", PyUnicode_FSConverter, &store_obj, &mode, &step,
+                          &o.part_index, &o.part_count)) {
+        return NULL;
+    }
+    o.mode = (strata_zarr_mode)mode;
+    o.step = (strata_zarr_step)step;
+    cancel_ctx k = {NULL, 0};
+    o.progress = check_signals;
+    o.progress_user = &k;
+    const char *store = PyBytes_AS_STRING(store_obj);
+    k.ts = PyEval_SaveThread();
+    strata_status st = strata_to_zarr(((CollObject *)self)->c, store, &o);
+    PyObject *out = finish_call(&k, st);
+    Py_DECREF(store_obj);
+    Py_XINCREF(out);
+    return out;
+}
+
+/* kerchunk(paths, out_json, concat_dim) */
+static PyObject *core_kerchunk(PyObject *mod, PyObject *args) {
+    (void)mod;
+    PyObject *seq, *out_obj;
+    const char *dim;
+    if (!PyArg_ParseTuple(args, "OO&s", &seq, PyUnicode_FSConverter, &out_obj, &dim)) {
+        return NULL;
+    }
+    strlist l;
+    if (strlist_from(seq, "files", &l) < 0) {
+        Py_DECREF(out_obj);
+        return NULL;
+    }
+    strata_kerchunk_opts o;
+    strata_kerchunk_opts_init(&o);
+    o.concat_dim = dim;
+    strata_status st;
+    PyThreadState *ts = PyEval_SaveThread();
+    st = strata_kerchunk(l.items, (size_t)l.n, PyBytes_AS_STRING(out_obj), &o);
+    PyEval_RestoreThread(ts);
+    strlist_free(&l);
+    Py_DECREF(out_obj);
+    if (st != STRATA_OK) {
+        return raise_status(st);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef coll_methods[] = {
+    {"to_json", coll_to_json, METH_NOARGS, "The collection's JSON form."},
+    {"meta", coll_meta, METH_NOARGS, "The template's geobox as a dict."},
+    {"dtype", coll_dtype, METH_NOARGS, "The source type's numpy name."},
+    {"paths", coll_paths, METH_NOARGS, "Files of each timestep (a list of lists)."},
+    {"times", coll_times, METH_NOARGS, "UTC seconds per timestep, or None."},
+    {"chunks", coll_chunks, METH_NOARGS, "The default chunk grid (t, b, y, x)."},
+    {"validate", coll_validate, METH_NOARGS, "Opens every file and checks it."},
+    {"read", coll_read, METH_VARARGS, "Reads a window (GIL released)."},
+    {"reduce", coll_reduce, METH_VARARGS, "Reductions or groupby (GIL released)."},
+    {"to_zarr", coll_to_zarr, METH_VARARGS, "Writes a Zarr store (GIL released)."},
+    {NULL, NULL, 0, NULL}};
+
+static PySequenceMethods coll_seq = {.sq_length = coll_len};
+
+static PyTypeObject CollType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "strata._core.Collection",
+    .tp_basicsize = sizeof(CollObject),
+    .tp_dealloc = coll_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A strata_collection handle (not picklable: pickle its JSON).",
+    .tp_methods = coll_methods,
+    .tp_as_sequence = &coll_seq,
+};
+
+static PyMethodDef core_methods[] = {
+    {"from_files", core_from_files, METH_VARARGS, "Collection from paths."},
+    {"from_json", core_from_json, METH_VARARGS, "Collection from its JSON form."},
+    {"from_stac", core_from_stac, METH_VARARGS, "Collection from STAC JSON items."},
+    {"kerchunk", core_kerchunk, METH_VARARGS, "Writes a kerchunk index."},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef core_module = {PyModuleDef_HEAD_INIT, .m_name = "strata._core",
+                                         .m_doc = "libstrata bindings", .m_size = -1,
+                                         .m_methods = core_methods};
+
+PyMODINIT_FUNC PyInit__core(void) {
+    import_array();
+    if (PyType_Ready(&CollType) < 0) {
+        return NULL;
+    }
+    PyObject *m = PyModule_Create(&core_module);
+    if (!m) {
+        return NULL;
+    }
+    Py_INCREF(&CollType);
+    if (PyModule_AddObject(m, "Collection", (PyObject *)&CollType) < 0 ||
+        PyModule_AddStringConstant(m, "version", strata_version()) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
