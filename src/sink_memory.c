@@ -10,10 +10,10 @@ typedef struct memory_sink {
     strata_result *r;
 } memory_sink;
 
-static strata_status memory_put(st_sink *s, size_t g, strata_op op, int band, const st_rect *rect,
+static strata_status memory_put(st_sink *s, size_t g, size_t slot, int band, const st_rect *rect,
                                 const double *values) {
     strata_result *r = ((memory_sink *)s)->r;
-    strata_array *a = &r->arrays[g * STRATA_OP_COUNT_OF_OPS + op];
+    strata_array *a = &r->arrays[g * r->nslots + slot];
     size_t esize = strata_dtype_size(a->dtype);
     for (int row = 0; row < rect->nrows; row++) {
         size_t at = ((size_t)band * r->rows + rect->row0 + row) * r->cols + rect->col0;
@@ -27,16 +27,17 @@ static strata_status memory_put(st_sink *s, size_t g, strata_op op, int band, co
 strata_status st_memory_sink_new(strata_result *r, const strata_meta *m, st_sink **out) {
     size_t plane = (size_t)m->bands * m->rows * m->cols;
     for (size_t g = 0; g < r->ngroups; g++) {
-        for (int op = 0; op < STRATA_OP_COUNT_OF_OPS; op++) {
-            if (!r->ops[op]) {
+        for (size_t slot = 0; slot < r->nslots; slot++) {
+            if (!st_slot_used(r, slot)) {
                 continue;
             }
-            strata_array *a = &r->arrays[g * STRATA_OP_COUNT_OF_OPS + op];
-            a->dtype = strata_op_dtype((strata_op)op, m->dtype);
+            strata_op op = st_slot_op(slot);
+            strata_array *a = &r->arrays[g * r->nslots + slot];
+            a->dtype = strata_op_dtype(op, m->dtype);
             a->bands = m->bands;
             a->rows = m->rows;
             a->cols = m->cols;
-            st_output_nodata(m, 0, (strata_op)op, a->dtype, true, &a->has_nodata, &a->nodata);
+            st_output_nodata(m, 0, op, a->dtype, true, &a->has_nodata, &a->nodata);
             if (!(a->data = st_calloc(plane, strata_dtype_size(a->dtype)))) {
                 return st_nomem("result arrays");
             }
