@@ -4,7 +4,7 @@
 # usage: bench/run.sh [--quick] [--only WORKLOAD[,WORKLOAD...]] [--peers-only] [-h]
 #
 #   --quick        small stacks, one timed run each: a smoke test of the harness
-#   --only W       run only these workloads: read, reduce, groupby, memflat (comma list)
+#   --only W       run only these workloads: read, reduce, median, groupby, memflat (comma list)
 #   --peers-only   skip the strata rows (measure the limit and the Python peers only)
 #
 # Environment:
@@ -34,7 +34,7 @@ MAX_OTHER=${MAX_OTHER:-0.3}
 RETRIES=${RETRIES:-3}
 RETRY_PAUSE=${RETRY_PAUSE:-15}
 CLK_TCK=$(getconf CLK_TCK)
-ALL_WORKLOADS=read,reduce,groupby,memflat
+ALL_WORKLOADS=read,reduce,median,groupby,memflat
 
 QUICK=0
 ONLY=$ALL_WORKLOADS
@@ -310,6 +310,24 @@ workload_reduce() {
     done
 }
 
+# median on A and B (limit and strata in turns), then three quantiles in one pass (against the
+# median's time: they share one selection), then xarray + dask's median.
+workload_median() {
+    local name
+    for name in A B; do
+        local wl="reduce median, stack $name (${DESC[$name]})"
+        bench_with_limit "$wl" "${LIST[$name]}" reduce --quiet --op median -o "$OUT/median.tif" \
+            "@${LIST[$name]}"
+        if ! ((PEERS_ONLY)); then
+            check "$wl" strata "$(raster_mean "$OUT/median.tif")"
+            bench "$wl" "strata p10,p50,p90" "$STRATA" reduce --quiet --op p10,p50,p90 \
+                -o "$OUT/q_{op}.tif" "@${LIST[$name]}"
+        fi
+        bench "$wl" xarray "$PYTHON" "$PEERS/peer_xarray.py" median "${DIR[$name]}"
+        check "$wl" xarray "$(last_value)"
+    done
+}
+
 workload_groupby() {
     local wl="groupby mean, $NGROUPS groups, stack A (${DESC[A]})"
     local labels=$WORK/labels_A.txt
@@ -416,7 +434,7 @@ main() {
     declare -gA DIR LIST DESC
     DIR[A]=$(ensure_stack "${SIZE_A[@]}")
     DESC[A]="${SIZE_A[0]} x ${SIZE_A[1]}x${SIZE_A[2]}"
-    if selected read || selected reduce; then
+    if selected read || selected reduce || selected median; then
         DIR[B]=$(ensure_stack "${SIZE_B[@]}")
         DESC[B]="${SIZE_B[0]} x ${SIZE_B[1]}x${SIZE_B[2]}"
     fi

@@ -210,8 +210,26 @@ typedef enum strata_op {
     STRATA_OP_VAR,
     STRATA_OP_COUNT,
     STRATA_OP_MEDIAN,
+    STRATA_OP_QUANTILE,    /* every quantile of strata_reduce_opts.quantiles, one output each */
     STRATA_OP_COUNT_OF_OPS /* not an op: the number of ops */
 } strata_op;
+
+/* numpy's quantile methods of the same names (numpy.nanquantile(..., method=...)). */
+typedef enum strata_quantile_method {
+    STRATA_QUANTILE_LINEAR = 0,
+    STRATA_QUANTILE_LOWER,
+    STRATA_QUANTILE_HIGHER,
+    STRATA_QUANTILE_NEAREST,
+    STRATA_QUANTILE_MIDPOINT
+} strata_quantile_method;
+
+/* "linear", "lower", "higher", "nearest", "midpoint". */
+STRATA_API const char *strata_quantile_method_name(strata_quantile_method method);
+STRATA_API strata_status strata_quantile_method_from_name(const char *name,
+                                                          strata_quantile_method *method);
+/* The name of quantile q's output: "p" and 100 q with up to 10 significant digits ("p10",
+ * "p2.5"), what "{op}" becomes in output paths. Returns buf. */
+STRATA_API const char *strata_quantile_name(double q, char *buf, size_t len);
 
 STRATA_API const char *strata_op_name(strata_op op);
 STRATA_API strata_status strata_op_from_name(const char *name, strata_op *op);
@@ -241,6 +259,14 @@ typedef struct strata_reduce_opts {
                                    others stay zero in memory results */
     strata_progress_fn progress;
     void *progress_user;
+    /* STRATA_OP_QUANTILE: the quantiles, each in [0, 1] (copied by the call), and numpy's
+     * method (default linear). Without STRATA_OP_QUANTILE they are ignored. */
+    const double *quantiles;
+    size_t nquantiles;
+    strata_quantile_method quantile_method;
+    /* median and quantiles keep every value of a tile: tiles shrink until those values fit
+     * this many MiB (0: the default, 256). The result does not depend on it. */
+    size_t memory_mb;
 } strata_reduce_opts;
 
 STRATA_API void strata_reduce_opts_init(strata_reduce_opts *opts);
@@ -295,6 +321,12 @@ STRATA_API const char *strata_result_path(const strata_result *r, size_t group, 
 /* Fails with STRATA_ERR_INVALID_ARG if op was not asked or the result holds no arrays. */
 STRATA_API strata_status strata_result_array(const strata_result *r, size_t group, strata_op op,
                                              strata_array *out);
+/* Quantile k (the index in strata_reduce_opts.quantiles) of a result with STRATA_OP_QUANTILE:
+ * its array, and its path when written to files (else NULL). */
+STRATA_API strata_status strata_result_quantile_array(const strata_result *r, size_t group,
+                                                      size_t k, strata_array *out);
+STRATA_API const char *strata_result_quantile_path(const strata_result *r, size_t group, size_t k);
+STRATA_API size_t strata_result_quantiles(const strata_result *r, const double **q);
 STRATA_API void strata_result_free(strata_result *r);
 
 /* ---- STAC sources ------------------------------------------------------------------------ */

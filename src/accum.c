@@ -30,10 +30,6 @@ unsigned st_fields_for(const bool ops[STRATA_OP_COUNT_OF_OPS], int skipna) {
     return f;
 }
 
-bool st_needs_vals(const bool ops[STRATA_OP_COUNT_OF_OPS]) {
-    return ops[STRATA_OP_MEDIAN];
-}
-
 static double field_init(int field) {
     switch (field) {
     case F_MIN:
@@ -55,7 +51,6 @@ void st_acc_free(st_acc *a) {
         free(a->base[f]);
     }
     free(a->seeded);
-    free(a->vals);
     free(a);
 }
 
@@ -67,7 +62,7 @@ static size_t subtiles(const st_acc *a) {
     return (a->npx + ST_SUBTILE - 1) / ST_SUBTILE;
 }
 
-void st_acc_reset(st_acc *a, size_t t0) {
+void st_acc_reset(st_acc *a) {
     size_t len = acc_len(a);
     for (int f = 0; f < NFIELDS; f++) {
         double v = field_init(f);
@@ -84,15 +79,13 @@ void st_acc_reset(st_acc *a, size_t t0) {
     if (a->seeded) {
         memset(a->seeded, 0, (size_t)a->groups * a->bands * subtiles(a));
     }
-    a->t0 = t0;
 }
 
 static bool is_count(int f) {
     return f == F_CNT || f == F_MISS;
 }
 
-st_acc *st_acc_new(unsigned fields, int groups, int bands, size_t npx, bool vals, size_t t0,
-                   size_t nt) {
+st_acc *st_acc_new(unsigned fields, int groups, int bands, size_t npx) {
     st_acc *a = st_calloc(1, sizeof *a);
     if (!a) {
         return NULL;
@@ -100,13 +93,8 @@ st_acc *st_acc_new(unsigned fields, int groups, int bands, size_t npx, bool vals
     /* Planes of 2^k pixels, and page-aligned allocations, would put the accumulators of
      * every group and field in the same cache sets: with 12 groups the accumulate step ran at
      * a third of its speed. Padding planes by 3 lines and fields by f lines spreads them. */
-    *a = (st_acc){.npx = npx,
-                  .groups = groups,
-                  .bands = bands,
-                  .fields = fields,
-                  .t0 = t0,
-                  .nt = nt,
-                  .pstride = npx + 24};
+    *a = (st_acc){
+        .npx = npx, .groups = groups, .bands = bands, .fields = fields, .pstride = npx + 24};
     size_t len = acc_len(a);
     for (int f = 0; f < NFIELDS; f++) {
         if (!(fields & (1u << f))) {
@@ -126,15 +114,11 @@ st_acc *st_acc_new(unsigned fields, int groups, int bands, size_t npx, bool vals
             a->f[f] = (double *)field;
         }
     }
-    if (vals && !(a->vals = st_malloc(nt * bands * npx * sizeof(double)))) {
-        st_acc_free(a);
-        return NULL;
-    }
     if (a->f[F_K] && !(a->seeded = st_malloc((size_t)groups * bands * subtiles(a)))) {
         st_acc_free(a);
         return NULL;
     }
-    st_acc_reset(a, t0);
+    st_acc_reset(a);
     return a;
 }
 
@@ -274,14 +258,6 @@ static ST_INLINE bool seed_first_values(const char *src, size_t sstride, size_t 
     return unset == todo;
 }
 
-static ST_INLINE void keep_values(const void *src, strata_dtype dt, size_t n, double nd,
-                                  double *restrict dst) {
-    for (size_t i = 0; i < n; i++) {
-        double x = load_one(src, dt, i);
-        dst[i] = !isnan(x) && x != nd ? x : NAN;
-    }
-}
-
 /* Timesteps per pass over a sub-tile's accumulators, at most. Over a full 256x256 tile of
  * variance accumulators (1.8 MB, out of L2) the update took 0.41 ns per pixel and step with
  * 4 and 0.68 with 1 (one core of the benchmark machine, float32). */
@@ -364,9 +340,8 @@ static size_t seeded_at(const st_acc *a, int g, int b, size_t i0) {
 /* Built for AVX2 and for the baseline (ST_AVX2_CLONE); the inline loops above are compiled
  * into each clone. */
 ST_AVX2_CLONE
-void st_acc_add(st_acc *a, int g, int b, const size_t *steps, size_t nsteps, const void *plane,
-                size_t step_bytes, strata_dtype dtype, bool has_nodata, double nodata, size_t i0,
-                size_t n) {
+void st_acc_add(st_acc *a, int g, int b, size_t nsteps, const void *plane, size_t step_bytes,
+                strata_dtype dtype, bool has_nodata, double nodata, size_t i0, size_t n) {
     const char *src = (const char *)plane + i0 * strata_dtype_size(dtype);
     update_args p = {src,
                      step_bytes,
@@ -411,10 +386,6 @@ void st_acc_add(st_acc *a, int g, int b, const size_t *steps, size_t nsteps, con
     if (seeded && !*seeded) {
         *seeded =
             seed_first_values(src, step_bytes, nsteps, dtype, p.nd, n, p.cnt, p.k, p.s1, p.s2);
-    }
-    for (size_t s = 0; a->vals && s < nsteps; s++) {
-        keep_values(src + s * step_bytes, dtype, n, p.nd,
-                    a->vals + ((steps[s] - a->t0) * a->bands + b) * a->npx + i0);
     }
 }
 
@@ -478,38 +449,9 @@ void st_acc_merge(st_acc *a, const st_acc *b) {
     for (size_t i = 0; a->f[F_MAX] && i < len; i++) {
         a->f[F_MAX][i] = b->f[F_MAX][i] > a->f[F_MAX][i] ? b->f[F_MAX][i] : a->f[F_MAX][i];
     }
-    if (a->vals) {
-        size_t plane = (size_t)a->bands * a->npx;
-        memcpy(a->vals + (b->t0 - a->t0) * plane, b->vals, b->nt * plane * sizeof(double));
-    }
 }
 
 /* ---- finish ------------------------------------------------------------------------------ */
-
-static int cmp_double(const void *pa, const void *pb) {
-    double a = *(const double *)pa, b = *(const double *)pb;
-    return (a > b) - (a < b);
-}
-
-/* numpy's median: the middle value, or the mean of the two middle values. */
-static double median_of(double *v, size_t n) {
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
-}
-
-static void finish_median(const st_acc *a, const st_finish_ctx *fc, int b, double *out) {
-    size_t plane = (size_t)a->bands * a->npx;
-    for (size_t i = 0; i < a->npx; i++) {
-        size_t n = 0;
-        for (size_t t = a->t0; t < a->t0 + a->nt; t++) {
-            double v = a->vals[(t - a->t0) * plane + (size_t)b * a->npx + i];
-            if (fc->group_of[t] == fc->group && v == v) {
-                fc->gather[n++] = v;
-            }
-        }
-        out[i] = n ? median_of(fc->gather, n) : NAN;
-    }
-}
 
 static void finish_moments(const st_acc *a, const st_finish_ctx *fc, strata_op op, int g, int b,
                            double *out) {
@@ -550,9 +492,6 @@ void st_acc_finish(const st_acc *a, const st_finish_ctx *fc, strata_op op, int s
     case STRATA_OP_STD:
     case STRATA_OP_VAR:
         finish_moments(a, fc, op, slot, b, out);
-        break;
-    case STRATA_OP_MEDIAN:
-        finish_median(a, fc, b, out);
         break;
     default:
         break;

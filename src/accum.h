@@ -24,46 +24,39 @@ typedef struct st_acc {
      * add scans the sub-tile for pixels that got their first valid value (the kernel does not
      * seed K) and seeds them. A sub-tile with a pixel that is never valid keeps scanning. */
     uint8_t *seeded;
-    size_t t0, nt; /* median values kept for timesteps [t0, t0 + nt) */
-    double *vals;  /* [nt][bands][npx], NaN where missing; NULL without median */
 } st_acc;
 
-/* Which fields the requested ops need. */
+/* Which fields the requested ops need (median and quantiles keep values elsewhere: see
+ * select.h). */
 unsigned st_fields_for(const bool ops[STRATA_OP_COUNT_OF_OPS], int skipna);
-bool st_needs_vals(const bool ops[STRATA_OP_COUNT_OF_OPS]);
 
-st_acc *st_acc_new(unsigned fields, int groups, int bands, size_t npx, bool vals, size_t t0,
-                   size_t nt);
+st_acc *st_acc_new(unsigned fields, int groups, int bands, size_t npx);
 void st_acc_free(st_acc *a);
-/* Back to the empty state, for timesteps from t0 (same shape): reuse beats a fresh
- * allocation, whose page faults cost more than the work on large tiles. */
-void st_acc_reset(st_acc *a, size_t t0);
+/* Back to the empty state (same shape): reuse beats a fresh allocation, whose page faults
+ * cost more than the work on large tiles. */
+void st_acc_reset(st_acc *a);
 
 enum { ST_SUBTILE = 1024 };
 
 /* Adds nsteps timesteps of band b (native type, npx values each; the planes step_bytes
  * apart) to group g's accumulators over pixels [i0, i0 + n), with n <= ST_SUBTILE, in the
- * order given; i0 is a multiple of ST_SUBTILE. steps[s] is the absolute timestep of plane s. */
-void st_acc_add(st_acc *a, int g, int b, const size_t *steps, size_t nsteps, const void *plane,
-                size_t step_bytes, strata_dtype dtype, bool has_nodata, double nodata, size_t i0,
-                size_t n);
+ * order given; i0 is a multiple of ST_SUBTILE. */
+void st_acc_add(st_acc *a, int g, int b, size_t nsteps, const void *plane, size_t step_bytes,
+                strata_dtype dtype, bool has_nodata, double nodata, size_t i0, size_t n);
 
 /* Brings the variance fields to canonical form (idempotent only once: call once). */
 void st_acc_canonicalize(st_acc *a);
-/* Folds canonical partial b into canonical a (same groups, bands, npx); a's values cover
- * every timestep of b. Order matters for bitwise results: callers fold in a fixed order. */
+/* Folds canonical partial b into canonical a (same groups, bands, npx). Order matters for bitwise
+ * results: callers fold in a fixed order. */
 void st_acc_merge(st_acc *a, const st_acc *b);
 
 typedef struct st_finish_ctx {
     int skipna, ddof;
-    size_t group;           /* the group finished: the median keeps its timesteps */
-    const size_t *group_of; /* [T] */
-    double *gather;         /* [T] scratch for the median */
 } st_finish_ctx;
 
-/* Result of op for group fc->group, band b into out[npx] (NaN where missing; count never is);
- * slot is where that group's fields are in a: the group itself, or 0 in accumulators of one
- * group. */
+/* Result of op (not median or quantile) for a group, band b into out[npx] (NaN where missing; count
+ * never is); slot is where that group's fields are in a: the group itself, or 0 in accumulators of
+ * one group. */
 void st_acc_finish(const st_acc *a, const st_finish_ctx *fc, strata_op op, int slot, int b,
                    double *out);
 /* Unpacks op's finished raw result in out: value * scale + offset (a sum gets offset once per

@@ -217,7 +217,10 @@ typedef struct st_plan {
     size_t ntiles;
     size_t nsplit;    /* time ranges per tile */
     size_t range_len; /* timesteps per range (the last may be shorter) */
-    size_t nitems;    /* work items of this part (all: ntiles * nsplit) */
+    size_t nfin;      /* finish parts per tile: pixel ranges of a tile split in time,
+                         whose median and quantiles are selected by several workers */
+    size_t nitems;    /* work items of this part (all: ntiles * (nsplit + nfin)); a tile's
+                         items are its nsplit ranges, then its nfin finish parts */
     size_t part_index, part_count;
 } st_plan;
 
@@ -229,6 +232,12 @@ void st_block_tile(const strata_meta *meta, long min_pixels, int *rows, int *col
  * ranges depends on the shape only, never on the thread count, so results are identical
  * for any number of threads. */
 void st_plan_make(const strata_collection *c, st_plan *plan);
+/* Shrinks the tile (rows first, whole blocks of block_rows while one fits) to at most
+ * max_pixels, and redoes the grid. Call before st_plan_split_finish and st_plan_restrict. */
+void st_plan_bound(st_plan *plan, size_t T, size_t max_pixels, int block_rows);
+/* Adds the finish parts to every tile split in time. */
+void st_plan_split_finish(st_plan *plan);
+/* range >= nsplit is finish part range - nsplit. */
 void st_plan_item(const st_plan *plan, size_t item, size_t T, st_rect *rect, size_t *tile,
                   size_t *range, size_t *t0, size_t *t1);
 /* Restricts the plan to the tiles of one part (tile % count == index), round-robin so parts
@@ -262,6 +271,10 @@ strata_status st_exec_run(st_exec *ex);
 struct st_sink;
 /* Reduces c over time in groups (group_of[t] < ngroups) for the ops marked in ops[],
  * handing every finished tile to sink. */
+/* The spatial tile the engine uses for this request: the collection's, shrunk for median and
+ * quantiles until a tile's kept values fit the memory budget. */
+void st_engine_tile(const strata_collection *c, const bool *ops, const strata_reduce_opts *o,
+                    size_t ngroups, int *rows, int *cols);
 strata_status st_engine_run(const strata_collection *c, const bool *ops,
                             const strata_reduce_opts *opts, size_t ngroups, size_t *group_of,
                             struct st_sink *sink);

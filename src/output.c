@@ -2,11 +2,12 @@
 #include "sink.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const op_names[] = {"mean", "sum", "min",   "max",
-                                       "std",  "var", "count", "median"};
+static const char *const op_names[] = {"mean", "sum",   "min",    "max",     "std",
+                                       "var",  "count", "median", "quantile"};
 
 const char *strata_op_name(strata_op op) {
     return (unsigned)op < STRATA_OP_COUNT_OF_OPS ? op_names[op] : "unknown";
@@ -20,7 +21,8 @@ strata_status strata_op_from_name(const char *name, strata_op *op) {
         }
     }
     return st_fail(STRATA_ERR_INVALID_ARG,
-                   "unknown op '%s' (expected mean, sum, min, max, std, var, count or median)",
+                   "unknown op '%s' (expected mean, sum, min, max, std, var, count, median "
+                   "or quantile)",
                    name ? name : "(null)");
 }
 
@@ -141,19 +143,64 @@ void st_convert_out(const double *values, size_t n, strata_dtype dtype, double n
 
 /* ---- result ------------------------------------------------------------------------------ */
 
-strata_result *st_result_new(size_t ngroups, const bool *ops, const strata_meta *m) {
+static const char *const method_names[] = {"linear", "lower", "higher", "nearest", "midpoint"};
+
+const char *strata_quantile_method_name(strata_quantile_method m) {
+    return (unsigned)m < sizeof method_names / sizeof *method_names ? method_names[m] : "unknown";
+}
+
+strata_status strata_quantile_method_from_name(const char *name, strata_quantile_method *m) {
+    for (size_t i = 0; name && i < sizeof method_names / sizeof *method_names; i++) {
+        if (strcmp(name, method_names[i]) == 0) {
+            *m = (strata_quantile_method)i;
+            return STRATA_OK;
+        }
+    }
+    return st_fail(STRATA_ERR_INVALID_ARG,
+                   "unknown quantile method '%s' (expected linear, lower, higher, nearest or "
+                   "midpoint)",
+                   name ? name : "(null)");
+}
+
+const char *strata_quantile_name(double q, char *buf, size_t len) {
+    if (buf && len) {
+        snprintf(buf, len, "p%.10g", q * 100);
+    }
+    return buf;
+}
+
+const char *st_slot_name(const strata_result *r, size_t slot, char *buf, size_t len) {
+    if (slot < STRATA_OP_COUNT_OF_OPS) {
+        snprintf(buf, len, "%s", strata_op_name((strata_op)slot));
+        return buf;
+    }
+    return strata_quantile_name(r->q[slot - STRATA_OP_COUNT_OF_OPS], buf, len);
+}
+
+strata_result *st_result_new(size_t ngroups, const bool *ops, const double *q, size_t nq,
+                             const strata_meta *m) {
     strata_result *r = st_calloc(1, sizeof *r);
     if (!r) {
         return NULL;
     }
     r->ngroups = ngroups;
+    r->nq = ops[STRATA_OP_QUANTILE] ? nq : 0;
+    r->nslots = STRATA_OP_COUNT_OF_OPS + r->nq;
+    r->q = st_calloc(r->nq ? r->nq : 1, sizeof *r->q);
+    if (!r->q) {
+        free(r);
+        return NULL;
+    }
+    if (r->nq) {
+        memcpy(r->q, q, r->nq * sizeof *q);
+    }
     memcpy(r->ops, ops, sizeof r->ops);
     r->bands = m->bands;
     r->rows = m->rows;
     r->cols = m->cols;
     r->labels = st_calloc(ngroups, sizeof *r->labels);
     r->sizes = st_calloc(ngroups, sizeof *r->sizes);
-    r->arrays = st_calloc(ngroups * STRATA_OP_COUNT_OF_OPS, sizeof *r->arrays);
+    r->arrays = st_calloc(ngroups * r->nslots, sizeof *r->arrays);
     if (!r->labels || !r->sizes || !r->arrays) {
         strata_result_free(r);
         return NULL;
@@ -165,7 +212,7 @@ void strata_result_free(strata_result *r) {
     if (!r) {
         return;
     }
-    size_t n = r->ngroups * STRATA_OP_COUNT_OF_OPS;
+    size_t n = r->ngroups * r->nslots;
     for (size_t i = 0; r->arrays && i < n; i++) {
         free((void *)r->arrays[i].data);
     }
@@ -179,6 +226,7 @@ void strata_result_free(strata_result *r) {
     free(r->arrays);
     free(r->labels);
     free(r->sizes);
+    free(r->q);
     free(r);
 }
 
@@ -194,24 +242,56 @@ size_t strata_result_group_size(const strata_result *r, size_t g) {
     return g < r->ngroups ? r->sizes[g] : 0;
 }
 
-const char *strata_result_path(const strata_result *r, size_t g, strata_op op) {
-    if (!r->paths || g >= r->ngroups || (unsigned)op >= STRATA_OP_COUNT_OF_OPS) {
+static const char *slot_path(const strata_result *r, size_t g, size_t slot) {
+    if (!r || !r->paths || g >= r->ngroups || slot >= r->nslots) {
         return NULL;
     }
-    return r->paths[g * STRATA_OP_COUNT_OF_OPS + op];
+    return r->paths[g * r->nslots + slot];
 }
 
-strata_status strata_result_array(const strata_result *r, size_t g, strata_op op,
-                                  strata_array *out) {
-    st_clear_error();
-    if (!r || !out || g >= r->ngroups || (unsigned)op >= STRATA_OP_COUNT_OF_OPS || !r->ops[op]) {
-        return st_fail(STRATA_ERR_INVALID_ARG, "no such group or op in this result");
+const char *strata_result_path(const strata_result *r, size_t g, strata_op op) {
+    return (unsigned)op < STRATA_OP_COUNT_OF_OPS ? slot_path(r, g, op) : NULL;
+}
+
+const char *strata_result_quantile_path(const strata_result *r, size_t g, size_t k) {
+    return r && k < r->nq ? slot_path(r, g, STRATA_OP_COUNT_OF_OPS + k) : NULL;
+}
+
+size_t strata_result_quantiles(const strata_result *r, const double **q) {
+    if (q) {
+        *q = r ? r->q : NULL;
     }
-    const strata_array *a = &r->arrays[g * STRATA_OP_COUNT_OF_OPS + op];
+    return r ? r->nq : 0;
+}
+
+static strata_status slot_array(const strata_result *r, size_t g, size_t slot, strata_array *out) {
+    const strata_array *a = &r->arrays[g * r->nslots + slot];
     if (!a->data) {
         return st_fail(STRATA_ERR_INVALID_ARG, "this result was written to files, not kept in "
                                                "memory (see strata_result_path)");
     }
     *out = *a;
     return STRATA_OK;
+}
+
+strata_status strata_result_array(const strata_result *r, size_t g, strata_op op,
+                                  strata_array *out) {
+    st_clear_error();
+    if (r && out && op == STRATA_OP_QUANTILE && g < r->ngroups) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "quantiles are read one at a time: use "
+                                               "strata_result_quantile_array");
+    }
+    if (!r || !out || g >= r->ngroups || (unsigned)op >= STRATA_OP_COUNT_OF_OPS || !r->ops[op]) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "no such group or op in this result");
+    }
+    return slot_array(r, g, op, out);
+}
+
+strata_status strata_result_quantile_array(const strata_result *r, size_t g, size_t k,
+                                           strata_array *out) {
+    st_clear_error();
+    if (!r || !out || g >= r->ngroups || k >= r->nq) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "no such group or quantile in this result");
+    }
+    return slot_array(r, g, STRATA_OP_COUNT_OF_OPS + k, out);
 }

@@ -1,5 +1,6 @@
 /* Public entry points of reduce and groupby: check the request, map timesteps to groups,
  * pick a sink and run the engine. */
+#include "select.h"
 #include "sink.h"
 
 #include <math.h>
@@ -51,6 +52,23 @@ static strata_status check_request(const strata_collection *c, const strata_op *
             return st_fail(STRATA_ERR_INVALID_ARG, "unknown op number %d", (int)ops[i]);
         }
         marked[ops[i]] = true;
+    }
+    if (marked[STRATA_OP_QUANTILE]) {
+        if (o->nquantiles == 0 || !o->quantiles || o->nquantiles > ST_MAX_QUANTILES) {
+            return st_fail(STRATA_ERR_INVALID_ARG,
+                           "the quantile op needs 1 to %d quantiles, not %zu", ST_MAX_QUANTILES,
+                           o->quantiles ? o->nquantiles : 0);
+        }
+        for (size_t k = 0; k < o->nquantiles; k++) {
+            if (!(o->quantiles[k] >= 0 && o->quantiles[k] <= 1)) {
+                return st_fail(STRATA_ERR_INVALID_ARG, "quantile %g is not in [0, 1]",
+                               o->quantiles[k]);
+            }
+        }
+        if ((unsigned)o->quantile_method > STRATA_QUANTILE_MIDPOINT) {
+            return st_fail(STRATA_ERR_INVALID_ARG, "unknown quantile method number %d",
+                           (int)o->quantile_method);
+        }
     }
     return STRATA_OK;
 }
@@ -112,8 +130,8 @@ static strata_status make_grouping(const strata_collection *c, const char *const
 }
 
 static strata_status result_for(const strata_collection *c, const grouping *gr, const bool *ops,
-                                strata_result **out) {
-    strata_result *r = st_result_new(gr->ngroups, ops, c->meta);
+                                const strata_reduce_opts *o, strata_result **out) {
+    strata_result *r = st_result_new(gr->ngroups, ops, o->quantiles, o->nquantiles, c->meta);
     if (!r) {
         return st_nomem("result");
     }
@@ -159,11 +177,14 @@ static strata_status run(const strata_collection *c, const char *const *labels,
     st_sink *sink = NULL;
     strata_status st = make_grouping(c, labels, o->sort_groups != 0, &gr);
     if (st == STRATA_OK) {
-        st = result_for(c, &gr, marked, &r);
+        st = result_for(c, &gr, marked, o, &r);
     }
     if (st == STRATA_OK) {
-        st_gtiff_spec sp = {pattern,     o->float_dtype, o->sum_dtype, o->compress,
-                            c->chunks.y, c->chunks.x,    false,        c};
+        /* The engine's tiles, which median and quantiles shrink to their memory budget. */
+        int rows, cols;
+        st_engine_tile(c, marked, o, gr.ngroups, &rows, &cols);
+        st_gtiff_spec sp = {pattern, o->float_dtype, o->sum_dtype, o->compress,
+                            rows,    cols,           false,        c};
         st = kind == SINK_MEMORY ? st_memory_sink_new(r, c->meta, &sink)
                                  : st_gtiff_sink_new(r, c->meta, &sp, &sink);
     }
@@ -226,7 +247,7 @@ strata_status strata_reduce_to_gtiff(const strata_collection *c, const char *con
 enum { STRIP = 256 };
 
 /* Hands one band of an array to the sink in strips, missing values as NaN. */
-static strata_status put_array(st_sink *sink, const strata_array *a, size_t g, strata_op op,
+static strata_status put_array(st_sink *sink, const strata_array *a, size_t g, size_t slot,
                                int band) {
     size_t esize = strata_dtype_size(a->dtype);
     double *v = st_malloc((size_t)STRIP * a->cols * sizeof *v);
@@ -243,7 +264,7 @@ static strata_status put_array(st_sink *sink, const strata_array *a, size_t g, s
         for (size_t i = 0; a->has_nodata && i < n; i++) {
             v[i] = v[i] == a->nodata ? NAN : v[i];
         }
-        st = sink->put(sink, g, op, band, &r, v);
+        st = sink->put(sink, g, slot, band, &r, v);
     }
     free(v);
     return st;
@@ -266,10 +287,10 @@ strata_status strata_result_to_gtiff(strata_result *r, const strata_collection *
     st_gdal_quiet_begin();
     strata_status st = st_gtiff_sink_new(r, c->meta, &sp, &sink);
     for (size_t g = 0; g < r->ngroups && st == STRATA_OK; g++) {
-        for (int op = 0; op < STRATA_OP_COUNT_OF_OPS && st == STRATA_OK; op++) {
-            const strata_array *a = &r->arrays[g * STRATA_OP_COUNT_OF_OPS + op];
-            for (int b = 0; r->ops[op] && b < r->bands && st == STRATA_OK; b++) {
-                st = put_array(sink, a, g, (strata_op)op, b);
+        for (size_t slot = 0; slot < r->nslots && st == STRATA_OK; slot++) {
+            const strata_array *a = &r->arrays[g * r->nslots + slot];
+            for (int b = 0; st_slot_used(r, slot) && b < r->bands && st == STRATA_OK; b++) {
+                st = put_array(sink, a, g, slot, b);
             }
         }
     }

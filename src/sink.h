@@ -7,9 +7,9 @@
 
 typedef struct st_sink st_sink;
 struct st_sink {
-    /* Receives values of (group, op, band) over rect, row-major; NaN marks missing. Called
-     * from worker threads, each tile exactly once. */
-    strata_status (*put)(st_sink *s, size_t group, strata_op op, int band, const st_rect *rect,
+    /* Receives values of (group, output slot, band) over rect, row-major; NaN marks
+     * missing. Called from worker threads, each tile exactly once. */
+    strata_status (*put)(st_sink *s, size_t group, size_t slot, int band, const st_rect *rect,
                          const double *values);
 };
 
@@ -19,9 +19,23 @@ struct strata_result {
     size_t *sizes; /* [ngroups] timesteps per group */
     bool ops[STRATA_OP_COUNT_OF_OPS];
     int bands, rows, cols;
-    strata_array *arrays; /* [ngroups][ops], data NULL when not kept in memory */
-    char **paths;         /* [ngroups][ops] or NULL */
+    /* Output slots per group: one per op (the slot of STRATA_OP_QUANTILE stays empty), then
+     * one per quantile: quantile k is slot STRATA_OP_COUNT_OF_OPS + k. */
+    size_t nslots, nq;
+    double *q;            /* [nq] */
+    strata_array *arrays; /* [ngroups][nslots], data NULL when not kept in memory */
+    char **paths;         /* [ngroups][nslots] or NULL */
 };
+
+/* The op of an output slot, whether the result has it, and its name ("{op}" in paths). */
+static inline strata_op st_slot_op(size_t slot) {
+    return slot < STRATA_OP_COUNT_OF_OPS ? (strata_op)slot : STRATA_OP_QUANTILE;
+}
+static inline bool st_slot_used(const strata_result *r, size_t slot) {
+    return slot < STRATA_OP_COUNT_OF_OPS ? r->ops[slot] && slot != STRATA_OP_QUANTILE
+                                         : slot - STRATA_OP_COUNT_OF_OPS < r->nq;
+}
+const char *st_slot_name(const strata_result *r, size_t slot, char *buf, size_t len);
 
 /* The nodata of an output: what missing pixels hold. nan_floats: float outputs use NaN
  * rather than the input's nodata (the in-memory convention). */
@@ -57,7 +71,8 @@ bool st_fill_missing_at(const st_fill *f, int band, size_t row, size_t col);
 void st_fill_patch(const st_fill *f, int band, size_t row, size_t col0, size_t n,
                    strata_dtype dtype, double value, void *dst);
 
-strata_result *st_result_new(size_t ngroups, const bool *ops, const strata_meta *m);
+strata_result *st_result_new(size_t ngroups, const bool *ops, const double *q, size_t nq,
+                             const strata_meta *m);
 
 strata_status st_memory_sink_new(strata_result *r, const strata_meta *m, st_sink **out);
 /* Frees the sink; with resolve_fills, first declares the integer arrays' nodata (fill.c). */

@@ -77,7 +77,7 @@ static strata_dtype disk_dtype(strata_op op, const strata_meta *m, const st_gtif
         return t == STRATA_INT64 && sp->sum_dtype == STRATA_INT64 ? STRATA_INT64 : STRATA_FLOAT64;
     }
     if (op == STRATA_OP_MEAN || op == STRATA_OP_STD || op == STRATA_OP_VAR ||
-        op == STRATA_OP_MEDIAN || (packed && op != STRATA_OP_COUNT)) {
+        op == STRATA_OP_MEDIAN || op == STRATA_OP_QUANTILE || (packed && op != STRATA_OP_COUNT)) {
         if (float_dtype != STRATA_DTYPE_UNKNOWN) {
             return float_dtype;
         }
@@ -342,10 +342,10 @@ static CPLErr write_window(out_file *f, int band, const st_rect *r, const double
     return err;
 }
 
-static strata_status gtiff_put(st_sink *base, size_t g, strata_op op, int band, const st_rect *rect,
+static strata_status gtiff_put(st_sink *base, size_t g, size_t slot, int band, const st_rect *rect,
                                const double *values) {
     gtiff_sink *s = (gtiff_sink *)base;
-    out_file *f = s->files[g * STRATA_OP_COUNT_OF_OPS + op];
+    out_file *f = s->files[g * s->r->nslots + slot];
     ST_TRY(st_fill_note(&f->fill, band, rect, values));
     bool blocks = covers_whole_blocks(rect, s->m->rows, s->m->cols);
     size_t n = blocks ? (size_t)OUT_BLOCK * OUT_BLOCK : (size_t)rect->nrows * rect->ncols;
@@ -366,7 +366,7 @@ static strata_status gtiff_put(st_sink *base, size_t g, strata_op op, int band, 
     free(buf);
     if (err != CE_None) {
         return st_fail_gdal(STRATA_ERR_WRITE, "%s: cannot write a tile",
-                            s->r->paths[g * STRATA_OP_COUNT_OF_OPS + op]);
+                            s->r->paths[g * s->r->nslots + slot]);
     }
     return STRATA_OK;
 }
@@ -374,26 +374,28 @@ static strata_status gtiff_put(st_sink *base, size_t g, strata_op op, int band, 
 static strata_status open_all(gtiff_sink *s, const st_gtiff_spec *sp) {
     strata_result *r = s->r;
     for (size_t g = 0; g < r->ngroups; g++) {
-        for (int op = 0; op < STRATA_OP_COUNT_OF_OPS; op++) {
-            size_t i = g * STRATA_OP_COUNT_OF_OPS + op;
-            if (!r->ops[op]) {
+        for (size_t slot = 0; slot < r->nslots; slot++) {
+            size_t i = g * r->nslots + slot;
+            if (!st_slot_used(r, slot)) {
                 continue;
             }
-            r->paths[i] = expand_pattern(sp->pattern, strata_op_name((strata_op)op), r->labels[g]);
+            char name[64];
+            r->paths[i] =
+                expand_pattern(sp->pattern, st_slot_name(r, slot, name, sizeof name), r->labels[g]);
             s->tmp_paths[i] = r->paths[i] ? st_malloc(strlen(r->paths[i]) + 6) : NULL;
             if (!s->tmp_paths[i]) {
                 return st_nomem("output paths");
             }
             sprintf(s->tmp_paths[i], "%s%s", r->paths[i], TMP_SUFFIX);
-            ST_TRY(create_file(s, (strata_op)op, s->tmp_paths[i],
-                               disk_dtype((strata_op)op, s->m, sp), &s->files[i]));
+            strata_op op = st_slot_op(slot);
+            ST_TRY(create_file(s, op, s->tmp_paths[i], disk_dtype(op, s->m, sp), &s->files[i]));
         }
     }
     return STRATA_OK;
 }
 
 static bool distinct_paths(const strata_result *r) {
-    size_t n = r->ngroups * STRATA_OP_COUNT_OF_OPS;
+    size_t n = r->ngroups * r->nslots;
     for (size_t i = 0; i < n; i++) {
         for (size_t k = i + 1; r->paths[i] && k < n; k++) {
             if (r->paths[k] && strcmp(r->paths[i], r->paths[k]) == 0) {
@@ -407,7 +409,7 @@ static bool distinct_paths(const strata_result *r) {
 strata_status st_gtiff_sink_new(strata_result *r, const strata_meta *m, const st_gtiff_spec *sp,
                                 st_sink **out) {
     gtiff_sink *s = st_calloc(1, sizeof *s);
-    size_t n = r->ngroups * STRATA_OP_COUNT_OF_OPS;
+    size_t n = r->ngroups * r->nslots;
     if (!s || !(r->paths = st_calloc(n, sizeof *r->paths)) ||
         !(s->files = st_calloc(n, sizeof *s->files)) ||
         !(s->tmp_paths = st_calloc(n, sizeof *s->tmp_paths))) {
@@ -427,10 +429,11 @@ strata_status st_gtiff_sink_new(strata_result *r, const strata_meta *m, const st
     strata_status st = STRATA_OK;
     for (size_t i = 0; i < n; i++) {
         /* Compute the names first: two outputs with one name would overwrite each other. */
-        int op = (int)(i % STRATA_OP_COUNT_OF_OPS);
-        if (r->ops[op]) {
-            r->paths[i] = expand_pattern(sp->pattern, strata_op_name((strata_op)op),
-                                         r->labels[i / STRATA_OP_COUNT_OF_OPS]);
+        size_t slot = i % r->nslots;
+        char name[64];
+        if (st_slot_used(r, slot)) {
+            r->paths[i] = expand_pattern(sp->pattern, st_slot_name(r, slot, name, sizeof name),
+                                         r->labels[i / r->nslots]);
             if (!r->paths[i]) {
                 return st_nomem("output paths");
             }

@@ -11,11 +11,11 @@ typedef struct memory_sink {
     st_fill *fills; /* [ngroups][ops] */
 } memory_sink;
 
-static strata_status memory_put(st_sink *s, size_t g, strata_op op, int band, const st_rect *rect,
+static strata_status memory_put(st_sink *s, size_t g, size_t slot, int band, const st_rect *rect,
                                 const double *values) {
     memory_sink *ms = (memory_sink *)s;
     strata_result *r = ms->r;
-    size_t i = g * STRATA_OP_COUNT_OF_OPS + op;
+    size_t i = g * r->nslots + slot;
     strata_array *a = &r->arrays[i];
     ST_TRY(st_fill_note(&ms->fills[i], band, rect, values));
     size_t esize = strata_dtype_size(a->dtype);
@@ -30,7 +30,7 @@ static strata_status memory_put(st_sink *s, size_t g, strata_op op, int band, co
 /* In memory, one nodata per array: NaN for float outputs, the first band's marker else. */
 strata_status st_memory_sink_new(strata_result *r, const strata_meta *m, st_sink **out) {
     memory_sink *s = st_calloc(1, sizeof *s);
-    if (!s || !(s->fills = st_calloc(r->ngroups * STRATA_OP_COUNT_OF_OPS, sizeof *s->fills))) {
+    if (!s || !(s->fills = st_calloc(r->ngroups * r->nslots, sizeof *s->fills))) {
         free(s);
         return st_nomem("sink");
     }
@@ -39,18 +39,19 @@ strata_status st_memory_sink_new(strata_result *r, const strata_meta *m, st_sink
     *out = &s->base;
     size_t plane = (size_t)m->bands * m->rows * m->cols;
     for (size_t g = 0; g < r->ngroups; g++) {
-        for (int op = 0; op < STRATA_OP_COUNT_OF_OPS; op++) {
-            if (!r->ops[op]) {
+        for (size_t slot = 0; slot < r->nslots; slot++) {
+            if (!st_slot_used(r, slot)) {
                 continue;
             }
-            size_t i = g * STRATA_OP_COUNT_OF_OPS + op;
+            strata_op op = st_slot_op(slot);
+            size_t i = g * r->nslots + slot;
             strata_array *a = &r->arrays[i];
-            a->dtype = st_out_dtype(m, (strata_op)op);
+            a->dtype = st_out_dtype(m, op);
             a->bands = m->bands;
             a->rows = m->rows;
             a->cols = m->cols;
-            st_output_nodata(m, 0, (strata_op)op, a->dtype, true, &a->has_nodata, &a->nodata);
-            ST_TRY(st_fill_init(&s->fills[i], m, (strata_op)op, a->dtype));
+            st_output_nodata(m, 0, op, a->dtype, true, &a->has_nodata, &a->nodata);
+            ST_TRY(st_fill_init(&s->fills[i], m, op, a->dtype));
             if (s->fills[i].tracked) {
                 a->nodata = s->fills[i].value;
             }
@@ -99,7 +100,7 @@ strata_status st_memory_sink_finish(st_sink *base, bool resolve_fills) {
     if (!s) {
         return st;
     }
-    size_t n = s->r->ngroups * STRATA_OP_COUNT_OF_OPS;
+    size_t n = s->r->ngroups * s->r->nslots;
     for (size_t i = 0; i < n; i++) {
         if (resolve_fills && st == STRATA_OK && s->fills[i].tracked) {
             st = resolve(&s->r->arrays[i], &s->fills[i]);

@@ -14,8 +14,13 @@
 static const char *const REDUCE_HELP =
     "usage: strata reduce --op OP[,OP...] -o OUT [options] FILE...\n"
     "  Reduces the stack over time into (band, row, col) GeoTIFFs, in one pass.\n"
-    "  --op OPS        mean, sum, min, max, std, var, count, median (comma separated)\n"
-    "  -o OUT          output GeoTIFF; with several ops it must contain {op}\n"
+    "  --op OPS        mean, sum, min, max, std, var, count, median, and quantiles as\n"
+    "                  pQ with Q in [0, 100] (p10, p2.5: q = Q/100), comma separated\n"
+    "  -o OUT          output GeoTIFF; with several ops it must contain {op} (a quantile's\n"
+    "                  {op} is its pQ)\n"
+    "  --quantile-method M  linear (default), lower, higher, nearest or midpoint, as numpy\n"
+    "  --memory MB     median and quantiles keep every value of a tile: tiles shrink until\n"
+    "                  those values fit MB MiB (default 256)\n"
     "  --skipna        ignore missing values (nodata and NaN): the default\n"
     "  --no-skipna     any missing value makes the pixel missing\n"
     "  --ddof N        std/var divisor is n - N (default 0)\n"
@@ -47,14 +52,20 @@ enum {
     OPT_DTYPE,
     OPT_BY,
     OPT_LABELS,
-    OPT_COMPRESS
+    OPT_COMPRESS,
+    OPT_QUANTILE_METHOD,
+    OPT_MEMORY
 };
+
+enum { MAX_QUANTILES = 64 };
 
 typedef struct reduce_args {
     const char *cmd;
     source_opts so;
     strata_op ops[STRATA_OP_COUNT_OF_OPS];
     size_t nops;
+    double q[MAX_QUANTILES]; /* the pQ ops, as STRATA_OP_QUANTILE */
+    size_t nq;
     strata_reduce_opts ro;
     const char *out;
     const char *by;
@@ -62,12 +73,118 @@ typedef struct reduce_args {
     bool help;
 } reduce_args;
 
+/* A quantile op "pQ", Q a number in [0, 100]. */
+static bool parse_quantile(const char *s, double *q) {
+    char *end;
+    if (s[0] != 'p' || !s[1] || !strchr("0123456789.", s[1])) {
+        return false;
+    }
+    double v = strtod(s + 1, &end);
+    if (*end || !(v >= 0 && v <= 100)) {
+        return false;
+    }
+    *q = v / 100;
+    return true;
+}
+
+/* The op list: names (see strata_op_from_name) and pQ quantiles, duplicates dropped. */
+static int parse_op_list(reduce_args *a, const char *arg) {
+    string_list l = {0};
+    int rc = sl_split(&l, arg) ? 0 : EXIT_USAGE;
+    a->nops = a->nq = 0;
+    for (size_t i = 0; !rc && i < l.n; i++) {
+        const char *name = l.items[i];
+        strata_op op = STRATA_OP_QUANTILE;
+        double q;
+        if (name[0] == 'p' && strchr("0123456789.", name[1] ? name[1] : 'x')) {
+            if (!parse_quantile(name, &q)) {
+                cli_error(a->cmd, "quantile op '%s' needs a number in [0, 100] after p", name);
+                rc = EXIT_USAGE;
+                break;
+            }
+            bool dup = false;
+            for (size_t k = 0; k < a->nq; k++) {
+                dup = dup || a->q[k] == q;
+            }
+            if (!dup && a->nq == MAX_QUANTILES) {
+                cli_error(a->cmd, "at most %d quantiles", MAX_QUANTILES);
+                rc = EXIT_USAGE;
+                break;
+            }
+            if (!dup) {
+                a->q[a->nq++] = q;
+            }
+        } else if (strata_op_from_name(name, &op) != STRATA_OK || op == STRATA_OP_QUANTILE) {
+            cli_error(a->cmd,
+                      "unknown op '%s' (expected mean, sum, min, max, std, var, count, "
+                      "median or pQ, a quantile: p10, p50, p2.5)",
+                      name);
+            rc = EXIT_USAGE;
+            break;
+        }
+        bool dup = false;
+        for (size_t k = 0; k < a->nops; k++) {
+            dup = dup || a->ops[k] == op;
+        }
+        if (!dup) {
+            a->ops[a->nops++] = op;
+        }
+    }
+    sl_free(&l);
+    a->ro.quantiles = a->q;
+    a->ro.nquantiles = a->nq;
+    return rc;
+}
+
+/* Files a run writes per group: one per op, one per quantile. */
+static size_t outputs_per_group(const reduce_args *a) {
+    size_t n = a->nq;
+    for (size_t i = 0; i < a->nops; i++) {
+        n += a->ops[i] != STRATA_OP_QUANTILE;
+    }
+    return n;
+}
+
+/* Output i of a group (in the order of outputs_per_group): its op name and path. */
+static const char *output_at(const reduce_args *a, const strata_result *r, size_t g, size_t i,
+                             char *name, size_t len) {
+    for (size_t k = 0; k < a->nops; k++) {
+        if (a->ops[k] == STRATA_OP_QUANTILE) {
+            continue;
+        }
+        if (i-- == 0) {
+            snprintf(name, len, "%s", strata_op_name(a->ops[k]));
+            return strata_result_path(r, g, a->ops[k]);
+        }
+    }
+    strata_quantile_name(a->q[i], name, len);
+    return strata_result_quantile_path(r, g, i);
+}
+
 static int parse_option(void *ctx, int opt, const char *arg) {
     reduce_args *a = ctx;
     const char *cmd = a->cmd;
     switch (opt) {
     case OPT_OP:
-        return parse_ops(cmd, arg, a->ops, &a->nops) ? 0 : EXIT_USAGE;
+        return parse_op_list(a, arg);
+    case OPT_QUANTILE_METHOD:
+        if (strata_quantile_method_from_name(arg, &a->ro.quantile_method) != STRATA_OK) {
+            cli_error(cmd,
+                      "--quantile-method takes linear, lower, higher, nearest or midpoint, "
+                      "not '%s'",
+                      arg);
+            return EXIT_USAGE;
+        }
+        return 0;
+    case OPT_MEMORY: {
+        int mb;
+        if (!parse_int(arg, &mb) || mb < 1) {
+            cli_error(cmd, "--memory takes a number of MiB >= 1, not '%s'", arg);
+            return EXIT_USAGE;
+        }
+        a->ro.memory_mb = (size_t)mb;
+        return 0;
+    }
     case OPT_SKIPNA:
         a->ro.skipna = 1;
         return 0;
@@ -117,18 +234,21 @@ static int parse_option(void *ctx, int opt, const char *arg) {
 }
 
 static int parse_args(const char *cmd, int argc, char **argv, reduce_args *a) {
-    static const struct option longopts[] = {SOURCE_LONG_OPTIONS,
-                                             {"op", required_argument, NULL, OPT_OP},
-                                             {"skipna", no_argument, NULL, OPT_SKIPNA},
-                                             {"no-skipna", no_argument, NULL, OPT_NO_SKIPNA},
-                                             {"ddof", required_argument, NULL, OPT_DDOF},
-                                             {"dtype", required_argument, NULL, OPT_DTYPE},
-                                             {"output", required_argument, NULL, 'o'},
-                                             {"by", required_argument, NULL, OPT_BY},
-                                             {"labels", required_argument, NULL, OPT_LABELS},
-                                             {"compress", required_argument, NULL, OPT_COMPRESS},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {0}};
+    static const struct option longopts[] = {
+        SOURCE_LONG_OPTIONS,
+        {"op", required_argument, NULL, OPT_OP},
+        {"skipna", no_argument, NULL, OPT_SKIPNA},
+        {"no-skipna", no_argument, NULL, OPT_NO_SKIPNA},
+        {"ddof", required_argument, NULL, OPT_DDOF},
+        {"dtype", required_argument, NULL, OPT_DTYPE},
+        {"output", required_argument, NULL, 'o'},
+        {"by", required_argument, NULL, OPT_BY},
+        {"labels", required_argument, NULL, OPT_LABELS},
+        {"compress", required_argument, NULL, OPT_COMPRESS},
+        {"quantile-method", required_argument, NULL, OPT_QUANTILE_METHOD},
+        {"memory", required_argument, NULL, OPT_MEMORY},
+        {"help", no_argument, NULL, 'h'},
+        {0}};
     memset(a, 0, sizeof *a);
     a->cmd = cmd;
     strata_reduce_opts_init(&a->ro);
@@ -183,16 +303,17 @@ int cmd_reduce(int argc, char **argv) {
     } else if (!rc && (a.nops == 0 || !a.out || !a.out[0])) {
         cli_error("reduce", "needs --op and -o OUT (see strata reduce --help)");
         rc = EXIT_USAGE;
-    } else if (!rc && a.nops > 1 && !strstr(a.out, "{op}")) {
+    } else if (!rc && outputs_per_group(&a) > 1 && !strstr(a.out, "{op}")) {
         cli_error("reduce", "several ops need {op} in the output name, e.g. -o out_{op}.tif");
         rc = EXIT_USAGE;
     } else if (!rc) {
         strata_collection *c = open_shared_source("reduce", &a.so);
         strata_result *r = NULL;
         rc = c ? run_job("reduce", &a, c, NULL, a.out, &r) : source_fail_code(&a.so);
-        for (size_t i = 0; !rc && i < a.nops; i++) {
+        for (size_t i = 0; !rc && i < outputs_per_group(&a); i++) {
+            char name[64];
             if (!a.so.quiet && dist_rank() == 0) {
-                printf("wrote %s\n", strata_result_path(r, 0, a.ops[i]));
+                printf("wrote %s\n", output_at(&a, r, 0, i, name, sizeof name));
             }
         }
         strata_result_free(r);
@@ -269,14 +390,16 @@ static const char *base_name(const char *path) {
 /* index.json is written last, under a temporary name: its presence means the run ended. */
 static int write_index(const reduce_args *a, const char *dir, const strata_result *r) {
     json_t *groups = json_array(), *ops = json_array();
-    for (size_t i = 0; i < a->nops; i++) {
-        json_array_append_new(ops, json_string(strata_op_name(a->ops[i])));
+    char name[64];
+    for (size_t i = 0; i < outputs_per_group(a); i++) {
+        output_at(a, r, 0, i, name, sizeof name);
+        json_array_append_new(ops, json_string(name));
     }
     for (size_t g = 0; g < strata_result_groups(r); g++) {
         json_t *files = json_object();
-        for (size_t i = 0; i < a->nops; i++) {
-            json_object_set_new(files, strata_op_name(a->ops[i]),
-                                json_string(base_name(strata_result_path(r, g, a->ops[i]))));
+        for (size_t i = 0; i < outputs_per_group(a); i++) {
+            const char *path = output_at(a, r, g, i, name, sizeof name);
+            json_object_set_new(files, name, json_string(base_name(path)));
         }
         json_array_append_new(groups, json_pack("{s:s,s:I,s:o}", "label", strata_result_label(r, g),
                                                 "count", (json_int_t)strata_result_group_size(r, g),
@@ -332,7 +455,8 @@ static int groupby_run(reduce_args *a) {
     string_list labels = {0};
     strata_result *r = NULL;
     char pattern[4096];
-    snprintf(pattern, sizeof pattern, "%s/{label}%s.tif", a->out, a->nops > 1 ? "_{op}" : "");
+    snprintf(pattern, sizeof pattern, "%s/{label}%s.tif", a->out,
+             outputs_per_group(a) > 1 ? "_{op}" : "");
     bool made = false;
     int rc = group_labels(a, c, &labels);
     if (!rc) {
@@ -347,10 +471,11 @@ static int groupby_run(reduce_args *a) {
     if (!rc && dist_rank() == 0) {
         rc = write_index(a, a->out, r);
     }
+    char name[64];
     for (size_t g = 0; !rc && !a->so.quiet && dist_rank() == 0 && g < strata_result_groups(r);
          g++) {
         printf("%-10s %4zu timesteps -> %s\n", strata_result_label(r, g),
-               strata_result_group_size(r, g), strata_result_path(r, g, a->ops[0]));
+               strata_result_group_size(r, g), output_at(a, r, g, 0, name, sizeof name));
     }
     strata_result_free(r);
     sl_free(&labels);

@@ -91,9 +91,16 @@ static void or_bytes_to_root(void *data, size_t n) {
 
 bool dist_merge_result(strata_result *r, const strata_op *ops, size_t nops) {
     for (size_t g = 0; g < strata_result_groups(r); g++) {
-        for (size_t i = 0; i < nops; i++) {
+        size_t nq = strata_result_quantiles(r, NULL);
+        for (size_t i = 0; i < nops + nq; i++) {
             strata_array a;
-            if (strata_result_array(r, g, ops[i], &a) != STRATA_OK) {
+            /* Quantiles come after the ops, one array each. */
+            bool quantile = i >= nops;
+            if (!quantile && ops[i] == STRATA_OP_QUANTILE) {
+                continue;
+            }
+            if ((quantile ? strata_result_quantile_array(r, g, i - nops, &a)
+                          : strata_result_array(r, g, ops[i], &a)) != STRATA_OK) {
                 return false;
             }
             /* The arrays belong to the result; ranks fill in the tiles they computed. */
