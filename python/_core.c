@@ -420,25 +420,49 @@ static PyObject *array_of(const strata_array *ar) {
     return (PyObject *)a;
 }
 
-/* reduce(ops, skipna, ddof, labels or None, part_index, part_count, threads)
- * -> [(label or None, group size, {op: (ndarray, nodata)}), ...], groups in first-seen order. */
+/* reduce(ops, skipna, ddof, labels or None, part_index, part_count, threads[, quantiles,
+ * method]) -> [(label or None, group size, {op: (ndarray, nodata)}), ...], groups in
+ * first-seen order. Quantile k of quantiles (each in [0, 1]) is keyed "quantile:k". */
 static PyObject *coll_reduce(PyObject *self, PyObject *args) {
     strata_collection *c = ((CollObject *)self)->c;
-    PyObject *opnames, *labels;
+    PyObject *opnames, *labels, *qseq = NULL;
+    const char *method = "linear";
     strata_reduce_opts o;
     strata_reduce_opts_init(&o);
-    if (!PyArg_ParseTuple(args, "OiiOiii", &opnames, &o.skipna, &o.ddof, &labels, &o.part_index,
-                          &o.part_count, &o.threads)) {
+    if (!PyArg_ParseTuple(args, "OiiOiii|Os", &opnames, &o.skipna, &o.ddof, &labels, &o.part_index,
+                          &o.part_count, &o.threads, &qseq, &method)) {
         return NULL;
+    }
+    double q[64];
+    Py_ssize_t nq = qseq && qseq != Py_None ? PySequence_Size(qseq) : 0;
+    if (nq < 0 || nq > (Py_ssize_t)(sizeof q / sizeof q[0])) {
+        PyErr_SetString(PyExc_ValueError, "reduce: at most 64 quantiles, as a sequence");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < nq; i++) {
+        PyObject *item = PySequence_GetItem(qseq, i);
+        q[i] = item ? PyFloat_AsDouble(item) : -1.0;
+        Py_XDECREF(item);
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    if (nq > 0) {
+        strata_status qst = strata_quantile_method_from_name(method, &o.quantile_method);
+        if (qst != STRATA_OK) {
+            return raise_status(qst);
+        }
+        o.quantiles = q;
+        o.nquantiles = (size_t)nq;
     }
     strlist names, lab = {0, NULL, NULL};
     if (strlist_from(opnames, "ops", &names) < 0) {
         return NULL;
     }
-    strata_op ops[STRATA_OP_COUNT_OF_OPS];
-    if (names.n < 1 || names.n > STRATA_OP_COUNT_OF_OPS) {
+    strata_op ops[STRATA_OP_COUNT_OF_OPS + 1];
+    if (names.n + (nq > 0) < 1 || names.n > STRATA_OP_COUNT_OF_OPS) {
         strlist_free(&names);
-        PyErr_SetString(PyExc_ValueError, "reduce: between 1 and 8 ops");
+        PyErr_SetString(PyExc_ValueError, "reduce: at least one op, each at most once");
         return NULL;
     }
     for (Py_ssize_t i = 0; i < names.n; i++) {
@@ -461,14 +485,17 @@ static PyObject *coll_reduce(PyObject *self, PyObject *args) {
             return NULL;
         }
     }
+    size_t nops = (size_t)names.n;
+    if (nq > 0) {
+        ops[nops++] = STRATA_OP_QUANTILE;
+    }
     cancel_ctx k = {NULL, 0};
     o.progress = check_signals;
     o.progress_user = &k;
     strata_result *r = NULL;
     k.ts = PyEval_SaveThread();
-    strata_status st = labels == Py_None
-                           ? strata_reduce(c, ops, (size_t)names.n, &o, &r)
-                           : strata_groupby(c, lab.items, ops, (size_t)names.n, &o, &r);
+    strata_status st = labels == Py_None ? strata_reduce(c, ops, nops, &o, &r)
+                                         : strata_groupby(c, lab.items, ops, nops, &o, &r);
     PyObject *out = finish_call(&k, st);
     strlist_free(&lab);
     if (!out) {
@@ -480,10 +507,16 @@ static PyObject *coll_reduce(PyObject *self, PyObject *args) {
     out = PyList_New((Py_ssize_t)ng);
     for (size_t g = 0; out && g < ng; g++) {
         PyObject *arrays = PyDict_New(), *item = NULL;
-        for (Py_ssize_t i = 0; arrays && i < names.n; i++) {
+        for (Py_ssize_t i = 0; arrays && i < names.n + nq; i++) {
             strata_array ar;
             PyObject *a = NULL;
-            if (strata_result_array(r, g, ops[i], &ar) != STRATA_OK) {
+            char qkey[32];
+            snprintf(qkey, sizeof qkey, "quantile:%zd", i - names.n);
+            const char *key = i < names.n ? names.items[i] : qkey;
+            strata_status ast =
+                i < names.n ? strata_result_array(r, g, ops[i], &ar)
+                            : strata_result_quantile_array(r, g, (size_t)(i - names.n), &ar);
+            if (ast != STRATA_OK) {
                 raise_status(STRATA_ERR_INVALID_ARG);
             } else {
                 a = array_of(&ar);
@@ -494,7 +527,7 @@ static PyObject *coll_reduce(PyObject *self, PyObject *args) {
                                : NULL;
             Py_XDECREF(a);
             a = pair;
-            if (!a || PyDict_SetItemString(arrays, names.items[i], a) < 0) {
+            if (!a || PyDict_SetItemString(arrays, key, a) < 0) {
                 Py_XDECREF(a);
                 Py_CLEAR(arrays);
                 break;

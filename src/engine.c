@@ -267,7 +267,7 @@ static size_t value_slot(const job *j, size_t o) {
  * fields are in a. */
 static strata_status finish_group(job *j, worker_state *w, const st_acc *a, int slot, size_t g,
                                   const st_rect *r) {
-    st_finish_ctx fc = {j->skipna, j->ddof, g, j->group_of, w->gather};
+    st_finish_ctx fc = {j->skipna, j->ddof};
     const strata_meta *m = j->c->meta;
     for (int op = 0; op < STRATA_OP_COUNT_OF_OPS; op++) {
         for (int b = 0; j->ops[op] && !is_value_op(op) && b < m->bands; b++) {

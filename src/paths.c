@@ -106,8 +106,8 @@ static const file_id *find_id(const file_id *ids, size_t n, const char *path) {
 
 strata_status st_guard_outputs(const char *const *inputs, size_t nin, const char *const *outs,
                                size_t nout) {
-    file_id *ids;
-    size_t nids;
+    file_id *ids = NULL;
+    size_t nids = 0;
     ST_TRY(input_ids(inputs, nin, &ids, &nids));
     strata_status st = STRATA_OK;
     for (size_t i = 0; i < nout && st == STRATA_OK; i++) {

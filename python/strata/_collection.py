@@ -57,8 +57,10 @@ def _read_block(src, t0, nt, b0, nb, r0, nr, c0, nc):
     return src.core.read(t0, nt, b0, nb, r0, nr, c0, nc)
 
 
-def _reduce_part(json_text, ops, skipna, ddof, labels, part_index, part_count):
-    return _core_of(json_text).reduce(list(ops), skipna, ddof, labels, part_index, part_count, 0)
+def _reduce_part(json_text, ops, skipna, ddof, labels, part_index, part_count, quantiles=(),
+                 method="linear"):
+    return _core_of(json_text).reduce(list(ops), skipna, ddof, labels, part_index, part_count, 0,
+                                      list(quantiles), method)
 
 
 def _write_zarr(src, path, mode):
@@ -73,7 +75,7 @@ def _from_json(json_text):
 
 def _out_dtype(op, src):
     """numpy's nan-reduction result type for a source type."""
-    if op in ("mean", "std", "var", "median"):
+    if op in ("mean", "std", "var", "median") or op.startswith("quantile:"):
         return np.dtype(np.float32) if src == np.float32 else np.dtype(np.float64)
     if op == "sum":
         if src.kind == "f":
@@ -301,14 +303,15 @@ class DatasetCollection:
 
     # ---- reductions (the C engine) --------------------------------------------------
 
-    def _reduce(self, ops, skipna, ddof, labels, client):
+    def _reduce(self, ops, skipna, ddof, labels, client, quantiles=(), method="linear"):
         _check_ops_args(skipna, ddof)
         if client is None:
-            return self._core.reduce(list(ops), int(skipna), int(ddof), labels, 0, 0, 0)
+            return self._core.reduce(list(ops), int(skipna), int(ddof), labels, 0, 0, 0,
+                                     list(quantiles), method)
         n = max(1, len(client.scheduler_info()["workers"]))
         text = self.to_json()
         futures = [client.submit(_reduce_part, text, tuple(ops), int(skipna), int(ddof), labels,
-                                 i, n, pure=False) for i in range(n)]
+                                 i, n, tuple(quantiles), method, pure=False) for i in range(n)]
         return _merge(client.gather(futures))
 
     def reduce(self, ops, *, skipna=True, ddof=0, client=None):
@@ -342,6 +345,16 @@ class DatasetCollection:
 
     def median(self, *, skipna=True, client=None):
         return self.reduce(["median"], skipna=skipna, client=client)["median"]
+
+    def quantile(self, q, *, skipna=True, method="linear", client=None):
+        """numpy.nanquantile(data, q, axis=0, method=method) per pixel, in one pass: (B, R, C)
+        for a scalar q, (len(q), B, R, C) for a sequence. q in [0, 1]; method one of linear,
+        lower, higher, nearest, midpoint."""
+        qs, scalar = _quantile_list(q, method)
+        (_, _, arrays), = self._reduce([], skipna, 0, None, client, qs, method)
+        out = [_finish("quantile:%d" % k, arrays["quantile:%d" % k], self.dtype)
+               for k in range(len(qs))]
+        return out[0] if scalar else np.stack(out)
 
     def groupby(self, labels):
         """Per-timestep labels → an object whose reductions return {label: ndarray}."""
@@ -429,6 +442,38 @@ class GroupBy:
 
     def median(self, *, skipna=True, client=None):
         return self.reduce(["median"], skipna=skipna, client=client)["median"]
+
+    def quantile(self, q, *, skipna=True, method="linear", client=None):
+        """{label: numpy.nanquantile(group, q, axis=0, method=method)}, in one pass."""
+        qs, scalar = _quantile_list(q, method)
+        src = self._cube.dtype
+        res = self._cube._reduce([], skipna, 0, self._codes, client, qs, method)
+        by_code = {label: arrays for label, _, arrays in res}
+        out = {}
+        for i, key in enumerate(self._keys):
+            arrays = by_code[str(i)]
+            per_q = [_finish("quantile:%d" % k, arrays["quantile:%d" % k], src)
+                     for k in range(len(qs))]
+            out[key] = per_q[0] if scalar else np.stack(per_q)
+        return out
+
+
+_QUANTILE_METHODS = ("linear", "lower", "higher", "nearest", "midpoint")
+
+
+def _quantile_list(q, method):
+    """q as a list of floats in [0, 1], and whether it was a scalar."""
+    if method not in _QUANTILE_METHODS:
+        raise ValueError("unknown quantile method %r (one of %s)"
+                         % (method, ", ".join(_QUANTILE_METHODS)))
+    scalar = np.ndim(q) == 0
+    qs = [float(v) for v in np.atleast_1d(np.asarray(q, dtype=float))]
+    if not qs:
+        raise ValueError("quantile: at least one q is needed")
+    for v in qs:
+        if not 0.0 <= v <= 1.0:
+            raise ValueError("quantile: q must be in [0, 1], not %r" % v)
+    return qs, scalar
 
 
 def _op_list(ops):
