@@ -6,45 +6,7 @@
 # Needs: STRATA_CLI (the binary), PYTHON (with osgeo), gdal_create from gdal-bin.
 set -u
 
-STRATA=${STRATA_CLI:?set STRATA_CLI to the strata binary}
-PY=${PYTHON:-/usr/bin/python3}
-PASS=0
-FAIL=0
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/strata-cli-XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-OUT="$WORK/stdout"
-ERR="$WORK/stderr"
-
-ok() { PASS=$((PASS + 1)); echo "ok - $1"; }
-not_ok() {
-  FAIL=$((FAIL + 1))
-  echo "not ok - $1"
-  shift
-  for line in "$@"; do echo "    $line"; done
-  if [ -s "$ERR" ]; then sed 's/^/    stderr: /' "$ERR" | head -n 8; fi
-}
-
-# run CMD...: runs strata with stdout/stderr captured; sets RC.
-run() {
-  "$STRATA" "$@" >"$OUT" 2>"$ERR"
-  RC=$?
-}
-
-# expect_rc CODE DESCRIPTION ARGS...: runs strata ARGS and checks the exit code.
-expect_rc() {
-  local want=$1 desc=$2
-  shift 2
-  run "$@"
-  if [ "$RC" -eq "$want" ]; then ok "$desc (exit $want)"; else not_ok "$desc" "exit $RC, expected $want: strata $*"; fi
-}
-
-# expect_stderr_has TEXT DESCRIPTION
-expect_stderr_has() {
-  if grep -qF -- "$1" "$ERR"; then ok "$2"; else not_ok "$2" "stderr lacks '$1'"; fi
-}
-expect_stdout_has() {
-  if grep -qF -- "$1" "$OUT"; then ok "$2"; else not_ok "$2" "stdout lacks '$1'" "stdout: $(head -c 300 "$OUT")"; fi
-}
+source "$(dirname "$0")/lib/harness.sh" cli
 
 # expect_no_outputs DIR DESCRIPTION: nothing but the inputs in DIR (no .tif nor .part).
 expect_no_files() {
@@ -324,5 +286,4 @@ expect_stderr_has "z_size.tif" "groupby names the misaligned file"
 left=$(find "$WORK/g4" -type f 2>/dev/null)
 if [ -z "$left" ]; then ok "failed groupby leaves no files"; else not_ok "failed groupby leaves no files" "$left"; fi
 
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+finish

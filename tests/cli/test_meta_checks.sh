@@ -11,32 +11,11 @@
 # Needs: STRATA_CLI (the binary), PYTHON (with osgeo, numpy, zarr).
 set -u
 
-STRATA=${STRATA_CLI:?set STRATA_CLI to the strata binary}
-PY=${PYTHON:-/usr/bin/python3}
-PASS=0
-FAIL=0
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/strata-metachecks-XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-OUT="$WORK/stdout"
-ERR="$WORK/stderr"
+source "$(dirname "$0")/lib/harness.sh" metachecks
 
-ok() { PASS=$((PASS + 1)); echo "ok - $1"; }
-not_ok() {
-  FAIL=$((FAIL + 1))
-  echo "not ok - $1"
-  shift
-  for line in "$@"; do echo "    $line"; done
-  if [ -s "$ERR" ]; then sed 's/^/    stderr: /' "$ERR" | head -n 8; fi
-}
-run() {
-  "$STRATA" "$@" >"$OUT" 2>"$ERR"
-  RC=$?
-}
-expect_rc() {
+# check_rc CODE DESCRIPTION: checks the exit code of the command just run (RC).
+check_rc() {
   if [ "$RC" -eq "$1" ]; then ok "$2 (exit $1)"; else not_ok "$2" "exit $RC, expected $1"; fi
-}
-expect_stderr_has() {
-  if grep -qiF -- "$1" "$ERR"; then ok "$2"; else not_ok "$2" "stderr lacks '$1'"; fi
 }
 
 cd "$WORK" || exit 1
@@ -69,18 +48,18 @@ PYEOF
 sums_before=$(sha256sum a.tif b.tif b2.tif)
 
 run reduce --op min,count -o 'out_{op}.tif' a.tif b2.tif
-expect_rc 1 "reduce refuses a file of another nodata"
+check_rc 1 "reduce refuses a file of another nodata"
 expect_stderr_has "b2.tif: band 1 nodata is -1000000, the template has -9999" \
   "the message names the file and both nodata values"
 if ls out_* >/dev/null 2>&1; then not_ok "no output left" "$(ls out_*)"; else ok "no output left"; fi
 run info --check a.tif b2.tif
-expect_rc 1 "info --check reports the nodata difference"
+check_rc 1 "info --check reports the nodata difference"
 expect_stderr_has "b2.tif: band 1 nodata is -1000000" "info --check names the file and values"
 run to-zarr -o s.zarr a.tif b2.tif
-expect_rc 1 "to-zarr refuses a file of another nodata"
+check_rc 1 "to-zarr refuses a file of another nodata"
 expect_stderr_has "b2.tif: band 1 nodata is -1000000" "to-zarr names the file and values"
 run reduce --op min,count -o 'out_{op}.tif' b2.tif a.tif
-expect_rc 1 "refused whichever file is the template"
+check_rc 1 "refused whichever file is the template"
 expect_stderr_has "a.tif: band 1 nodata is -9999, the template has -1000000" \
   "the message names the other file"
 if [ "$sums_before" = "$(sha256sum a.tif b.tif b2.tif)" ]; then ok "inputs unchanged"; else
@@ -88,7 +67,7 @@ if [ "$sums_before" = "$(sha256sum a.tif b.tif b2.tif)" ]; then ok "inputs uncha
 
 # The same nodata: min and count are numpy's.
 run reduce --op min,count -o 'out_{op}.tif' a.tif b.tif
-expect_rc 0 "files of the same nodata"
+check_rc 0 "files of the same nodata"
 if "$PY" - <<'PYEOF'; then ok "min and count equal numpy's"; else not_ok "min and count equal numpy's"; fi
 import numpy as np
 from osgeo import gdal
@@ -125,7 +104,7 @@ PYEOF
 # 100 files, 8 threads, 16-pixel chunks (every thread reads many files per tile), 48 descriptors.
 (ulimit -n 48 && "$STRATA" to-zarr --threads 8 --chunks 1,1,16,16 -o m.zarr many/*.tif) >"$OUT" 2>"$ERR"
 RC=$?
-expect_rc 0 "to-zarr of 100 files at ulimit -n 48, 8 threads"
+check_rc 0 "to-zarr of 100 files at ulimit -n 48, 8 threads"
 if "$PY" - <<'PYEOF'; then ok "the store holds the files' values"; else not_ok "the store holds the files' values"; fi
 import glob
 import numpy as np
@@ -137,10 +116,10 @@ assert np.array_equal(got.reshape(want.shape), want), "values"
 PYEOF
 (ulimit -n 48 && "$STRATA" read-all --threads 8 many/*.tif) >"$OUT" 2>"$ERR"
 RC=$?
-expect_rc 0 "read-all of 100 files at ulimit -n 48, 8 threads"
+check_rc 0 "read-all of 100 files at ulimit -n 48, 8 threads"
 (ulimit -n 48 && "$STRATA" reduce --threads 8 --op max -o max.tif many/*.tif) >"$OUT" 2>"$ERR"
 RC=$?
-expect_rc 0 "reduce of 100 files at ulimit -n 48, 8 threads"
+check_rc 0 "reduce of 100 files at ulimit -n 48, 8 threads"
 if "$PY" - <<'PYEOF'; then ok "max equals numpy's"; else not_ok "max equals numpy's"; fi
 import glob
 import numpy as np
@@ -152,12 +131,11 @@ PYEOF
 # Too few descriptors for one file a thread: the message says the limit is the cause.
 (ulimit -n 12 && "$STRATA" read-all --threads 16 many/*.tif) >"$OUT" 2>"$ERR"
 RC=$?
-expect_rc 1 "read-all at ulimit -n 12, 16 threads fails"
+check_rc 1 "read-all at ulimit -n 12, 16 threads fails"
 expect_stderr_has "too many open files" "read-all says the open-file limit is the cause"
 (ulimit -n 12 && "$STRATA" to-zarr --threads 16 -o t.zarr many/*.tif) >"$OUT" 2>"$ERR"
 RC=$?
-expect_rc 1 "to-zarr at ulimit -n 12, 16 threads fails"
+check_rc 1 "to-zarr at ulimit -n 12, 16 threads fails"
 expect_stderr_has "too many open files" "to-zarr says the open-file limit is the cause"
 
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+finish

@@ -9,37 +9,9 @@
 # Needs: STRATA_CLI (the binary), PYTHON (numpy + osgeo), gdal_create and gdal_translate.
 set -u
 
-STRATA=${STRATA_CLI:?set STRATA_CLI to the strata binary}
-PY=${PYTHON:-/usr/bin/python3}
-PASS=0
-FAIL=0
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/strata-safety-XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-OUT="$WORK/stdout"
-ERR="$WORK/stderr"
+source "$(dirname "$0")/lib/harness.sh" safety
 cd "$WORK" || exit 99
 
-ok() { PASS=$((PASS + 1)); echo "ok - $1"; }
-not_ok() {
-  FAIL=$((FAIL + 1))
-  echo "not ok - $1"
-  shift
-  for line in "$@"; do echo "    $line"; done
-  if [ -s "$ERR" ]; then sed 's/^/    stderr: /' "$ERR" | head -n 8; fi
-}
-run() {
-  "$STRATA" "$@" >"$OUT" 2>"$ERR"
-  RC=$?
-}
-expect_rc() {
-  local want=$1 desc=$2
-  shift 2
-  run "$@"
-  if [ "$RC" -eq "$want" ]; then ok "$desc (exit $want)"; else not_ok "$desc" "exit $RC, expected $want: strata $*"; fi
-}
-expect_stderr_has() {
-  if grep -qF -- "$1" "$ERR"; then ok "$2"; else not_ok "$2" "stderr lacks '$1'"; fi
-}
 # inputs_intact DESCRIPTION: every fixture still has its checksum.
 inputs_intact() {
   if md5sum --quiet -c "$WORK/sums" >/dev/null 2>&1; then ok "$1: inputs unchanged"; else not_ok "$1: inputs unchanged" "$(md5sum -c "$WORK/sums" 2>&1 | grep -v ': OK$')"; fi
@@ -292,5 +264,4 @@ expect_rc 1 "kerchunk refuses a FIFO" kerchunk -o m.json "$A" pipe.tif
 expect_stderr_has "pipe.tif: is a FIFO" "kerchunk names the FIFO"
 inputs_intact "minor"
 
-echo "# $PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+finish
