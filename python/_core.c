@@ -243,6 +243,53 @@ static PyObject *core_from_stac(PyObject *mod, PyObject *args) {
     return st == STRATA_OK ? wrap(c) : raise_status(st);
 }
 
+/* stac_search(url, collections or None, bbox or None, datetime, query, filter, sortby, limit,
+ * max_items) -> the items found, as ItemCollection JSON text (strata_stac_search). */
+static PyObject *core_stac_search(PyObject *mod, PyObject *args) {
+    (void)mod;
+    const char *url, *datetime, *query, *filter, *sortby;
+    PyObject *collections, *bbox;
+    Py_ssize_t limit, max_items;
+    if (!PyArg_ParseTuple(args, "sOOzzzznn", &url, &collections, &bbox, &datetime, &query, &filter,
+                          &sortby, &limit, &max_items)) {
+        return NULL;
+    }
+    strata_stac_search_opts o;
+    strata_stac_search_opts_init(&o);
+    strlist cols = {0, NULL, NULL};
+    if (collections != Py_None) {
+        if (strlist_from(collections, "collections", &cols) < 0) {
+            return NULL;
+        }
+        o.collections = (const char *const *)cols.items;
+        o.ncollections = (size_t)cols.n;
+    }
+    if (bbox != Py_None) {
+        if (!PyArg_ParseTuple(bbox, "dddd", &o.bbox[0], &o.bbox[1], &o.bbox[2], &o.bbox[3])) {
+            strlist_free(&cols);
+            return NULL;
+        }
+        o.has_bbox = 1;
+    }
+    o.datetime = datetime;
+    o.query = query;
+    o.filter = filter;
+    o.sortby = sortby;
+    o.limit = (size_t)(limit > 0 ? limit : 0);
+    o.max_items = (size_t)(max_items > 0 ? max_items : 0);
+    char *json = NULL;
+    PyThreadState *ts = PyEval_SaveThread();
+    strata_status st = strata_stac_search(url, &o, &json);
+    PyEval_RestoreThread(ts);
+    strlist_free(&cols);
+    if (st != STRATA_OK) {
+        return raise_status(st);
+    }
+    PyObject *out = PyUnicode_FromString(json);
+    strata_free(json);
+    return out;
+}
+
 static PyObject *coll_to_json(PyObject *self, PyObject *unused) {
     (void)unused;
     char *json = NULL;
@@ -632,6 +679,7 @@ static PyMethodDef core_methods[] = {
     {"from_json", core_from_json, METH_VARARGS, "Collection from its JSON form."},
     {"from_stac", core_from_stac, METH_VARARGS, "Collection from STAC JSON items."},
     {"kerchunk", core_kerchunk, METH_VARARGS, "Writes a kerchunk index."},
+    {"stac_search", core_stac_search, METH_VARARGS, "Searches a STAC API: ItemCollection JSON."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef core_module = {PyModuleDef_HEAD_INIT, .m_name = "strata._core",

@@ -168,6 +168,34 @@ class DatasetCollection:
             core = _core.from_json(drop_times(core.to_json()))
         return cls(core)
 
+    @classmethod
+    def from_stac_search(cls, url, asset, *, collections=None, bbox=None, datetime=None,
+                         query=None, filter=None, sortby=None, limit=None, max_items=None,
+                         patch_url=None):
+        """A cube from the items a STAC API search returns, in the API's order.
+
+        url is the API's landing page or its /search endpoint; collections a list of ids;
+        bbox (minx, miny, maxx, maxy) in lon/lat; datetime an RFC 3339 instant or interval
+        ("2021-01-01/2021-06-30", ".." for an open end); query the query extension (a dict,
+        or terms such as "eo:cloud_cover<20"); filter a CQL2-JSON dict (filter extension);
+        sortby "[+|-]field[,...]"; limit the page size. Every page is followed (up to
+        max_items); 429, 5xx and timeouts are retried. Errors name the URL.
+        """
+        import json
+
+        if isinstance(collections, str):
+            collections = [collections]
+        if isinstance(query, dict):
+            query = json.dumps(query)
+        if isinstance(filter, dict):
+            filter = json.dumps(filter)
+        text = _core.stac_search(url, None if collections is None else list(collections),
+                                 None if bbox is None else tuple(float(v) for v in bbox),
+                                 datetime, query, filter, sortby, int(limit or 0),
+                                 int(max_items or 0))
+        items = json.loads(text)["features"]
+        return cls.from_stac(items, asset, patch_url=patch_url)
+
     # ---- pickling: the JSON form ----------------------------------------------------
 
     def to_json(self) -> str:
