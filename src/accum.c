@@ -157,10 +157,10 @@ static ST_INLINE double load_one(const void *src, strata_dtype dt, size_t i) {
  * a branch and the loop scalar. Without nodata, nd is NaN: never equal, so only NaN counts
  * as missing.
  * float32 values are tested and selected as floats, before they widen: one mask of 8 lanes
- * then serves 8 counts, and the sum and variance selects need no 64-bit masks (over a full
- * tile, two steps a pass: std 0.37 against 0.43 ns per pixel and step, mean 0.21 against
- * 0.29). A missing value stands in as K, whose difference to K is 0; a pixel not seeded yet
- * (K NaN) thus gets S1 NaN from missing values too, and seed_first_values puts it right. */
+ * then serves 8 counts, and the sum and variance selects need no 64-bit masks, which halves
+ * the mask work of the widest loops. A missing value stands in as K, whose difference to K is 0; a
+ * pixel not seeded yet (K NaN) thus gets S1 NaN from missing values too, and seed_first_values puts
+ * it right. */
 static ST_INLINE void update(const char *src, size_t sstride, int ns, strata_dtype dt, unsigned fl,
                              size_t n, double nd, uint32_t *restrict cnt, uint32_t *restrict miss,
                              double *restrict sum, double *restrict mn, double *restrict mx,
@@ -219,8 +219,9 @@ static ST_INLINE void update(const char *src, size_t sstride, int ns, strata_dty
     }
 }
 
-/* The kernel does not seed K (a pixel's K is its first valid value): seeding took nearly
- * half of the variance update (0.65 against 0.36 ns per pixel and step). A pixel whose K is
+/* The kernel does not seed K (a pixel's K is its first valid value): seeding in the loop
+ * costs a select per field and step for an event that happens once per pixel, and it was
+ * close to half of the variance update. A pixel whose K is
  * still NaN went through the call with S1 and S2 NaN. Without a valid value yet (count 0),
  * it stays so: the next seeding overwrites them, and st_acc_canonicalize zeroes a pixel that
  * never had one. If its first valid value came in this call, it is redone here from the
@@ -258,9 +259,9 @@ static ST_INLINE bool seed_first_values(const char *src, size_t sstride, size_t 
     return unset == todo;
 }
 
-/* Timesteps per pass over a sub-tile's accumulators, at most. Over a full 256x256 tile of
- * variance accumulators (1.8 MB, out of L2) the update took 0.41 ns per pixel and step with
- * 4 and 0.68 with 1 (one core of the benchmark machine, float32). */
+/* Timesteps per pass over a sub-tile's accumulators, at most. A full 256x256 tile of
+ * variance accumulators (1.8 MB) does not fit L2, so the update waits on its accumulators:
+ * taking several steps while they sit in registers divides that traffic by the steps. */
 enum { ST_STEPS = 4 };
 
 enum {
@@ -292,9 +293,8 @@ enum {
     }
 
 /* Steps are taken ST_STEPS at a time, then two, then one: a 512 KB batch holds two steps of
- * a 256x256 float32 tile (four of int16), and a two-step pass took 11% less time than two
- * one-step passes over a sub-tile (0.70 against 0.78 ns per pixel and step for std, 0.34
- * against 0.39 for mean, over a full tile). */
+ * a 256x256 float32 tile (four of int16), so the two-step pass is the common case and saves
+ * a second trip through the accumulators. */
 #define UPDATE_STEPS(dt, p, nsteps)                                                                \
     do {                                                                                           \
         size_t left_ = (nsteps);                                                                   \
@@ -497,8 +497,8 @@ void st_acc_finish(const st_acc *a, const st_finish_ctx *fc, strata_op op, int s
         break;
     }
     /* Selects, one loop per case, no short-circuit: with `miss &&` or `||` in the loop, the
-     * AVX2 clone loaded miss[i] with a masked load, which AMD cores run microcoded (15% of a
-     * 12-group run). */
+     * AVX2 clone loaded miss[i] with a masked load, which AMD cores run microcoded: slow
+     * enough to dominate the finish step of a many-group run. */
     const uint32_t *miss = count_at(a->miss, a, slot, b, 0);
     if (miss) {
         for (size_t i = 0; i < a->npx; i++) {

@@ -30,9 +30,9 @@ struct st_thread_cache {
     void *scratch;
     size_t scratch_size;
     /* libtiff reads a compressed block into a buffer of the handle, grown as larger blocks
-     * come. With a handle per file and dozens of files a thread (60 on stack A), those
-     * buffers (256 KB each there) outgrew the caches: every read copied into cold memory,
-     * and the growing copied and faulted more. The handles of a thread share this one. */
+     * come. With a handle per file and dozens of files a thread, those buffers together
+     * outgrow the caches: every read copies into cold memory, and the growing copies and
+     * faults more. The handles of a thread share this one. */
     void *raw;
     size_t raw_size;
     OGRSpatialReferenceH tmpl_srs; /* parsed once per thread: OSR objects are not shared */

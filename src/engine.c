@@ -10,8 +10,8 @@
 #include <string.h>
 
 /* Timesteps read before they are accumulated: a batch small enough to stay in L2 while its
- * sub-tiles stream through the accumulators (512 KB: two 256x256 float32 blocks; 2 MB, out
- * in L3, cost 3% more on stack A). */
+ * sub-tiles stream through the accumulators (512 KB: two 256x256 float32 blocks; a batch
+ * that spills to L3 is read back from there once per sub-tile). */
 enum { BATCH_BYTES = 512 << 10, MAX_BATCH = 32 };
 
 typedef struct tile_slot {
@@ -154,8 +154,8 @@ static strata_status read_batch(job *j, st_thread_cache *tc, void *dst_, const s
             dst += plane;
         }
         /* When this run reads one tile (or this rank's part is one tile), no other item reads
-         * these files: keeping them open only piles up handles and buffers (stack B, 1000
-         * small files, ran 8% faster this way). */
+         * these files: keeping them open only piles up handles and buffers, which shows on
+         * stacks of many small files. */
         for (size_t k = 0; j->plan.nitems <= j->plan.nsplit + j->plan.nfin && k < j->c->nsrc; k++) {
             st_cache_close(tc, t * j->c->nsrc + k);
         }

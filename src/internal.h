@@ -73,7 +73,7 @@ typedef struct st_geotags {
 
 struct strata_meta {
     /* The CRS. With crs_from set it is built on first use (st_meta_crs), from that file:
-     * building it goes through PROJ's database (13 ms), which a reduce to GeoTIFF, copying
+     * building it opens PROJ's database, a fixed cost that a reduce to GeoTIFF, copying
      * geotags, never needs. */
     int epsg;
     char *crs_wkt;       /* "" when none; NULL until built */

@@ -108,7 +108,7 @@ void st_output_nodata(const strata_meta *m, int band, strata_op op, strata_dtype
 }
 
 /* Float outputs get plain loops that the compiler vectorises: GDALCopyWords converts a value
- * at a time, and cost 2% of a 12-group run. A C cast rounds to nearest, as IEEE says (GDAL
+ * at a time, a cost paid on every output pixel. A C cast rounds to nearest, as IEEE says (GDAL
  * turns values just above FLT_MAX into infinity). Integer outputs keep GDAL's rounding and
  * clamping. */
 ST_AVX2_CLONE

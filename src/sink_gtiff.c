@@ -95,11 +95,10 @@ static void set_band_nodata(GDALRasterBandH h, strata_dtype dtype, double nd) {
 }
 
 /* GDAL creation options for a compression name; level 1 where there are levels: a reduce
- * writes its outputs once, and level 1 measured 10% less work for the whole run than
- * DEFLATE's default for the same size on noisy float data. ZSTD is the default: the same
- * size as DEFLATE with the float predictor at less than half its CPU (12-group climatology
- * on stack A: 2.3 s against 2.7 s), read by GDAL since 2.3 when built with zstd; DEFLATE
- * stays for other readers. */
+ * writes its outputs once, and on noisy float data (most of the gain is the predictor and
+ * the literals' entropy coding) higher levels cost CPU for hardly smaller files. ZSTD is the
+ * default: the size of DEFLATE with the float predictor at less than half its CPU, read by
+ * GDAL since 2.3 when built with zstd; DEFLATE stays for other readers. */
 static const struct {
     const char *name, *compress, *level;
     int codec; /* how workers encode it (tiff_block.h), or -1: GDAL does */
@@ -192,7 +191,7 @@ static strata_status create_file(gtiff_sink *s, strata_op op, const char *tmp, s
     const char *pred = st_dtype_is_float(dtype) ? "PREDICTOR=3" : "PREDICTOR=2";
     /* Band interleaving lets a block of one band be written alone (see write_blocks). Blocks
      * written whole by a pool of workers are compressed by the worker that writes them (GDAL's
-     * threads measured 1-2% slower: one more copy, more threads). A single writer (a result
+     * threads would add a copy and more threads than cores). A single writer (a result
      * written from memory) hands them to GDAL's threads, and a tile grid that does not follow
      * the blocks leaves them in GDAL's cache until close: NUM_THREADS spreads that
      * compression over the cores. */
