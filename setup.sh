@@ -54,10 +54,10 @@ python_cookbook() {
 run_tests() {
     build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE=address,undefined
     ctest --test-dir build-asan --output-on-failure -j"$(nproc)" --timeout 600
-    # The kerchunk TIFF and NetCDF3 header parsers under libFuzzer (clang), 20 s each.
+    # The parsers of outside text under libFuzzer (clang), 20 s each, one per core.
     build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_BUILD_FUZZERS=ON \
         -DCMAKE_C_COMPILER=clang -DSTRATA_BUILD_BENCH=OFF
-    ctest --test-dir build-fuzz --output-on-failure -L fuzz --timeout 600
+    ctest --test-dir build-fuzz --output-on-failure -L fuzz -j"$(nproc)" --timeout 600
     # Threaded tests again under ThreadSanitizer (it cannot share a build with ASan).
     build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE=thread \
         -DSTRATA_BUILD_BENCH=OFF
