@@ -118,7 +118,36 @@ def _check_ops_args(skipna, ddof):
         raise ValueError("ddof must be >= 0, not %d" % ddof)
 
 
-class DatasetCollection:
+class _Reductions:
+    """The single-op reductions, each one call of the class's reduce(ops, ...)."""
+
+    def mean(self, *, skipna=True, client=None):
+        return self.reduce(["mean"], skipna=skipna, client=client)["mean"]
+
+    def sum(self, *, skipna=True, client=None):
+        return self.reduce(["sum"], skipna=skipna, client=client)["sum"]
+
+    def min(self, *, skipna=True, client=None):
+        return self.reduce(["min"], skipna=skipna, client=client)["min"]
+
+    def max(self, *, skipna=True, client=None):
+        return self.reduce(["max"], skipna=skipna, client=client)["max"]
+
+    def std(self, *, skipna=True, ddof=0, client=None):
+        return self.reduce(["std"], skipna=skipna, ddof=ddof, client=client)["std"]
+
+    def var(self, *, skipna=True, ddof=0, client=None):
+        return self.reduce(["var"], skipna=skipna, ddof=ddof, client=client)["var"]
+
+    def count(self, *, client=None):
+        """Valid (not nodata, not NaN) values per pixel."""
+        return self.reduce(["count"], client=client)["count"]
+
+    def median(self, *, skipna=True, client=None):
+        return self.reduce(["median"], skipna=skipna, client=client)["median"]
+
+
+class DatasetCollection(_Reductions):
     """An ordered stack of aligned rasters as a lazy (time, band, row, col) cube.
 
     Build it with :meth:`from_files` or :meth:`from_stac`. Reductions run in the C engine
@@ -349,31 +378,6 @@ class DatasetCollection:
         (_, _, arrays), = self._reduce(ops, skipna, ddof, None, client)
         return {op: _finish(op, arrays[op], src) for op in ops}
 
-    def mean(self, *, skipna=True, client=None):
-        return self.reduce(["mean"], skipna=skipna, client=client)["mean"]
-
-    def sum(self, *, skipna=True, client=None):
-        return self.reduce(["sum"], skipna=skipna, client=client)["sum"]
-
-    def min(self, *, skipna=True, client=None):
-        return self.reduce(["min"], skipna=skipna, client=client)["min"]
-
-    def max(self, *, skipna=True, client=None):
-        return self.reduce(["max"], skipna=skipna, client=client)["max"]
-
-    def std(self, *, skipna=True, ddof=0, client=None):
-        return self.reduce(["std"], skipna=skipna, ddof=ddof, client=client)["std"]
-
-    def var(self, *, skipna=True, ddof=0, client=None):
-        return self.reduce(["var"], skipna=skipna, ddof=ddof, client=client)["var"]
-
-    def count(self, *, client=None):
-        """Valid (not nodata, not NaN) values per pixel."""
-        return self.reduce(["count"], client=client)["count"]
-
-    def median(self, *, skipna=True, client=None):
-        return self.reduce(["median"], skipna=skipna, client=client)["median"]
-
     def quantile(self, q, *, skipna=True, method="linear", client=None):
         """numpy.nanquantile(data, q, axis=0, method=method) per pixel, in one pass: (B, R, C)
         for a scalar q, (len(q), B, R, C) for a sequence. q in [0, 1]; method one of linear,
@@ -416,7 +420,7 @@ class DatasetCollection:
             return _json.load(f)
 
 
-class GroupBy:
+class GroupBy(_Reductions):
     """Grouped reductions: one pass in C, {label: ndarray (B, R, C)} in sorted label order."""
 
     def __init__(self, cube, labels):
@@ -446,30 +450,6 @@ class GroupBy:
         by_code = {label: arrays for label, _, arrays in res}
         return {op: {k: _finish(op, by_code[str(i)][op], src) for i, k in enumerate(self._keys)}
                 for op in ops}
-
-    def mean(self, *, skipna=True, client=None):
-        return self.reduce(["mean"], skipna=skipna, client=client)["mean"]
-
-    def sum(self, *, skipna=True, client=None):
-        return self.reduce(["sum"], skipna=skipna, client=client)["sum"]
-
-    def min(self, *, skipna=True, client=None):
-        return self.reduce(["min"], skipna=skipna, client=client)["min"]
-
-    def max(self, *, skipna=True, client=None):
-        return self.reduce(["max"], skipna=skipna, client=client)["max"]
-
-    def std(self, *, skipna=True, ddof=0, client=None):
-        return self.reduce(["std"], skipna=skipna, ddof=ddof, client=client)["std"]
-
-    def var(self, *, skipna=True, ddof=0, client=None):
-        return self.reduce(["var"], skipna=skipna, ddof=ddof, client=client)["var"]
-
-    def count(self, *, client=None):
-        return self.reduce(["count"], client=client)["count"]
-
-    def median(self, *, skipna=True, client=None):
-        return self.reduce(["median"], skipna=skipna, client=client)["median"]
 
     def quantile(self, q, *, skipna=True, method="linear", client=None):
         """{label: numpy.nanquantile(group, q, axis=0, method=method)}, in one pass."""
