@@ -1,6 +1,7 @@
 /* strata's data types and their GDAL and numpy names. */
 #include "internal.h"
 
+#include <math.h>
 #include <string.h>
 #include <strings.h>
 
@@ -73,4 +74,53 @@ strata_dtype st_dtype_from_gdal(GDALDataType type) {
 
 bool st_dtype_is_float(strata_dtype dtype) {
     return dtype == STRATA_FLOAT32 || dtype == STRATA_FLOAT64;
+}
+
+double st_dtype_min(strata_dtype dtype) {
+    switch (dtype) {
+    case STRATA_INT8:
+        return -128;
+    case STRATA_INT16:
+        return -32768;
+    case STRATA_INT32:
+        return -2147483648.0;
+    case STRATA_INT64:
+        return -9223372036854775808.0;
+    default:
+        return 0;
+    }
+}
+
+double st_dtype_max(strata_dtype dtype) {
+    switch (dtype) {
+    case STRATA_UINT8:
+        return 255;
+    case STRATA_INT8:
+        return 127;
+    case STRATA_UINT16:
+        return 65535;
+    case STRATA_INT16:
+        return 32767;
+    case STRATA_UINT32:
+        return 4294967295.0;
+    case STRATA_INT32:
+        return 2147483647.0;
+    default:
+        return 9223372036854775807.0; /* as a double: 2^63, which st_dtype_holds excludes */
+    }
+}
+
+bool st_dtype_holds(strata_dtype dtype, double v) {
+    if (dtype == STRATA_FLOAT32) {
+        return isnan(v) || (double)(float)v == v;
+    }
+    if (dtype == STRATA_FLOAT64 || dtype == STRATA_DTYPE_UNKNOWN) {
+        return true;
+    }
+    bool below_max = dtype == STRATA_INT64 ? v < 9223372036854775808.0 : v <= st_dtype_max(dtype);
+    return v >= st_dtype_min(dtype) && below_max && v == floor(v);
+}
+
+double st_dtype_sentinel(strata_dtype dtype) {
+    return st_dtype_min(dtype) < 0 ? st_dtype_min(dtype) : st_dtype_max(dtype);
 }

@@ -15,49 +15,9 @@ static bool is_small(strata_dtype t) {
     return t == STRATA_UINT8 || t == STRATA_INT8 || t == STRATA_UINT16 || t == STRATA_INT16;
 }
 
-static double type_min(strata_dtype t) {
-    switch (t) {
-    case STRATA_INT8:
-        return -128;
-    case STRATA_INT16:
-        return -32768;
-    case STRATA_INT32:
-        return -2147483648.0;
-    case STRATA_INT64:
-        return -9223372036854775808.0;
-    default:
-        return 0;
-    }
-}
-
-static double type_max(strata_dtype t) {
-    switch (t) {
-    case STRATA_UINT8:
-        return 255;
-    case STRATA_INT8:
-        return 127;
-    case STRATA_UINT16:
-        return 65535;
-    case STRATA_INT16:
-        return 32767;
-    case STRATA_UINT32:
-        return 4294967295.0;
-    case STRATA_INT32:
-        return 2147483647.0;
-    default:
-        return 9223372036854775807.0;
-    }
-}
-
-/* The value least likely to be data: the most negative for signed types, the largest for
- * unsigned ones. */
-static double sentinel(strata_dtype t) {
-    return type_min(t) < 0 ? type_min(t) : type_max(t);
-}
-
 /* One step from the sentinel into the type's range. */
 static double inward(strata_dtype t) {
-    return type_min(t) < 0 ? 1 : -1;
+    return st_dtype_min(t) < 0 ? 1 : -1;
 }
 
 /* The type a full type widens to; its sentinel cannot be one of the narrower type's values. */
@@ -79,10 +39,6 @@ static strata_dtype wider(strata_dtype t) {
     }
 }
 
-static bool fits_int(strata_dtype t, double v) {
-    return v >= type_min(t) && v <= type_max(t) && v == floor(v);
-}
-
 strata_status st_fill_init(st_fill *f, const strata_meta *m, strata_op op, strata_dtype out) {
     memset(f, 0, sizeof *f);
     f->dtype = out;
@@ -98,13 +54,13 @@ strata_status st_fill_init(st_fill *f, const strata_meta *m, strata_op op, strat
         same = same && m->has_nodata[b] == m->has_nodata[0] && m->nodata[b] == m->nodata[0];
     }
     if ((op == STRATA_OP_MIN || op == STRATA_OP_MAX) && same && m->has_nodata[0] &&
-        fits_int(out, m->nodata[0])) {
+        st_dtype_holds(out, m->nodata[0])) {
         return STRATA_OK;
     }
     f->tracked = true;
-    f->value = sentinel(out);
+    f->value = st_dtype_sentinel(out);
     if (is_small(out)) {
-        size_t n = (size_t)(type_max(out) - type_min(out)) + 1;
+        size_t n = (size_t)(st_dtype_max(out) - st_dtype_min(out)) + 1;
         if (!(f->seen = st_calloc((n + 63) / 64, sizeof *f->seen))) {
             return st_nomem("output values seen");
         }
@@ -134,7 +90,7 @@ strata_status st_fill_note(st_fill *f, int band, const st_rect *r, const double 
     if (!f->tracked) {
         return STRATA_OK;
     }
-    double lo = type_min(f->dtype);
+    double lo = st_dtype_min(f->dtype);
     double step = inward(f->dtype);
     for (int row = 0; row < r->nrows; row++) {
         const double *v = values + (size_t)row * r->ncols;
@@ -183,7 +139,7 @@ void st_fill_resolve(const st_fill *f, strata_dtype *dtype, int *has, double *va
     *has = 1;
     double step = inward(f->dtype);
     if (f->seen) {
-        double lo = type_min(f->dtype), n = type_max(f->dtype) - lo + 1;
+        double lo = st_dtype_min(f->dtype), n = st_dtype_max(f->dtype) - lo + 1;
         for (double k = 0; k < n; k++) {
             double v = f->value + k * step;
             if (!get_bit(f->seen, (size_t)(v - lo))) {
@@ -204,7 +160,7 @@ void st_fill_resolve(const st_fill *f, strata_dtype *dtype, int *has, double *va
         return; /* nothing at or near the int64 sentinel (doubles there are 2048 apart) */
     }
     *dtype = wider(f->dtype);
-    *value = *dtype == STRATA_FLOAT64 ? NAN : sentinel(*dtype);
+    *value = *dtype == STRATA_FLOAT64 ? NAN : st_dtype_sentinel(*dtype);
     *patch = true;
 }
 

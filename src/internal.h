@@ -60,6 +60,15 @@ strata_status st_nomem(const char *what);
 GDALDataType st_dtype_to_gdal(strata_dtype dtype);
 strata_dtype st_dtype_from_gdal(GDALDataType type);
 bool st_dtype_is_float(strata_dtype dtype);
+/* The range of an integer type (0 and INT64's for the others). */
+double st_dtype_min(strata_dtype dtype);
+double st_dtype_max(strata_dtype dtype);
+/* 1 when v is exactly a value of dtype (NaN and every double for float64; a float32 value
+ * for float32; a whole number in range for integers). */
+bool st_dtype_holds(strata_dtype dtype, double v);
+/* An integer type's missing marker when the input gives none: the value least likely to be
+ * data (the most negative for signed types, the largest for unsigned ones). */
+double st_dtype_sentinel(strata_dtype dtype);
 
 /* ---- meta (meta.c) ------------------------------------------------------------------- */
 

@@ -47,46 +47,6 @@ strata_dtype st_out_dtype(const strata_meta *m, strata_op op) {
     return strata_op_dtype(op, m->dtype);
 }
 
-static bool fits(strata_dtype t, double v) {
-    switch (t) {
-    case STRATA_UINT8:
-        return v >= 0 && v <= 255 && v == floor(v);
-    case STRATA_UINT16:
-        return v >= 0 && v <= 65535 && v == floor(v);
-    case STRATA_INT16:
-        return v >= -32768 && v <= 32767 && v == floor(v);
-    case STRATA_UINT32:
-        return v >= 0 && v <= 4294967295.0 && v == floor(v);
-    case STRATA_INT32:
-        return v >= -2147483648.0 && v <= 2147483647.0 && v == floor(v);
-    case STRATA_INT64:
-        return v >= -9223372036854775808.0 && v < 9223372036854775808.0 && v == floor(v);
-    case STRATA_FLOAT32:
-        return isnan(v) || (double)(float)v == v;
-    default:
-        return true;
-    }
-}
-
-/* An integer type's missing marker when the input gives none: the value least likely to
- * be data (the most negative for signed types, the largest for unsigned). */
-static double int_sentinel(strata_dtype t) {
-    switch (t) {
-    case STRATA_UINT8:
-        return 255;
-    case STRATA_UINT16:
-        return 65535;
-    case STRATA_INT16:
-        return -32768;
-    case STRATA_UINT32:
-        return 4294967295.0;
-    case STRATA_INT32:
-        return -2147483648.0;
-    default:
-        return -9223372036854775808.0;
-    }
-}
-
 void st_output_nodata(const strata_meta *m, int band, strata_op op, strata_dtype out,
                       bool nan_floats, int *has, double *value) {
     double in_nd = m->nodata[band];
@@ -96,14 +56,14 @@ void st_output_nodata(const strata_meta *m, int band, strata_op op, strata_dtype
         *value = 0;
     } else if (st_dtype_is_float(out)) {
         /* The nodata of packed input is a packed value: unpacked results are on another scale. */
-        bool keep = !nan_floats && in_has && fits(out, in_nd) && !st_meta_packed(m);
+        bool keep = !nan_floats && in_has && st_dtype_holds(out, in_nd) && !st_meta_packed(m);
         for (int b = 0; b < m->bands; b++) {
             /* A GeoTIFF has one nodata for all its bands. */
             keep = keep && m->has_nodata[b] && m->nodata[b] == in_nd;
         }
         *value = keep ? in_nd : NAN;
     } else {
-        *value = (in_has && fits(out, in_nd)) ? in_nd : int_sentinel(out);
+        *value = (in_has && st_dtype_holds(out, in_nd)) ? in_nd : st_dtype_sentinel(out);
     }
 }
 
