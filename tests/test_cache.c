@@ -2,7 +2,7 @@
  * reading one collection at once (also run under ThreadSanitizer, label tsan). */
 #include "fixtures.h"
 #include "harness.h"
-#include "strata_testing.h"
+#include "common/strata_testing.h"
 
 #include <pthread.h>
 #include <stdint.h>

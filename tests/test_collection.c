@@ -2,7 +2,7 @@
  * labels derived from times, and the chunk grid. */
 #include "fixtures.h"
 #include "harness.h"
-#include "strata_testing.h"
+#include "common/strata_testing.h"
 
 #include <jansson.h>
 #include <sys/stat.h>

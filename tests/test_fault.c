@@ -5,7 +5,7 @@
  * same answer as an undisturbed one. */
 #include "fixtures.h"
 #include "harness.h"
-#include "strata_testing.h"
+#include "common/strata_testing.h"
 
 #include <dirent.h>
 #include <stdio.h>

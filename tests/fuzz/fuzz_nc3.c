@@ -1,6 +1,6 @@
 /* libFuzzer target: the NetCDF3 (CDF-1, CDF-2, CDF-5) header parser, on a memory buffer.
  * Any bytes must give STRATA_OK or an error, never a crash or a leak. */
-#include "kerchunk.h"
+#include "kerchunk/kerchunk.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

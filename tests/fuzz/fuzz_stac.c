@@ -1,7 +1,7 @@
 /* libFuzzer target: the STAC parser (stac_parse.c) on any bytes, then the item filters and the
  * href resolution it feeds. Must give STRATA_OK or an error, never a crash or a leak. The first
  * byte picks the asset keys, the second the filters, so one input explores several paths. */
-#include "stac.h"
+#include "stac/stac.h"
 
 #include <string.h>
 

@@ -2,7 +2,7 @@
  * numberMatched and the "next" link (relative hrefs joined to the page URL, POST bodies
  * merged into the last request's body). Must give STRATA_OK or an error, never a crash or a
  * leak. The first byte picks the page URL and the previous body. */
-#include "stac_search.h"
+#include "stac/stac_search.h"
 
 #include <string.h>
 

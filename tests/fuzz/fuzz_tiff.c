@@ -1,6 +1,6 @@
 /* libFuzzer target: the TIFF/BigTIFF header parser and the chunk layout built from it, on a
  * memory buffer. Any bytes must give STRATA_OK or an error, never a crash or a leak. */
-#include "kerchunk.h"
+#include "kerchunk/kerchunk.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

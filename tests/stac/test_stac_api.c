@@ -3,7 +3,7 @@
  * are compared with the same files read with strata_collection_from_files. */
 #include "fixtures.h"
 #include "harness.h"
-#include "strata_testing.h"
+#include "common/strata_testing.h"
 
 #include <stdio.h>
 
