@@ -1,5 +1,5 @@
 /* strata's data types and their GDAL and numpy names. */
-#include "internal.h"
+#include "common/common.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* Text encodings shared by the Zarr writer and the kerchunk indexer (which must not depend on
  * each other): base64, and doubles as Zarr JSON writes them. */
-#include "internal.h"
+#include "common/common.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -39,4 +39,8 @@ struct json_t *st_json_zarr_double(double v) {
         return json_string(v > 0 ? "Infinity" : "-Infinity");
     }
     return json_real(v);
+}
+
+char *st_json_dump(const void *jobj) {
+    return json_dumps(jobj, JSON_COMPACT | JSON_REAL_PRECISION(17));
 }

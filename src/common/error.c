@@ -1,5 +1,5 @@
 /* Per-thread error messages, status names, the allocation funnel, GDAL message capture. */
-#include "internal.h"
+#include "common/common.h"
 #include "common/strata_testing.h"
 
 #include <cpl_error.h>

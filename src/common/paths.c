@@ -1,7 +1,7 @@
 /* Safety of the paths a job reads and writes: an output never lands on an input, an input
  * that is not a file (a FIFO would block the open forever) is refused before anything
  * starts, and names that JSON cannot hold are refused with that reason. */
-#include "internal.h"
+#include "common/common.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -160,13 +160,4 @@ strata_status st_guard_store(const char *const *inputs, size_t nin, const char *
     }
     free(root);
     return st;
-}
-
-strata_status strata_collection_check_output(const strata_collection *c, const char *path) {
-    st_clear_error();
-    if (!c || !path || !path[0]) {
-        return st_fail(STRATA_ERR_INVALID_ARG,
-                       "strata_collection_check_output: NULL or empty path");
-    }
-    return st_guard_outputs((const char *const *)c->paths, c->n * c->nsrc, &path, 1);
 }

@@ -1,5 +1,5 @@
 /* ISO 8601 and file-name time patterns, to and from UTC seconds (proleptic Gregorian). */
-#include "internal.h"
+#include "common/common.h"
 
 #include <ctype.h>
 #include <stdio.h>

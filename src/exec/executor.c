@@ -1,6 +1,6 @@
 /* A pool of threads pulling work items from one counter. pthreads rather than OpenMP: the
  * pool must stay clean under ThreadSanitizer, which cannot see libgomp's barriers. */
-#include "internal.h"
+#include "exec/exec.h"
 
 #include <errno.h>
 #include <string.h>
@@ -49,6 +49,12 @@ static void *worker_main(void *arg) {
     worker_arg *wa = arg;
     pool *p = wa->p;
     st_gdal_quiet_begin();
+    if (p->ex->start) {
+        strata_status st = p->ex->start(p->ex->ctx, wa->id);
+        if (st != STRATA_OK) {
+            record_failure(p, st);
+        }
+    }
     while (!atomic_load(&p->failed)) {
         size_t item = atomic_fetch_add(&p->next, 1);
         if (item >= p->ex->nitems) {
@@ -61,8 +67,8 @@ static void *worker_main(void *arg) {
         }
         atomic_fetch_add(&p->done, 1);
     }
-    if (p->ex->files) {
-        st_cache_drop_thread(p->ex->files);
+    if (p->ex->stop) {
+        p->ex->stop(p->ex->ctx, wa->id);
     }
     st_gdal_quiet_end();
     pthread_mutex_lock(&p->lock);

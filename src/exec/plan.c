@@ -1,37 +1,12 @@
-/* The chunk grid and the work items of a job: spatial tiles made of whole source blocks,
- * each split into fixed time ranges when tiles are too few to keep every core busy. */
-#include "internal.h"
+/* The work items of a job: a grid of spatial tiles (of a size the caller chose, whole source
+ * blocks as source/tile.c makes them), each split into fixed time ranges when tiles are too
+ * few to keep every core busy. */
+#include "exec/exec.h"
 
-/* Tiles of at least this many pixels: a striped file (blocks of one row) is grouped into
- * bands of rows so per-item overhead stays small. */
-enum { MIN_TILE_PIXELS = 65536, MAX_TILE_PIXELS = 1 << 20 };
 /* Work items wanted per job, and the fewest timesteps worth a range of their own. Both are
  * constants, not functions of the thread count: that is what makes results identical for
  * any number of threads. */
 enum { TARGET_ITEMS = 32, MIN_RANGE_LEN = 8 };
-
-void st_default_tile(const strata_meta *m, int *rows, int *cols) {
-    st_block_tile(m, MIN_TILE_PIXELS, rows, cols);
-}
-
-/* Grows a tile of whole blocks, alternating rows and columns so it stays near square. */
-void st_block_tile(const strata_meta *m, long min_pixels, int *rows, int *cols) {
-    int bx = m->block_x > 0 ? m->block_x : m->cols, by = m->block_y > 0 ? m->block_y : 1;
-    int ty = by, tx = bx;
-    while ((long)ty * tx < min_pixels && (ty < m->rows || tx < m->cols)) {
-        if ((ty <= tx && ty < m->rows) || tx >= m->cols) {
-            ty += by;
-        } else {
-            tx += bx;
-        }
-    }
-    while ((long)ty * tx > (min_pixels > MAX_TILE_PIXELS ? min_pixels : MAX_TILE_PIXELS) &&
-           ty > by) {
-        ty -= by;
-    }
-    *rows = ty < m->rows ? ty : m->rows;
-    *cols = tx < m->cols ? tx : m->cols;
-}
 
 static size_t ceil_div(size_t a, size_t b) {
     return (a + b - 1) / b;
@@ -53,13 +28,12 @@ static void plan_grid(st_plan *p, size_t T) {
     p->part_count = 1;
 }
 
-void st_plan_make(const strata_collection *c, st_plan *p) {
-    const strata_meta *m = c->meta;
-    p->rows = m->rows;
-    p->cols = m->cols;
-    p->tile_rows = c->chunks.y;
-    p->tile_cols = c->chunks.x;
-    plan_grid(p, c->n);
+void st_plan_make(int rows, int cols, int tile_rows, int tile_cols, size_t T, st_plan *p) {
+    p->rows = rows;
+    p->cols = cols;
+    p->tile_rows = tile_rows;
+    p->tile_cols = tile_cols;
+    plan_grid(p, T);
 }
 
 void st_plan_bound(st_plan *p, size_t T, size_t max_pixels, int block_rows) {

@@ -1,7 +1,7 @@
 /* GeoTIFF sink: one tiled, compressed file per (group, op), each written under a temporary
  * name and renamed only when the whole job succeeded, so a failed or interrupted run never
  * leaves a file that looks complete. GDAL datasets are not thread-safe: one lock per file. */
-#include "reduce/sink.h"
+#include "gtiff/gtiff.h"
 #include "gtiff/tiff_block.h"
 
 #include <cpl_conv.h>

@@ -3,7 +3,7 @@
 #ifndef STRATA_TIFF_BLOCK_H
 #define STRATA_TIFF_BLOCK_H
 
-#include "internal.h"
+#include "reduce/sink.h"
 
 enum { ST_TIFF_ZSTD, ST_TIFF_DEFLATE };
 

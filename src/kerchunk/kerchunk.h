@@ -8,7 +8,7 @@
 #ifndef STRATA_KERCHUNK_H
 #define STRATA_KERCHUNK_H
 
-#include "internal.h"
+#include "source/source.h"
 
 #include <jansson.h>
 

@@ -3,7 +3,7 @@
 #ifndef STRATA_ACCUM_H
 #define STRATA_ACCUM_H
 
-#include "internal.h"
+#include "reduce/engine.h"
 
 /* Fields kept per pixel. Variance uses the shifted-data form (K, S1, S2): one pass, no
  * division in the hot loop, and stable because K is one of the pixel's own values.

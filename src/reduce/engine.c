@@ -584,7 +584,7 @@ enum { DEFAULT_MEMORY_MB = 256 };
  * outputs fit the memory budget. */
 static void plan_for(const strata_collection *c, const bool *ops, const strata_reduce_opts *o,
                      size_t ngroups, st_plan *p) {
-    st_plan_make(c, p);
+    st_plan_make(c->meta->rows, c->meta->cols, c->chunks.y, c->chunks.x, c->n, p);
     size_t nvout = (ops[STRATA_OP_MEDIAN] ? 1 : 0) + (ops[STRATA_OP_QUANTILE] ? o->nquantiles : 0);
     if (nvout) {
         const strata_meta *m = c->meta;
@@ -629,6 +629,13 @@ static void job_free(job *j) {
     pthread_mutex_destroy(&j->pool_lock);
     pthread_mutex_destroy(&j->mem_lock);
     pthread_cond_destroy(&j->mem_freed);
+}
+
+/* A worker out of work closes its files while the others finish, rather than the caller
+ * closing every thread's at the end. */
+static void close_worker_files(void *ctx, int worker) {
+    (void)worker;
+    st_cache_drop_thread(((const job *)ctx)->c);
 }
 
 static strata_status job_init(job *j, const strata_collection *c, const bool *ops,
@@ -701,7 +708,7 @@ static strata_status job_init(job *j, const strata_collection *c, const bool *op
                       .ctx = j,
                       .progress = o->progress,
                       .progress_user = o->progress_user,
-                      .files = j->c};
+                      .stop = close_worker_files};
     return STRATA_OK;
 }
 

@@ -2,7 +2,7 @@
 #ifndef STRATA_SELECT_H
 #define STRATA_SELECT_H
 
-#include "internal.h"
+#include "reduce/engine.h"
 
 /* Quantiles a job may ask for: the bound keeps a pixel's plan on the stack. */
 enum { ST_MAX_QUANTILES = 64, ST_MAX_VALUE_OUTPUTS = ST_MAX_QUANTILES + 1 };

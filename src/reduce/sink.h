@@ -1,9 +1,10 @@
-/* Where finished tiles go: memory arrays (strata_reduce, strata_groupby) or GeoTIFF files
- * (strata_reduce_to_gtiff). Internal. */
+/* Where finished tiles go: the sink interface, the result object and its outputs' types and
+ * nodata, and the memory sink (strata_reduce, strata_groupby). The GeoTIFF sink is in
+ * gtiff/. Internal. */
 #ifndef STRATA_SINK_H
 #define STRATA_SINK_H
 
-#include "internal.h"
+#include "source/source.h"
 
 typedef struct st_sink st_sink;
 struct st_sink {
@@ -79,20 +80,5 @@ strata_status st_memory_sink_new(strata_result *r, const strata_meta *m, st_sink
 strata_status st_memory_sink_finish(st_sink *s, bool resolve_fills);
 /* The in-memory type of op's output: strata_op_dtype's, float64 for packed input. */
 strata_dtype st_out_dtype(const strata_meta *m, strata_op op);
-
-typedef struct st_gtiff_spec {
-    const char *pattern;             /* "{op}" and "{label}" placeholders */
-    strata_dtype float_dtype;        /* on-disk type of mean/std/var/median */
-    strata_dtype sum_dtype;          /* INT64: integer sums as Int64, else Float64 */
-    const char *compress;            /* NULL or a name accepted by strata_compression_known */
-    int tile_rows, tile_cols;        /* the grid of the tiles put, from (0, 0) */
-    bool one_writer;                 /* tiles come from one thread, not from a pool of workers */
-    const strata_collection *inputs; /* no output may be one of its files */
-} st_gtiff_spec;
-strata_status st_gtiff_sink_new(strata_result *r, const strata_meta *m, const st_gtiff_spec *sp,
-                                st_sink **out);
-/* Closes every file; on success renames each temporary file to its final name, on failure
- * deletes them. */
-strata_status st_gtiff_sink_finish(st_sink *s, bool ok);
 
 #endif

@@ -1,5 +1,5 @@
 /* strata_collection: ordered timesteps (paths, times, labels) over one template geobox. */
-#include "internal.h"
+#include "source/source.h"
 
 #include <cpl_string.h>
 #include <jansson.h>
@@ -477,4 +477,13 @@ strata_status strata_collection_validate(const strata_collection *c) {
         ST_TRY(st_cache_acquire(tc, f, &ds, NULL));
     }
     return STRATA_OK;
+}
+
+strata_status strata_collection_check_output(const strata_collection *c, const char *path) {
+    st_clear_error();
+    if (!c || !path || !path[0]) {
+        return st_fail(STRATA_ERR_INVALID_ARG,
+                       "strata_collection_check_output: NULL or empty path");
+    }
+    return st_guard_outputs((const char *const *)c->paths, c->n * c->nsrc, &path, 1);
 }

@@ -6,7 +6,7 @@
  * through PROJ (a database query per file) and GDAL's GeoTIFF key parsing, the largest costs
  * of opening small files. Anything unexpected returns false, and the caller compares the slow
  * way. Every read is bounds-checked: the bytes come from outside. */
-#include "internal.h"
+#include "source/source.h"
 
 #include <cpl_vsi.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* Group labels derived from timestep times: year, month, season, dayofyear, yearmonth. */
-#include "internal.h"
+#include "source/source.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* strata_meta: an immutable snapshot of the template's geobox and pixel description. */
-#include "internal.h"
+#include "source/source.h"
 
 #include <cpl_conv.h>
 #include <jansson.h>
@@ -498,10 +498,6 @@ void *st_meta_to_jobj(const strata_meta *m) {
     json_object_set_new(o, "driver", json_string(m->driver));
     json_object_set_new(o, "bands", bands);
     return o;
-}
-
-char *st_json_dump(const void *jobj) {
-    return json_dumps(jobj, JSON_COMPACT | JSON_REAL_PRECISION(17));
 }
 
 strata_status strata_meta_to_json(const strata_meta *m, char **json) {

@@ -1,7 +1,7 @@
 /* Window reads: block by block with GDALReadBlock, which decodes each block once into our
  * buffer and leaves GDAL's global block cache alone, so memory stays flat however many
  * files are read. */
-#include "internal.h"
+#include "source/source.h"
 
 #include <cpl_conv.h>
 #include <string.h>

@@ -3,7 +3,7 @@
 #ifndef STRATA_STAC_H
 #define STRATA_STAC_H
 
-#include "internal.h"
+#include "source/source.h"
 
 /* The projection of an asset, from the projection extension (asset fields override the
  * item's). Each part is known separately: items often give some and not others. */

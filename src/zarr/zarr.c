@@ -147,6 +147,12 @@ static void set_fill_bytes(zjob *j) {
     }
 }
 
+/* A worker out of work closes its files while the others finish. */
+static void close_worker_files(void *ctx, int worker) {
+    (void)worker;
+    st_cache_drop_thread(((const zjob *)ctx)->plan.c);
+}
+
 static strata_status job_init(zjob *j, const strata_zarr_opts *o) {
     const strata_chunks *ch = &j->plan.ch;
     j->m = j->plan.c->meta;
@@ -175,7 +181,7 @@ static strata_status job_init(zjob *j, const strata_zarr_opts *o) {
                       .ctx = j,
                       .progress = o->progress,
                       .progress_user = o->progress_user,
-                      .files = j->plan.c};
+                      .stop = close_worker_files};
     return STRATA_OK;
 }
 

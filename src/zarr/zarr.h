@@ -3,7 +3,8 @@
 #ifndef STRATA_ZARR_H
 #define STRATA_ZARR_H
 
-#include "internal.h"
+#include "exec/exec.h"
+#include "source/source.h"
 
 #include <jansson.h>
 

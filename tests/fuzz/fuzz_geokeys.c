@@ -1,6 +1,6 @@
 /* libFuzzer target: the GeoTIFF GeoKey tag reader that speeds up the CRS check. Any bytes
  * must give true or false, never a read out of bounds. */
-#include "internal.h"
+#include "source/source.h"
 
 #include <stdint.h>
 #include <stdlib.h>

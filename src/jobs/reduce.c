@@ -1,7 +1,8 @@
 /* Public entry points of reduce and groupby: check the request, map timesteps to groups,
  * pick a sink and run the engine. */
+#include "gtiff/gtiff.h"
+#include "reduce/engine.h"
 #include "reduce/select.h"
-#include "reduce/sink.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * builds the template's CRS through PROJ and writes it back as keys, which opens PROJ's
  * SQLite database before any work starts: a fixed cost that shows on short runs. Copying
  * keeps the output's georeferencing the template's, bit for bit. */
-#include "internal.h"
+#include "source/source.h"
 
 #include <stdlib.h>
 #include <string.h>
