@@ -247,8 +247,9 @@ typedef struct strata_reduce_opts {
     int skipna;  /* 1 (default): missing values are ignored; 0: any missing makes it missing */
     int ddof;    /* std/var divisor is n - ddof (default 0) */
     int threads; /* 0 (default): all cores */
-    strata_dtype float_dtype; /* on-disk type of mean/std/var/median: float32 or float64;
-                                 UNKNOWN (default): float64 for float64 input, else float32 */
+    strata_dtype float_dtype; /* type of mean/std/var/median/quantiles: float32 or float64;
+                                 UNKNOWN (default): in GeoTIFF outputs float64 for float64
+                                 input, else float32; in memory float64 */
     strata_dtype sum_dtype;   /* GeoTIFF type of sums of integers: float64 (UNKNOWN, default:
                                  exact to 2^53, read by every reader) or int64 */
     int sort_groups;      /* groupby: 1 orders groups by label (strcmp), 0 (default) first-seen */

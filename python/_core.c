@@ -458,28 +458,43 @@ static PyObject *coll_read(PyObject *self, PyObject *args) {
 }
 
 /* A copy of one result array as a new ndarray (B, R, C). */
-static PyObject *array_of(const strata_array *ar) {
+static void free_result_capsule(PyObject *capsule) {
+    strata_result_free(PyCapsule_GetPointer(capsule, "strata.result"));
+}
+
+/* An ndarray over the result's own memory: no copy, and no second set of pages to fault in
+ * (results are as large as the outputs). owner, a capsule holding the result, is the
+ * array's base: the result is freed when the last of its arrays is. */
+static PyObject *array_of(const strata_array *ar, PyObject *owner) {
     npy_intp dims[3] = {ar->bands, ar->rows, ar->cols};
-    PyArrayObject *a = (PyArrayObject *)PyArray_SimpleNew(3, dims, npy_type(ar->dtype));
-    if (a) {
-        memcpy(PyArray_DATA(a), ar->data, (size_t)PyArray_NBYTES(a));
+    PyObject *a = PyArray_SimpleNewFromData(3, dims, npy_type(ar->dtype), (void *)ar->data);
+    if (!a) {
+        return NULL;
     }
-    return (PyObject *)a;
+    Py_INCREF(owner);
+    if (PyArray_SetBaseObject((PyArrayObject *)a, owner) < 0) {
+        Py_DECREF(a);
+        return NULL;
+    }
+    return a;
 }
 
 /* reduce(ops, skipna, ddof, labels or None, part_index, part_count, threads[, quantiles,
- * method]) -> [(label or None, group size, {op: (ndarray, nodata)}), ...], groups in
- * first-seen order. Quantile k of quantiles (each in [0, 1]) is keyed "quantile:k". */
+ * method, float32]) -> [(label or None, group size, {op: (ndarray, nodata)}), ...], groups in
+ * first-seen order. Quantile k of quantiles (each in [0, 1]) is keyed "quantile:k". float32:
+ * the float ops' arrays in float32 (else float64). */
 static PyObject *coll_reduce(PyObject *self, PyObject *args) {
     strata_collection *c = ((CollObject *)self)->c;
     PyObject *opnames, *labels, *qseq = NULL;
     const char *method = "linear";
+    int float32 = 0;
     strata_reduce_opts o;
     strata_reduce_opts_init(&o);
-    if (!PyArg_ParseTuple(args, "OiiOiii|Os", &opnames, &o.skipna, &o.ddof, &labels, &o.part_index,
-                          &o.part_count, &o.threads, &qseq, &method)) {
+    if (!PyArg_ParseTuple(args, "OiiOiii|Osp", &opnames, &o.skipna, &o.ddof, &labels, &o.part_index,
+                          &o.part_count, &o.threads, &qseq, &method, &float32)) {
         return NULL;
     }
+    o.float_dtype = float32 ? STRATA_FLOAT32 : STRATA_FLOAT64;
     double q[64];
     Py_ssize_t nq = qseq && qseq != Py_None ? PySequence_Size(qseq) : 0;
     if (nq < 0 || nq > (Py_ssize_t)(sizeof q / sizeof q[0])) {
@@ -550,6 +565,12 @@ static PyObject *coll_reduce(PyObject *self, PyObject *args) {
         strlist_free(&names);
         return NULL;
     }
+    PyObject *owner = PyCapsule_New(r, "strata.result", free_result_capsule);
+    if (!owner) {
+        strata_result_free(r);
+        strlist_free(&names);
+        return NULL;
+    }
     size_t ng = strata_result_groups(r);
     out = PyList_New((Py_ssize_t)ng);
     for (size_t g = 0; out && g < ng; g++) {
@@ -566,7 +587,7 @@ static PyObject *coll_reduce(PyObject *self, PyObject *args) {
             if (ast != STRATA_OK) {
                 raise_status(STRATA_ERR_INVALID_ARG);
             } else {
-                a = array_of(&ar);
+                a = array_of(&ar, owner);
             }
             /* (array, nodata of its missing pixels or None) */
             PyObject *pair = a ? (ar.has_nodata ? Py_BuildValue("(Od)", a, ar.nodata)
@@ -592,7 +613,7 @@ static PyObject *coll_reduce(PyObject *self, PyObject *args) {
         }
         PyList_SET_ITEM(out, (Py_ssize_t)g, item);
     }
-    strata_result_free(r);
+    Py_DECREF(owner);
     strlist_free(&names);
     return out;
 }

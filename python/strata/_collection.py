@@ -58,9 +58,9 @@ def _read_block(src, t0, nt, b0, nb, r0, nr, c0, nc):
 
 
 def _reduce_part(json_text, ops, skipna, ddof, labels, part_index, part_count, quantiles=(),
-                 method="linear"):
+                 method="linear", float32=False):
     return _core_of(json_text).reduce(list(ops), skipna, ddof, labels, part_index, part_count, 0,
-                                      list(quantiles), method)
+                                      list(quantiles), method, float32)
 
 
 def _write_zarr(src, path, mode):
@@ -362,13 +362,17 @@ class DatasetCollection(_Reductions):
 
     def _reduce(self, ops, skipna, ddof, labels, client, quantiles=(), method="linear"):
         _check_ops_args(skipna, ddof)
+        # The float ops come out in numpy's type for the source (_out_dtype): float32 arrays
+        # straight from C for a float32 stack, not float64 ones converted here.
+        float32 = self.dtype == np.float32
         if client is None:
             return self._core.reduce(list(ops), int(skipna), int(ddof), labels, 0, 0, 0,
-                                     list(quantiles), method)
+                                     list(quantiles), method, float32)
         n = max(1, len(client.scheduler_info()["workers"]))
         text = self.to_json()
         futures = [client.submit(_reduce_part, text, tuple(ops), int(skipna), int(ddof), labels,
-                                 i, n, tuple(quantiles), method, pure=False) for i in range(n)]
+                                 i, n, tuple(quantiles), method, float32, pure=False)
+                   for i in range(n)]
         return _merge(client.gather(futures))
 
     def reduce(self, ops, *, skipna=True, ddof=0, client=None):

@@ -186,7 +186,7 @@ static strata_status run(const strata_collection *c, const char *const *labels,
         st_engine_tile(c, marked, o, gr.ngroups, &rows, &cols);
         st_gtiff_spec sp = {pattern, o->float_dtype, o->sum_dtype, o->compress,
                             rows,    cols,           false,        c};
-        st = kind == SINK_MEMORY ? st_memory_sink_new(r, c->meta, &sink)
+        st = kind == SINK_MEMORY ? st_memory_sink_new(r, c->meta, o->float_dtype, &sink)
                                  : st_gtiff_sink_new(r, c->meta, &sp, &sink);
     }
     if (st == STRATA_OK) {

@@ -75,7 +75,10 @@ void st_fill_patch(const st_fill *f, int band, size_t row, size_t col0, size_t n
 strata_result *st_result_new(size_t ngroups, const bool *ops, const double *q, size_t nq,
                              const strata_meta *m);
 
-strata_status st_memory_sink_new(strata_result *r, const strata_meta *m, st_sink **out);
+/* float_dtype: STRATA_FLOAT32 keeps the float ops' arrays (mean, std, var, median, quantiles,
+ * unpacked values) in float32; anything else, float64. */
+strata_status st_memory_sink_new(strata_result *r, const strata_meta *m, strata_dtype float_dtype,
+                                 st_sink **out);
 /* Frees the sink; with resolve_fills, first declares the integer arrays' nodata (fill.c). */
 strata_status st_memory_sink_finish(st_sink *s, bool resolve_fills);
 /* The in-memory type of op's output: strata_op_dtype's, float64 for packed input. */

@@ -83,3 +83,21 @@ def test_unknown_op(stack):
         c.reduce(["average"])
     with pytest.raises(TypeError):
         c.reduce([3])
+
+
+def test_results_are_not_copies_and_outlive_each_other(stack):
+    """The arrays are views of the C result (no copy); the result lives as long as any of
+    them: dropping some and collecting must leave the others whole (ASan sees a use after
+    free)."""
+    import gc
+
+    c = DatasetCollection.from_files(stack.paths)
+    out = c.reduce(["mean", "max", "std"])
+    assert out["mean"].dtype == np.float32 and out["std"].dtype == np.float32
+    assert out["mean"].base is not None and not out["mean"].flags.owndata
+    keep = out["max"]
+    del out
+    gc.collect()
+    np.testing.assert_allclose(keep, np.nanmax(stack.ref, axis=0), equal_nan=True)
+    keep += 1  # the arrays are the caller's to change
+    np.testing.assert_allclose(keep, np.nanmax(stack.ref, axis=0) + 1, equal_nan=True)
