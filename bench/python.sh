@@ -32,26 +32,30 @@ if [ ! -f "$STACK/.done" ]; then
 fi
 export PYTHONPATH=$BUILD/python
 
-# run NAME CMD...: REPS timed runs after a warm-up; prints "| NAME | median s | peak MB |".
+# run NAME CMD...: REPS timed runs after a warm-up; prints "| NAME | median s | call s |
+# peak MB |", where call s is the time of the call itself as py_contender.py reports it
+# (without the interpreter's start-up and imports), "-" for the others.
 run() {
-    local name=$1 walls=() peak=0 i line
+    local name=$1 walls=() calls=() peak=0 i line
     shift
     "$@" >/dev/null 2>&1
     for ((i = 0; i < REPS; i++)); do
-        /usr/bin/time -o "$OUT/time" -f '%e %M' "$@" >/dev/null 2>&1
+        /usr/bin/time -o "$OUT/time" -f '%e %M' "$@" >"$OUT/stdout" 2>&1
         line=$(tail -1 "$OUT/time")
         walls+=("${line% *}")
+        calls+=("$(sed -n 's/.* \([0-9.]*\) s in process.*/\1/p' "$OUT/stdout" | tail -1)")
         [ "${line#* }" -gt "$peak" ] && peak=${line#* }
     done
-    local med
+    local med call
     med=$(printf '%s\n' "${walls[@]}" | sort -n | sed -n "$(((REPS + 1) / 2))p")
-    printf '| %s | %s | %d |\n' "$name" "$med" $((peak / 1024))
+    call=$(printf '%s\n' "${calls[@]}" | sort -n | sed -n "$(((REPS + 1) / 2))p")
+    printf '| %s | %s | %s | %d |\n' "$name" "$med" "${call:--}" $((peak / 1024))
 }
 
 echo "Stack: $T x ${R}x${C} float32 DEFLATE ($STACK), REPS=$REPS, $(nproc) cores"
 echo
-echo "| contender | wall s (median) | peak RSS MB |"
-echo "| --- | --- | --- |"
+echo "| contender | wall s (median) | call s (median) | peak RSS MB |"
+echo "| --- | --- | --- | --- |"
 run "CLI: strata reduce --op mean" "$BUILD/tools/strata" reduce --quiet --op mean \
     -o "$OUT/mean_{op}.tif" "$STACK"/*.tif
 run "Python: cube.mean()" "$PYTHON" "$REPO/bench/py_contender.py" mean "$STACK"
