@@ -52,8 +52,6 @@ void st_gdal_init(void);
 void *st_malloc(size_t n);
 void *st_calloc(size_t count, size_t size);
 void *st_realloc(void *p, size_t n);
-/* A zeroed buffer of n bytes for large outputs: on huge pages where possible; free(). */
-void *st_calloc_large(size_t n);
 char *st_strdup(const char *s);
 strata_status st_nomem(const char *what);
 

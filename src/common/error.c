@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #define ST_MSG_SIZE 2048
 
@@ -130,26 +129,6 @@ void *st_malloc(size_t n) {
 
 void *st_calloc(size_t count, size_t size) {
     return alloc_should_fail() ? NULL : calloc(count ? count : 1, size ? size : 1);
-}
-
-/* Large zeroed buffers (results as large as an image) on transparent huge pages when the
- * system allows them on request: written once from end to end, they would otherwise fault in
- * 4 KB at a time, one kernel entry per page. Freed with free(). */
-void *st_calloc_large(size_t n) {
-    enum { HUGE_PAGE = 2 << 20 };
-    if (n < 2 * HUGE_PAGE) {
-        return st_calloc(n, 1);
-    }
-    void *p = NULL;
-    size_t rounded = (n + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-    if (alloc_should_fail() || posix_memalign(&p, HUGE_PAGE, rounded) != 0) {
-        return NULL;
-    }
-#ifdef MADV_HUGEPAGE
-    madvise(p, rounded, MADV_HUGEPAGE);
-#endif
-    memset(p, 0, n);
-    return p;
 }
 
 void *st_realloc(void *p, size_t n) {

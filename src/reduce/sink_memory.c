@@ -66,7 +66,7 @@ strata_status st_memory_sink_new(strata_result *r, const strata_meta *m, strata_
             if (s->fills[i].tracked) {
                 a->nodata = s->fills[i].value;
             }
-            if (!(a->data = st_calloc_large(plane * strata_dtype_size(a->dtype)))) {
+            if (!(a->data = st_calloc(plane, strata_dtype_size(a->dtype)))) {
                 return st_nomem("result arrays");
             }
         }
