@@ -149,9 +149,10 @@ static strata_status result_for(const strata_collection *c, const grouping *gr, 
 
 typedef enum sink_kind { SINK_MEMORY, SINK_GTIFF } sink_kind;
 
-static strata_status run(const strata_collection *c, const char *const *labels,
-                         const strata_op *ops, size_t nops, const strata_reduce_opts *o,
-                         sink_kind kind, const char *pattern, strata_result **out) {
+static strata_status reduce_into_sink(const strata_collection *c, const char *const *labels,
+                                      const strata_op *ops, size_t nops,
+                                      const strata_reduce_opts *o, sink_kind kind,
+                                      const char *pattern, strata_result **out) {
     st_clear_error();
     bool marked[STRATA_OP_COUNT_OF_OPS];
     if (out) {
@@ -220,7 +221,7 @@ static const char *const *labels_or_collection(const strata_collection *c,
 
 strata_status strata_reduce(const strata_collection *c, const strata_op *ops, size_t nops,
                             const strata_reduce_opts *opts, strata_result **out) {
-    return run(c, NULL, ops, nops, opts, SINK_MEMORY, NULL, out);
+    return reduce_into_sink(c, NULL, ops, nops, opts, SINK_MEMORY, NULL, out);
 }
 
 strata_status strata_groupby(const strata_collection *c, const char *const *labels,
@@ -232,14 +233,15 @@ strata_status strata_groupby(const strata_collection *c, const char *const *labe
         return st_fail(STRATA_ERR_INVALID_ARG, "groupby needs labels: pass them or set them on "
                                                "the collection");
     }
-    return run(c, l, ops, nops, opts, SINK_MEMORY, NULL, out);
+    return reduce_into_sink(c, l, ops, nops, opts, SINK_MEMORY, NULL, out);
 }
 
 strata_status strata_reduce_to_gtiff(const strata_collection *c, const char *const *labels,
                                      const strata_op *ops, size_t nops,
                                      const strata_reduce_opts *opts, const char *path_pattern,
                                      strata_result **out) {
-    return run(c, labels_or_collection(c, labels), ops, nops, opts, SINK_GTIFF, path_pattern, out);
+    return reduce_into_sink(c, labels_or_collection(c, labels), ops, nops, opts, SINK_GTIFF,
+                            path_pattern, out);
 }
 
 /* ---- writing a result held in memory ------------------------------------------------- */

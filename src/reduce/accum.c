@@ -161,10 +161,11 @@ static ST_INLINE double load_one(const void *src, strata_dtype dt, size_t i) {
  * the mask work of the widest loops. A missing value stands in as K, whose difference to K is 0; a
  * pixel not seeded yet (K NaN) thus gets S1 NaN from missing values too, and seed_first_values puts
  * it right. */
-static ST_INLINE void update(const char *src, size_t sstride, int ns, strata_dtype dt, unsigned fl,
-                             size_t n, double nd, uint32_t *restrict cnt, uint32_t *restrict miss,
-                             double *restrict sum, double *restrict mn, double *restrict mx,
-                             double *restrict k, double *restrict s1, double *restrict s2) {
+static ST_INLINE void accumulate_steps(const char *src, size_t sstride, int ns, strata_dtype dt,
+                                       unsigned fl, size_t n, double nd, uint32_t *restrict cnt,
+                                       uint32_t *restrict miss, double *restrict sum,
+                                       double *restrict mn, double *restrict mx, double *restrict k,
+                                       double *restrict s1, double *restrict s2) {
     /* nd is NaN or a float32 value when dt is float32 (st_meta_nodata_cmp). */
     float ndf = dt == STRATA_FLOAT32 ? (float)nd : 0.0f;
     for (size_t i = 0; i < n; i++) {
@@ -275,20 +276,20 @@ enum {
 #define UPDATE_FOR_FIELDS(dt, p, ns)                                                               \
     switch (p.fields) {                                                                            \
     case FL_MEAN:                                                                                  \
-        update(p.src, p.sstride, ns, dt, FL_MEAN, p.n, p.nd, p.cnt, p.miss, p.sum, p.mn, p.mx,     \
-               p.k, p.s1, p.s2);                                                                   \
+        accumulate_steps(p.src, p.sstride, ns, dt, FL_MEAN, p.n, p.nd, p.cnt, p.miss, p.sum, p.mn, \
+                         p.mx, p.k, p.s1, p.s2);                                                   \
         break;                                                                                     \
     case FL_STD:                                                                                   \
-        update(p.src, p.sstride, ns, dt, FL_STD, p.n, p.nd, p.cnt, p.miss, p.sum, p.mn, p.mx, p.k, \
-               p.s1, p.s2);                                                                        \
+        accumulate_steps(p.src, p.sstride, ns, dt, FL_STD, p.n, p.nd, p.cnt, p.miss, p.sum, p.mn,  \
+                         p.mx, p.k, p.s1, p.s2);                                                   \
         break;                                                                                     \
     case FL_MEAN_STD:                                                                              \
-        update(p.src, p.sstride, ns, dt, FL_MEAN_STD, p.n, p.nd, p.cnt, p.miss, p.sum, p.mn, p.mx, \
-               p.k, p.s1, p.s2);                                                                   \
+        accumulate_steps(p.src, p.sstride, ns, dt, FL_MEAN_STD, p.n, p.nd, p.cnt, p.miss, p.sum,   \
+                         p.mn, p.mx, p.k, p.s1, p.s2);                                             \
         break;                                                                                     \
     default:                                                                                       \
-        update(p.src, p.sstride, ns, dt, p.fields, p.n, p.nd, p.cnt, p.miss, p.sum, p.mn, p.mx,    \
-               p.k, p.s1, p.s2);                                                                   \
+        accumulate_steps(p.src, p.sstride, ns, dt, p.fields, p.n, p.nd, p.cnt, p.miss, p.sum,      \
+                         p.mn, p.mx, p.k, p.s1, p.s2);                                             \
         break;                                                                                     \
     }
 
