@@ -21,6 +21,8 @@ file(GLOB_RECURSE _all_sources ${_src}/*.c)
 set(_fuzz_libs GDAL::GDAL PkgConfig::TIFF PkgConfig::DEFLATE PkgConfig::JANSSON PkgConfig::BLOSC
   PkgConfig::ZSTD ZLIB::ZLIB hdf5::hdf5 Threads::Threads m)
 
+# "fuzzers" builds the libFuzzer targets, and nothing else (setup.sh's fuzz build).
+add_custom_target(fuzzers)
 # strata_fuzzer(NAME CORPUS DIR [SHORT TEST_NAME] SOURCES ...)
 function(strata_fuzzer name)
   cmake_parse_arguments(ARG "" "CORPUS;SHORT" "SOURCES" ${ARGN})
@@ -29,6 +31,7 @@ function(strata_fuzzer name)
   if(_libfuzzer)
     set(_exe fuzz_${name})
     add_executable(${_exe} ${_main} ${ARG_SOURCES})
+    add_dependencies(fuzzers ${_exe})
     target_compile_options(${_exe} PRIVATE -fsanitize=fuzzer,address,undefined -g)
     target_link_options(${_exe} PRIVATE -fsanitize=fuzzer,address,undefined)
     set(_work ${CMAKE_CURRENT_BINARY_DIR}/fuzz-corpus-${name})
@@ -50,10 +53,19 @@ function(strata_fuzzer name)
   target_link_libraries(${_exe} PRIVATE ${_fuzz_libs})
 endfunction()
 
+# The fuzzers that need the whole library share one compiled copy of it.
+set(_library ${_all_sources})
+if(_libfuzzer)
+  add_library(strata_fuzz_library OBJECT ${_all_sources})
+  target_include_directories(strata_fuzz_library PRIVATE ${_src} ${PROJECT_SOURCE_DIR}/include)
+  target_compile_options(strata_fuzz_library PRIVATE -fsanitize=fuzzer-no-link,address,undefined -g)
+  target_link_libraries(strata_fuzz_library PRIVATE ${_fuzz_libs})
+  set(_library $<TARGET_OBJECTS:strata_fuzz_library>)
+endif()
 # The collection and meta JSON.
-strata_fuzzer(json CORPUS json SOURCES ${_all_sources})
+strata_fuzzer(json CORPUS json SOURCES ${_library})
 # The GeoTIFF tags read from each file's first IFD (seeds: the TIFF corpus).
-strata_fuzzer(geokeys CORPUS tiff SOURCES ${_all_sources})
+strata_fuzzer(geokeys CORPUS tiff SOURCES ${_library})
 # The kerchunk indexer's TIFF/BigTIFF and NetCDF3 header parsers.
 foreach(format tiff nc3)
   strata_fuzzer(${format} CORPUS ${format} SOURCES ${_src}/kerchunk/kerchunk_${format}.c

@@ -304,6 +304,17 @@ static strata_status set_layout(nc3_cur *c, nc3_var *nv, uint64_t recsize) {
     }
     if (nv->record) {
         v->chunks[0] = 1;
+        /* Every record must lie in the file before a chunk is listed: a header may claim
+         * billions of records. */
+        uint64_t last, end;
+        if (c->numrecs > 0 && (__builtin_mul_overflow(recsize, c->numrecs - 1, &last) ||
+                               __builtin_add_overflow(last, nv->begin, &last) ||
+                               __builtin_add_overflow(last, nv->slab, &end) || end > c->s->size)) {
+            return st_fail(STRATA_ERR_IO,
+                           "%s: corrupt or truncated NetCDF3 file: the %llu records of '%s' "
+                           "end past the end of the file",
+                           c->s->name, (unsigned long long)c->numrecs, v->name);
+        }
     }
     ST_TRY(kc_var_alloc_chunks(v, c->s->name));
     for (size_t i = 0; i < v->nchunks; i++) {

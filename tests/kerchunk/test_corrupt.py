@@ -10,7 +10,8 @@ import os
 import random
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 
 from kc_common import Checks, crashed, kerchunk, require_cli, tmpdir  # noqa: E402
 import netCDF4  # noqa: E402
@@ -76,6 +77,11 @@ def broken_files(c, root, nc3, nc4, tif):
     expect_error(c, "folder", root, out)
     expect_error(c, "hdf5 magic only", write(os.path.join(root, "magic.h5"),
                                              b"\x89HDF\r\n\x1a\n" + b"\0" * 100), out)
+    # A header that claims 16,973,825 records of a short (t, x=3) variable in a 102-byte
+    # file: refused at once, before a chunk is listed (the fuzzer found it took seconds).
+    with open(os.path.join(HERE, "..", "fuzz", "corpus", "nc3", "records-past-end"), "rb") as f:
+        expect_error(c, "nc3 records past the end", write(os.path.join(root, "records.nc"),
+                                                          f.read()), out)
 
 
 def mutate(rng, data):
