@@ -243,23 +243,23 @@ STRATA_API strata_dtype strata_op_dtype(strata_op op, strata_dtype input);
 typedef int (*strata_progress_fn)(size_t tiles_done, size_t tiles_total, uint64_t bytes_read,
                                   void *user);
 
-typedef struct strata_reduce_opts {
-    int skipna;  /* 1 (default): missing values are ignored; 0: any missing makes it missing */
-    int ddof;    /* std/var divisor is n - ddof (default 0) */
+/* How a job runs, in the options of every job. */
+typedef struct strata_run_opts {
     int threads; /* 0 (default): all cores */
-    strata_dtype float_dtype; /* type of mean/std/var/median/quantiles: float32 or float64;
-                                 UNKNOWN (default): in GeoTIFF outputs float64 for float64
-                                 input, else float32; in memory float64 */
-    strata_dtype sum_dtype;   /* GeoTIFF type of sums of integers: float64 (UNKNOWN, default:
-                                 exact to 2^53, read by every reader) or int64 */
-    int sort_groups;      /* groupby: 1 orders groups by label (strcmp), 0 (default) first-seen */
-    const char *compress; /* GeoTIFF outputs: "zstd" (default, level 1), "deflate" (level 1),
-                             "lzw" or "none" */
-    int part_index, part_count; /* distributed runs: compute only the spatial tiles whose
-                                   index % part_count == part_index (0, 0: all tiles); the
-                                   others stay zero in memory results */
     strata_progress_fn progress;
     void *progress_user;
+} strata_run_opts;
+
+/* One share of a distributed job (MPI ranks, dask workers): the spatial tiles, or the chunks,
+ * whose number % count == index. (0, 0), the default: all of them. */
+typedef struct strata_partition_opts {
+    int index, count;
+} strata_partition_opts;
+
+/* What the kernels compute. */
+typedef struct strata_kernel_opts {
+    int skipna; /* 1 (default): missing values are ignored; 0: any missing makes it missing */
+    int ddof;   /* std/var divisor is n - ddof (default 0) */
     /* STRATA_OP_QUANTILE: the quantiles, each in [0, 1] (copied by the call), and numpy's
      * method (default linear). Without STRATA_OP_QUANTILE they are ignored. */
     const double *quantiles;
@@ -268,6 +268,31 @@ typedef struct strata_reduce_opts {
     /* median and quantiles keep every value of a tile: tiles shrink until those values fit
      * this many MiB (0: the default, 256). The result does not depend on it. */
     size_t memory_mb;
+} strata_kernel_opts;
+
+/* How groups are ordered (strata_groupby, strata_reduce_to_gtiff with labels). */
+typedef struct strata_group_opts {
+    int sort; /* 1 orders groups by label (strcmp), 0 (default) first-seen */
+} strata_group_opts;
+
+/* The types and encoding of the outputs. */
+typedef struct strata_output_opts {
+    strata_dtype float_dtype; /* type of mean/std/var/median/quantiles: float32 or float64;
+                                 UNKNOWN (default): in GeoTIFF outputs float64 for float64
+                                 input, else float32; in memory float64 */
+    strata_dtype sum_dtype;   /* GeoTIFF type of sums of integers: float64 (UNKNOWN, default:
+                                 exact to 2^53, read by every reader) or int64 */
+    const char *compress;     /* GeoTIFF outputs: "zstd" (default, level 1), "deflate" (level
+                                 1), "lzw" or "none" */
+} strata_output_opts;
+
+/* The options of a reduction, by concern. */
+typedef struct strata_reduce_opts {
+    strata_kernel_opts kernel;
+    strata_group_opts groups;
+    strata_output_opts output;
+    strata_partition_opts partition;
+    strata_run_opts run;
 } strata_reduce_opts;
 
 STRATA_API void strata_reduce_opts_init(strata_reduce_opts *opts);
@@ -433,18 +458,15 @@ typedef enum strata_zarr_step {
 } strata_zarr_step;
 
 typedef struct strata_zarr_opts {
-    strata_zarr_mode mode;      /* default STRATA_ZARR_OVERWRITE */
-    int zarr_version;           /* 2 (default) or 3 */
-    strata_chunks chunks;       /* all 0 (default): one timestep, one band, whole source blocks
-                                   grown to about 1 Mi pixels */
-    strata_codec codec;         /* default STRATA_CODEC_BLOSC_LZ4 */
-    const char *name;           /* the cube variable; NULL: "data" */
-    strata_zarr_step step;      /* default STRATA_ZARR_STEP_ALL */
-    int part_index, part_count; /* STEP_CHUNKS: chunks whose number % part_count ==
-                                   part_index (0, 0: all) */
-    int threads;                /* 0: all cores */
-    strata_progress_fn progress;
-    void *progress_user;
+    strata_zarr_mode mode;           /* default STRATA_ZARR_OVERWRITE */
+    int zarr_version;                /* 2 (default) or 3 */
+    strata_chunks chunks;            /* all 0 (default): one timestep, one band, whole source blocks
+                                        grown to about 1 Mi pixels */
+    strata_codec codec;              /* default STRATA_CODEC_BLOSC_LZ4 */
+    const char *name;                /* the cube variable; NULL: "data" */
+    strata_zarr_step step;           /* default STRATA_ZARR_STEP_ALL */
+    strata_partition_opts partition; /* STEP_CHUNKS: this share of the chunks */
+    strata_run_opts run;
 } strata_zarr_opts;
 
 STRATA_API void strata_zarr_opts_init(strata_zarr_opts *opts);

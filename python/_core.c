@@ -490,11 +490,12 @@ static PyObject *coll_reduce(PyObject *self, PyObject *args) {
     int float32 = 0;
     strata_reduce_opts o;
     strata_reduce_opts_init(&o);
-    if (!PyArg_ParseTuple(args, "OiiOiii|Osp", &opnames, &o.skipna, &o.ddof, &labels, &o.part_index,
-                          &o.part_count, &o.threads, &qseq, &method, &float32)) {
+    if (!PyArg_ParseTuple(args, "OiiOiii|Osp", &opnames, &o.kernel.skipna, &o.kernel.ddof, &labels,
+                          &o.partition.index, &o.partition.count, &o.run.threads, &qseq, &method,
+                          &float32)) {
         return NULL;
     }
-    o.float_dtype = float32 ? STRATA_FLOAT32 : STRATA_FLOAT64;
+    o.output.float_dtype = float32 ? STRATA_FLOAT32 : STRATA_FLOAT64;
     double q[64];
     Py_ssize_t nq = qseq && qseq != Py_None ? PySequence_Size(qseq) : 0;
     if (nq < 0 || nq > (Py_ssize_t)(sizeof q / sizeof q[0])) {
@@ -510,12 +511,12 @@ static PyObject *coll_reduce(PyObject *self, PyObject *args) {
         }
     }
     if (nq > 0) {
-        strata_status qst = strata_quantile_method_from_name(method, &o.quantile_method);
+        strata_status qst = strata_quantile_method_from_name(method, &o.kernel.quantile_method);
         if (qst != STRATA_OK) {
             return raise_status(qst);
         }
-        o.quantiles = q;
-        o.nquantiles = (size_t)nq;
+        o.kernel.quantiles = q;
+        o.kernel.nquantiles = (size_t)nq;
     }
     strlist names, lab = {0, NULL, NULL};
     if (strlist_from(opnames, "ops", &names) < 0) {
@@ -552,8 +553,8 @@ static PyObject *coll_reduce(PyObject *self, PyObject *args) {
         ops[nops++] = STRATA_OP_QUANTILE;
     }
     cancel_ctx k = {NULL, 0};
-    o.progress = check_signals;
-    o.progress_user = &k;
+    o.run.progress = check_signals;
+    o.run.progress_user = &k;
     strata_result *r = NULL;
     k.ts = PyEval_SaveThread();
     strata_status st = labels == Py_None ? strata_reduce(c, ops, nops, &o, &r)
@@ -625,14 +626,14 @@ static PyObject *coll_to_zarr(PyObject *self, PyObject *args) {
     strata_zarr_opts_init(&o);
     int mode, step;
     if (!PyArg_ParseTuple(args, "O&iiii", PyUnicode_FSConverter, &store_obj, &mode, &step,
-                          &o.part_index, &o.part_count)) {
+                          &o.partition.index, &o.partition.count)) {
         return NULL;
     }
     o.mode = (strata_zarr_mode)mode;
     o.step = (strata_zarr_step)step;
     cancel_ctx k = {NULL, 0};
-    o.progress = check_signals;
-    o.progress_user = &k;
+    o.run.progress = check_signals;
+    o.run.progress_user = &k;
     const char *store = PyBytes_AS_STRING(store_obj);
     k.ts = PyEval_SaveThread();
     strata_status st = strata_to_zarr(((CollObject *)self)->c, store, &o);

@@ -60,7 +60,7 @@ static strata_status reduce_in_memory(const char *const *paths, const char *out_
     strata_collection *c = NULL;
     strata_reduce_opts opts;
     strata_reduce_opts_init(&opts);
-    opts.threads = 2;
+    opts.run.threads = 2;
     strata_status st = strata_collection_from_files(paths, NT, &c);
     if (!st) {
         st = strata_reduce(c, ops, sizeof ops / sizeof ops[0], &opts, out);
@@ -77,7 +77,7 @@ static strata_status groupby_to_gtiff(const char *const *paths, const char *out_
     strata_collection *c = NULL;
     strata_reduce_opts opts;
     strata_reduce_opts_init(&opts);
-    opts.threads = 2;
+    opts.run.threads = 2;
     strata_status st = strata_collection_from_files(paths, NT, &c);
     if (!st) {
         st = strata_reduce_to_gtiff(c, LABELS, ops, 2, &opts, pattern, out);
@@ -94,7 +94,7 @@ static strata_status write_zarr(const char *const *paths, const char *out_dir,
     strata_collection *c = NULL;
     strata_zarr_opts opts;
     strata_zarr_opts_init(&opts);
-    opts.threads = 2;
+    opts.run.threads = 2;
     strata_status st = strata_collection_from_files(paths, NT, &c);
     if (!st) {
         st = strata_collection_set_times_iso(

@@ -222,8 +222,8 @@ static void test_reduce_int(void) {
     REQUIRE(c != NULL);
     strata_reduce_opts o;
     strata_reduce_opts_init(&o);
-    CHECK(o.skipna == 1 && o.ddof == 0 && o.threads == 0);
-    o.threads = 2;
+    CHECK(o.kernel.skipna == 1 && o.kernel.ddof == 0 && o.run.threads == 0);
+    o.run.threads = 2;
     strata_result *r = NULL;
     REQUIRE_OK(strata_reduce(c, ALL_OPS, NALL, &o, &r));
     CHECK_EQ_INT(strata_result_groups(r), 1);
@@ -244,7 +244,7 @@ static void test_reduce_int(void) {
     strata_result_free(r);
 
     /* skipna = 0: any missing value makes the pixel missing (count still counts). */
-    o.skipna = 0;
+    o.kernel.skipna = 0;
     r = NULL;
     REQUIRE_OK(strata_reduce(c, ALL_OPS, NALL, &o, &r));
     e = expected(&s, 7, NULL, 0, 0, 0);
@@ -253,8 +253,8 @@ static void test_reduce_int(void) {
     strata_result_free(r);
 
     /* ddof = 1. */
-    o.skipna = 1;
-    o.ddof = 1;
+    o.kernel.skipna = 1;
+    o.kernel.ddof = 1;
     const strata_op vs[] = {STRATA_OP_VAR, STRATA_OP_STD};
     r = NULL;
     REQUIRE_OK(strata_reduce(c, vs, 2, &o, &r));
@@ -342,9 +342,9 @@ static void test_threads_identical(void) {
     strata_reduce_opts o;
     strata_reduce_opts_init(&o);
     strata_result *r1 = NULL, *r3 = NULL, *r3b = NULL;
-    o.threads = 1;
+    o.run.threads = 1;
     REQUIRE_OK(strata_reduce(c, ALL_OPS, NALL, &o, &r1));
-    o.threads = 3;
+    o.run.threads = 3;
     REQUIRE_OK(strata_reduce(c, ALL_OPS, NALL, &o, &r3));
     REQUIRE_OK(strata_reduce(c, ALL_OPS, NALL, &o, &r3b));
     CHECK_MSG(same_arrays(r1, r3, ALL_OPS, NALL, 1), "threads=1 and threads=3 differ");
@@ -365,10 +365,10 @@ static void test_threads_identical(void) {
         group_of[t] = (t * 7) % 3;
         labels[t] = names[group_of[t]];
     }
-    o.threads = 1;
+    o.run.threads = 1;
     r1 = r3 = NULL;
     REQUIRE_OK(strata_groupby(c, labels, ALL_OPS, NALL, &o, &r1));
-    o.threads = 3;
+    o.run.threads = 3;
     REQUIRE_OK(strata_groupby(c, labels, ALL_OPS, NALL, &o, &r3));
     CHECK_EQ_INT(strata_result_groups(r1), 3);
     CHECK_MSG(same_arrays(r1, r3, ALL_OPS, NALL, 3), "groupby: threads=1 and threads=3 differ");
@@ -385,10 +385,10 @@ static void test_threads_identical(void) {
     int_spec(&s);
     c = stack(&s, 30, NULL);
     REQUIRE(c != NULL);
-    o.threads = 1;
+    o.run.threads = 1;
     r1 = r3 = NULL;
     REQUIRE_OK(strata_reduce(c, ALL_OPS, NALL, &o, &r1));
-    o.threads = 3;
+    o.run.threads = 3;
     REQUIRE_OK(strata_reduce(c, ALL_OPS, NALL, &o, &r3));
     CHECK(same_arrays(r1, r3, ALL_OPS, NALL, 1));
     e = expected(&s, 30, NULL, 0, 1, 0);
@@ -433,7 +433,7 @@ static void test_groupby(void) {
     strata_result_free(r);
 
     /* Sorted groups. */
-    o.sort_groups = 1;
+    o.groups.sort = 1;
     r = NULL;
     REQUIRE_OK(strata_groupby(c, labels, ops, 3, &o, &r));
     REQUIRE(strata_result_groups(r) == 3);
@@ -448,7 +448,7 @@ static void test_groupby(void) {
     strata_result_free(r);
 
     /* No labels given and none on the collection: an error. */
-    o.sort_groups = 0;
+    o.groups.sort = 0;
     r = NULL;
     CHECK_STATUS(strata_groupby(c, NULL, ops, 3, &o, &r), STRATA_ERR_INVALID_ARG);
     CHECK(r == NULL);
@@ -474,7 +474,7 @@ static void test_groupby(void) {
     char **season = NULL;
     REQUIRE_OK(strata_labels_from_times(c, "yearseason", &season));
     r = NULL;
-    o.sort_groups = 1;
+    o.groups.sort = 1;
     REQUIRE_OK(strata_groupby(c, (const char *const *)season, ops, 3, &o, &r));
     /* 2021-DJF (Jan, Feb), 2021-MAM, 2022-DJF (Dec 21, Jan 22), 2022-JJA (2), 2023-DJF. */
     REQUIRE(strata_result_groups(r) == 5);
@@ -522,8 +522,8 @@ static void test_progress_and_cancel(void) {
     strata_reduce_opts o;
     strata_reduce_opts_init(&o);
     progress_log log = {0};
-    o.progress = on_progress;
-    o.progress_user = &log;
+    o.run.progress = on_progress;
+    o.run.progress_user = &log;
     strata_result *r = NULL;
     const strata_op mean = STRATA_OP_MEAN;
     REQUIRE_OK(strata_reduce(c, &mean, 1, &o, &r));
@@ -555,7 +555,7 @@ static void test_progress_and_cancel(void) {
     REQUIRE(cb != NULL);
     log = (progress_log){0};
     log.cancel_at = 2;
-    o.threads = 1;
+    o.run.threads = 1;
     r = NULL;
     const strata_op med = STRATA_OP_MEDIAN;
     strata_status st = strata_reduce(cb, &med, 1, &o, &r);
@@ -589,17 +589,17 @@ static void test_bad_options(void) {
     strata_reduce_opts_init(&o);
     strata_result *r = NULL;
     const strata_op var = STRATA_OP_VAR;
-    o.ddof = -1;
+    o.kernel.ddof = -1;
     CHECK_STATUS(strata_reduce(c, &var, 1, &o, &r), STRATA_ERR_INVALID_ARG);
     CHECK(r == NULL);
     CHECK_CONTAINS(strata_errmsg(), "ddof");
     const char *labels[3] = {"a", "b", "a"};
     CHECK_STATUS(strata_groupby(c, labels, &var, 1, &o, &r), STRATA_ERR_INVALID_ARG);
     strata_reduce_opts_init(&o);
-    o.threads = -2;
+    o.run.threads = -2;
     CHECK_STATUS(strata_reduce(c, &var, 1, &o, &r), STRATA_ERR_INVALID_ARG);
     strata_reduce_opts_init(&o);
-    o.float_dtype = STRATA_INT16;
+    o.output.float_dtype = STRATA_INT16;
     CHECK_STATUS(strata_reduce(c, &var, 1, &o, &r), STRATA_ERR_INVALID_ARG);
     strata_reduce_opts_init(&o);
     CHECK_STATUS(strata_reduce(c, &var, 0, &o, &r), STRATA_ERR_INVALID_ARG);
@@ -611,7 +611,7 @@ static void test_bad_options(void) {
     CHECK_STATUS(strata_reduce(c, &var, 1, &o, NULL), STRATA_ERR_INVALID_ARG);
     CHECK(r == NULL);
     /* A large ddof is allowed: too few values give missing pixels. */
-    o.ddof = 5;
+    o.kernel.ddof = 5;
     REQUIRE_OK(strata_reduce(c, &var, 1, &o, &r));
     strata_array a;
     if (strata_result_array(r, 0, STRATA_OP_VAR, &a) == STRATA_OK) {
@@ -644,7 +644,7 @@ static void test_bad_file_fails_reduce(void) {
     REQUIRE_OK(strata_collection_from_files(paths, 6, &c));
     strata_reduce_opts o;
     strata_reduce_opts_init(&o);
-    o.threads = 3;
+    o.run.threads = 3;
     strata_result *r = NULL;
     CHECK_STATUS(strata_reduce(c, ALL_OPS, NALL, &o, &r), STRATA_ERR_MISALIGNED);
     CHECK(r == NULL);
@@ -652,7 +652,7 @@ static void test_bad_file_fails_reduce(void) {
     CHECK(fx_remove(paths[3]) == 0);
     strata_collection_free(c);
     REQUIRE_OK(strata_collection_from_files(paths, 6, &c));
-    o.threads = 1; /* t3 is read before t5 */
+    o.run.threads = 1; /* t3 is read before t5 */
     CHECK_STATUS(strata_reduce(c, ALL_OPS, NALL, &o, &r), STRATA_ERR_IO);
     CHECK_CONTAINS(strata_errmsg(), paths[3]);
     strata_collection_free(c);
@@ -711,13 +711,13 @@ static void test_gtiff_outputs(void) {
     const strata_op ops[] = {STRATA_OP_MEAN, STRATA_OP_MIN, STRATA_OP_COUNT, STRATA_OP_SUM};
     strata_reduce_opts o;
     strata_reduce_opts_init(&o);
-    o.threads = 3;
+    o.run.threads = 3;
     strata_result *mem = NULL;
     REQUIRE_OK(strata_groupby(c, labels, ops, 4, &o, &mem));
     const char *dir = fx_dir_new();
     const char *codecs[] = {"zstd", "lzw"};
     for (int k = 0; k < 2; k++) {
-        o.compress = codecs[k];
+        o.output.compress = codecs[k];
         strata_result *disk = NULL;
         const char *pattern = fx_path(dir, "{label}_{op}_%s.tif", codecs[k]);
         CHECK_OK(strata_reduce_to_gtiff(c, labels, ops, 4, &o, pattern, &disk));
@@ -766,12 +766,12 @@ static void test_gtiff_crs(void) {
         REQUIRE_OK(strata_collection_from_files(paths, 3, &c));
         CHECK_EQ_INT(strata_meta_epsg(strata_collection_meta(c)), side ? 3035 : 32632);
         for (int k = 0; k < 2; k++) {
-            o.compress = k ? "lzw" : "zstd";
+            o.output.compress = k ? "lzw" : "zstd";
             strata_result *r = NULL;
             const char *out = fx_path(dir, "mean_%d_%d.tif", side, k);
             CHECK_OK(strata_reduce_to_gtiff(c, NULL, &mean, 1, &o, out, &r));
             CHECK_MSG(output_epsg(out) == (side ? 3035 : 32632), "side files %d, %s: EPSG:%d", side,
-                      o.compress, output_epsg(out));
+                      o.output.compress, output_epsg(out));
             double gt[6];
             GDALDatasetH ds = GDALOpen(out, GA_ReadOnly);
             REQUIRE(ds != NULL);
@@ -799,8 +799,8 @@ static void test_gtiff_crs(void) {
     strata_collection *c = NULL;
     REQUIRE_OK(strata_collection_from_files(mixed, 8, &c));
     REQUIRE_OK(strata_collection_set_chunks(c, &(strata_chunks){1, 1, 16, 16}));
-    o.threads = 3;
-    o.compress = NULL;
+    o.run.threads = 3;
+    o.output.compress = NULL;
     strata_result *r = NULL;
     const char *out = fx_path(dir, "mixed_mean.tif");
     CHECK_OK(strata_reduce_to_gtiff(c, NULL, &mean, 1, &o, out, &r));

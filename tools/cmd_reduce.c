@@ -131,8 +131,8 @@ static int parse_op_list(reduce_args *a, const char *arg) {
         }
     }
     sl_free(&l);
-    a->ro.quantiles = a->q;
-    a->ro.nquantiles = a->nq;
+    a->ro.kernel.quantiles = a->q;
+    a->ro.kernel.nquantiles = a->nq;
     return rc;
 }
 
@@ -168,7 +168,7 @@ static int parse_option(void *ctx, int opt, const char *arg) {
     case OPT_OP:
         return parse_op_list(a, arg);
     case OPT_QUANTILE_METHOD:
-        if (strata_quantile_method_from_name(arg, &a->ro.quantile_method) != STRATA_OK) {
+        if (strata_quantile_method_from_name(arg, &a->ro.kernel.quantile_method) != STRATA_OK) {
             cli_error(cmd,
                       "--quantile-method takes linear, lower, higher, nearest or midpoint, "
                       "not '%s'",
@@ -182,17 +182,17 @@ static int parse_option(void *ctx, int opt, const char *arg) {
             cli_error(cmd, "--memory takes a number of MiB >= 1, not '%s'", arg);
             return EXIT_USAGE;
         }
-        a->ro.memory_mb = (size_t)mb;
+        a->ro.kernel.memory_mb = (size_t)mb;
         return 0;
     }
     case OPT_SKIPNA:
-        a->ro.skipna = 1;
+        a->ro.kernel.skipna = 1;
         return 0;
     case OPT_NO_SKIPNA:
-        a->ro.skipna = 0;
+        a->ro.kernel.skipna = 0;
         return 0;
     case OPT_DDOF:
-        if (!parse_int(arg, &a->ro.ddof)) {
+        if (!parse_int(arg, &a->ro.kernel.ddof)) {
             cli_error(cmd, "--ddof takes a non-negative integer, not '%s'", arg);
             return EXIT_USAGE;
         }
@@ -200,9 +200,9 @@ static int parse_option(void *ctx, int opt, const char *arg) {
     case OPT_DTYPE: {
         strata_dtype t = strata_dtype_from_name(arg);
         if (t == STRATA_INT64) {
-            a->ro.sum_dtype = t;
+            a->ro.output.sum_dtype = t;
         } else if (t == STRATA_FLOAT32 || t == STRATA_FLOAT64) {
-            a->ro.float_dtype = t;
+            a->ro.output.float_dtype = t;
         } else {
             cli_error(cmd, "--dtype takes float32, float64 or int64, not '%s'", arg);
             return EXIT_USAGE;
@@ -223,7 +223,7 @@ static int parse_option(void *ctx, int opt, const char *arg) {
             cli_error(cmd, "--compress takes zstd, deflate, lzw or none, not '%s'", arg);
             return EXIT_USAGE;
         }
-        a->ro.compress = arg;
+        a->ro.output.compress = arg;
         return 0;
     case 'h':
         a->help = true;
@@ -256,7 +256,7 @@ static int parse_args(const char *cmd, int argc, char **argv, reduce_args *a) {
     if (rc) {
         return rc;
     }
-    a->ro.threads = a->so.threads;
+    a->ro.run.threads = a->so.threads;
     return 0;
 }
 
@@ -264,8 +264,8 @@ static int parse_args(const char *cmd, int argc, char **argv, reduce_args *a) {
  * writes the files. The outputs appear only once every rank succeeded. */
 static int run_distributed(const char *cmd, reduce_args *a, strata_collection *c,
                            const char *const *labels, const char *pattern, strata_result **out) {
-    a->ro.part_index = dist_rank();
-    a->ro.part_count = dist_size();
+    a->ro.partition.index = dist_rank();
+    a->ro.partition.count = dist_size();
     strata_status st = labels ? strata_groupby(c, labels, a->ops, a->nops, &a->ro, out)
                               : strata_reduce(c, a->ops, a->nops, &a->ro, out);
     if (!dist_all_ok(st == STRATA_OK, cmd, strata_errmsg()) ||
@@ -286,8 +286,8 @@ static int run_job(const char *cmd, reduce_args *a, strata_collection *c, const 
     }
     progress_line pl;
     progress_init(&pl, cmd, a->so.quiet);
-    a->ro.progress = progress_cb;
-    a->ro.progress_user = &pl;
+    a->ro.run.progress = progress_cb;
+    a->ro.run.progress_user = &pl;
     cli_catch_signals();
     strata_status st = strata_reduce_to_gtiff(c, labels, a->ops, a->nops, &a->ro, pattern, out);
     cli_release_signals();
@@ -362,7 +362,7 @@ static int group_labels(reduce_args *a, strata_collection *c, string_list *label
             sl_push(labels, derived[t]);
         }
         strata_labels_free(derived, n);
-        a->ro.sort_groups = 1;
+        a->ro.groups.sort = 1;
     } else if (!sl_split(labels, a->labels)) {
         return EXIT_RUN;
     }

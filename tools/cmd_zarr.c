@@ -123,7 +123,7 @@ static int parse_args(int argc, char **argv, zarr_args *a) {
     if (rc) {
         return rc;
     }
-    a->zo.threads = a->so.threads;
+    a->zo.run.threads = a->so.threads;
     return 0;
 }
 
@@ -144,8 +144,8 @@ static bool zarr_step(const char *cmd, zarr_args *a, strata_collection *c, strat
                       bool every_rank) {
     strata_zarr_opts o = a->zo;
     o.step = step;
-    o.part_index = every_rank ? dist_rank() : 0;
-    o.part_count = every_rank ? dist_size() : 0;
+    o.partition.index = every_rank ? dist_rank() : 0;
+    o.partition.count = every_rank ? dist_size() : 0;
     bool ok = (!every_rank && dist_rank() != 0) || strata_to_zarr(c, a->out, &o) == STRATA_OK;
     if (!ok && dist_rank() == 0) {
         cli_fail(cmd);
@@ -178,8 +178,8 @@ static int run(const char *cmd, zarr_args *a) {
     }
     progress_line pl;
     progress_init(&pl, cmd, a->so.quiet);
-    a->zo.progress = progress_cb;
-    a->zo.progress_user = &pl;
+    a->zo.run.progress = progress_cb;
+    a->zo.run.progress_user = &pl;
     cli_catch_signals();
     strata_status st = strata_to_zarr(c, a->out, &a->zo);
     cli_release_signals();

@@ -10,8 +10,8 @@
 
 void strata_reduce_opts_init(strata_reduce_opts *o) {
     memset(o, 0, sizeof *o);
-    o->skipna = 1;
-    o->float_dtype = STRATA_DTYPE_UNKNOWN;
+    o->kernel.skipna = 1;
+    o->output.float_dtype = STRATA_DTYPE_UNKNOWN;
 }
 
 static strata_status check_request(const strata_collection *c, const strata_op *ops, size_t nops,
@@ -19,33 +19,34 @@ static strata_status check_request(const strata_collection *c, const strata_op *
     if (!c || !ops || nops == 0 || !o) {
         return st_fail(STRATA_ERR_INVALID_ARG, "a reduction needs a collection and ops");
     }
-    if (o->ddof < 0) {
-        return st_fail(STRATA_ERR_INVALID_ARG, "ddof must be >= 0, not %d", o->ddof);
+    if (o->kernel.ddof < 0) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "ddof must be >= 0, not %d", o->kernel.ddof);
     }
-    if (o->part_count < 0 ||
-        (o->part_count > 0 && (o->part_index < 0 || o->part_index >= o->part_count))) {
-        return st_fail(STRATA_ERR_INVALID_ARG, "part %d of %d does not exist", o->part_index,
-                       o->part_count);
+    if (o->partition.count < 0 ||
+        (o->partition.count > 0 &&
+         (o->partition.index < 0 || o->partition.index >= o->partition.count))) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "part %d of %d does not exist", o->partition.index,
+                       o->partition.count);
     }
-    if (o->threads < 0) {
-        return st_fail(STRATA_ERR_INVALID_ARG, "threads must be >= 0, not %d", o->threads);
+    if (o->run.threads < 0) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "threads must be >= 0, not %d", o->run.threads);
     }
-    if (o->float_dtype != STRATA_DTYPE_UNKNOWN && o->float_dtype != STRATA_FLOAT32 &&
-        o->float_dtype != STRATA_FLOAT64) {
+    if (o->output.float_dtype != STRATA_DTYPE_UNKNOWN && o->output.float_dtype != STRATA_FLOAT32 &&
+        o->output.float_dtype != STRATA_FLOAT64) {
         return st_fail(STRATA_ERR_INVALID_ARG,
                        "output float type must be float32 or float64, "
                        "not %s",
-                       strata_dtype_name(o->float_dtype));
+                       strata_dtype_name(o->output.float_dtype));
     }
-    if (o->sum_dtype != STRATA_DTYPE_UNKNOWN && o->sum_dtype != STRATA_FLOAT64 &&
-        o->sum_dtype != STRATA_INT64) {
+    if (o->output.sum_dtype != STRATA_DTYPE_UNKNOWN && o->output.sum_dtype != STRATA_FLOAT64 &&
+        o->output.sum_dtype != STRATA_INT64) {
         return st_fail(STRATA_ERR_INVALID_ARG, "integer sums are float64 or int64, not %s",
-                       strata_dtype_name(o->sum_dtype));
+                       strata_dtype_name(o->output.sum_dtype));
     }
-    if (o->compress && !strata_compression_known(o->compress)) {
+    if (o->output.compress && !strata_compression_known(o->output.compress)) {
         return st_fail(STRATA_ERR_INVALID_ARG,
                        "unknown compression '%s' (expected zstd, deflate, lzw or none)",
-                       o->compress);
+                       o->output.compress);
     }
     memset(marked, 0, STRATA_OP_COUNT_OF_OPS * sizeof *marked);
     for (size_t i = 0; i < nops; i++) {
@@ -55,20 +56,21 @@ static strata_status check_request(const strata_collection *c, const strata_op *
         marked[ops[i]] = true;
     }
     if (marked[STRATA_OP_QUANTILE]) {
-        if (o->nquantiles == 0 || !o->quantiles || o->nquantiles > ST_MAX_QUANTILES) {
+        if (o->kernel.nquantiles == 0 || !o->kernel.quantiles ||
+            o->kernel.nquantiles > ST_MAX_QUANTILES) {
             return st_fail(STRATA_ERR_INVALID_ARG,
                            "the quantile op needs 1 to %d quantiles, not %zu", ST_MAX_QUANTILES,
-                           o->quantiles ? o->nquantiles : 0);
+                           o->kernel.quantiles ? o->kernel.nquantiles : 0);
         }
-        for (size_t k = 0; k < o->nquantiles; k++) {
-            if (!(o->quantiles[k] >= 0 && o->quantiles[k] <= 1)) {
+        for (size_t k = 0; k < o->kernel.nquantiles; k++) {
+            if (!(o->kernel.quantiles[k] >= 0 && o->kernel.quantiles[k] <= 1)) {
                 return st_fail(STRATA_ERR_INVALID_ARG, "quantile %g is not in [0, 1]",
-                               o->quantiles[k]);
+                               o->kernel.quantiles[k]);
             }
         }
-        if ((unsigned)o->quantile_method > STRATA_QUANTILE_MIDPOINT) {
+        if ((unsigned)o->kernel.quantile_method > STRATA_QUANTILE_MIDPOINT) {
             return st_fail(STRATA_ERR_INVALID_ARG, "unknown quantile method number %d",
-                           (int)o->quantile_method);
+                           (int)o->kernel.quantile_method);
         }
     }
     return STRATA_OK;
@@ -132,7 +134,8 @@ static strata_status make_grouping(const strata_collection *c, const char *const
 
 static strata_status result_for(const strata_collection *c, const grouping *gr, const bool *ops,
                                 const strata_reduce_opts *o, strata_result **out) {
-    strata_result *r = st_result_new(gr->ngroups, ops, o->quantiles, o->nquantiles, c->meta);
+    strata_result *r =
+        st_result_new(gr->ngroups, ops, o->kernel.quantiles, o->kernel.nquantiles, c->meta);
     if (!r) {
         return st_nomem("result");
     }
@@ -177,7 +180,7 @@ static strata_status reduce_into_sink(const strata_collection *c, const char *co
     grouping gr;
     strata_result *r = NULL;
     st_sink *sink = NULL;
-    strata_status st = make_grouping(c, labels, o->sort_groups != 0, &gr);
+    strata_status st = make_grouping(c, labels, o->groups.sort != 0, &gr);
     if (st == STRATA_OK) {
         st = result_for(c, &gr, marked, o, &r);
     }
@@ -185,9 +188,15 @@ static strata_status reduce_into_sink(const strata_collection *c, const char *co
         /* The engine's tiles, which median and quantiles shrink to their memory budget. */
         int rows, cols;
         st_engine_tile(c, marked, o, gr.ngroups, &rows, &cols);
-        st_gtiff_spec sp = {pattern, o->float_dtype, o->sum_dtype, o->compress,
-                            rows,    cols,           false,        c};
-        st = kind == SINK_MEMORY ? st_memory_sink_new(r, c->meta, o->float_dtype, &sink)
+        st_gtiff_spec sp = {pattern,
+                            o->output.float_dtype,
+                            o->output.sum_dtype,
+                            o->output.compress,
+                            rows,
+                            cols,
+                            false,
+                            c};
+        st = kind == SINK_MEMORY ? st_memory_sink_new(r, c->meta, o->output.float_dtype, &sink)
                                  : st_gtiff_sink_new(r, c->meta, &sp, &sink);
     }
     if (st == STRATA_OK) {
@@ -201,7 +210,7 @@ static strata_status reduce_into_sink(const strata_collection *c, const char *co
     } else {
         /* A part of a distributed run keeps the values written for missing pixels: rank 0
          * merges the parts' bytes and resolves the nodata when it writes the files. */
-        strata_status fst = st_memory_sink_finish(sink, st == STRATA_OK && o->part_count <= 1);
+        strata_status fst = st_memory_sink_finish(sink, st == STRATA_OK && o->partition.count <= 1);
         st = st == STRATA_OK ? fst : st;
     }
     grouping_free(&gr);
@@ -281,11 +290,17 @@ strata_status strata_result_to_gtiff(strata_result *r, const strata_collection *
         return st_fail(STRATA_ERR_INVALID_ARG, "strata_result_to_gtiff needs an in-memory result "
                                                "of this collection's shape and an output pattern");
     }
-    if (o->compress && !strata_compression_known(o->compress)) {
-        return st_fail(STRATA_ERR_INVALID_ARG, "unknown compression '%s'", o->compress);
+    if (o->output.compress && !strata_compression_known(o->output.compress)) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "unknown compression '%s'", o->output.compress);
     }
-    st_gtiff_spec sp = {pattern, o->float_dtype, o->sum_dtype, o->compress,
-                        STRIP,   r->cols,        true,         c};
+    st_gtiff_spec sp = {pattern,
+                        o->output.float_dtype,
+                        o->output.sum_dtype,
+                        o->output.compress,
+                        STRIP,
+                        r->cols,
+                        true,
+                        c};
     st_sink *sink = NULL;
     st_gdal_quiet_begin();
     strata_status st = st_gtiff_sink_new(r, c->meta, &sp, &sink);

@@ -585,12 +585,13 @@ enum { DEFAULT_MEMORY_MB = 256 };
 static void plan_for(const strata_collection *c, const bool *ops, const strata_reduce_opts *o,
                      size_t ngroups, st_plan *p) {
     st_plan_make(c->meta->rows, c->meta->cols, c->chunks.y, c->chunks.x, c->n, p);
-    size_t nvout = (ops[STRATA_OP_MEDIAN] ? 1 : 0) + (ops[STRATA_OP_QUANTILE] ? o->nquantiles : 0);
+    size_t nvout =
+        (ops[STRATA_OP_MEDIAN] ? 1 : 0) + (ops[STRATA_OP_QUANTILE] ? o->kernel.nquantiles : 0);
     if (nvout) {
         const strata_meta *m = c->meta;
         size_t per_px = (size_t)m->bands *
                         (c->n * strata_dtype_size(m->dtype) + ngroups * nvout * sizeof(double));
-        size_t budget = (o->memory_mb ? o->memory_mb : DEFAULT_MEMORY_MB) << 20;
+        size_t budget = (o->kernel.memory_mb ? o->kernel.memory_mb : DEFAULT_MEMORY_MB) << 20;
         st_plan_bound(p, c->n, budget / (per_px ? per_px : 1), m->block_y);
     }
 }
@@ -644,8 +645,8 @@ static strata_status job_init(job *j, const strata_collection *c, const bool *op
     memset(j, 0, sizeof *j);
     j->c = c;
     memcpy(j->ops, ops, sizeof j->ops);
-    j->skipna = o->skipna;
-    j->ddof = o->ddof;
+    j->skipna = o->kernel.skipna;
+    j->ddof = o->kernel.ddof;
     bool fops[STRATA_OP_COUNT_OF_OPS];
     memcpy(fops, ops, sizeof fops);
     for (int b = 0; b < c->meta->bands; b++) {
@@ -653,9 +654,9 @@ static strata_status job_init(job *j, const strata_collection *c, const bool *op
             fops[STRATA_OP_MIN] = fops[STRATA_OP_MAX] = true; /* swapped when unpacked */
         }
     }
-    j->fields = st_fields_for(fops, o->skipna);
-    j->vs = (st_vspec){ops[STRATA_OP_MEDIAN], ops[STRATA_OP_QUANTILE] ? o->nquantiles : 0,
-                       o->quantiles, o->quantile_method, o->skipna};
+    j->fields = st_fields_for(fops, o->kernel.skipna);
+    j->vs = (st_vspec){ops[STRATA_OP_MEDIAN], ops[STRATA_OP_QUANTILE] ? o->kernel.nquantiles : 0,
+                       o->kernel.quantiles, o->kernel.quantile_method, o->kernel.skipna};
     j->nvout = st_vspec_outputs(&j->vs);
     for (int b = 0; ops[STRATA_OP_QUANTILE] && b < c->meta->bands; b++) {
         if (c->meta->scale[b] < 0) {
@@ -671,15 +672,15 @@ static strata_status job_init(job *j, const strata_collection *c, const bool *op
     j->ngroups = ngroups;
     j->group_of = group_of;
     j->sink = sink;
-    j->budget = (o->memory_mb ? o->memory_mb : DEFAULT_MEMORY_MB) << 20;
+    j->budget = (o->kernel.memory_mb ? o->kernel.memory_mb : DEFAULT_MEMORY_MB) << 20;
     pthread_mutex_init(&j->mem_lock, NULL);
     pthread_cond_init(&j->mem_freed, NULL);
     plan_for(c, ops, o, ngroups, &j->plan);
     if (j->nvout) {
         st_plan_split_finish(&j->plan);
     }
-    st_plan_restrict(&j->plan, o->part_index, o->part_count);
-    j->nworkers = st_thread_count(o->threads, j->plan.nitems);
+    st_plan_restrict(&j->plan, o->partition.index, o->partition.count);
+    j->nworkers = st_thread_count(o->run.threads, j->plan.nitems);
     j->workers = st_calloc((size_t)j->nworkers, sizeof *j->workers);
     j->pool = st_calloc((size_t)j->nworkers, sizeof *j->pool);
     pthread_mutex_init(&j->pool_lock, NULL);
@@ -706,8 +707,8 @@ static strata_status job_init(job *j, const strata_collection *c, const bool *op
                       .threads = j->nworkers,
                       .fn = run_item,
                       .ctx = j,
-                      .progress = o->progress,
-                      .progress_user = o->progress_user,
+                      .progress = o->run.progress,
+                      .progress_user = o->run.progress_user,
                       .stop = close_worker_files};
     return STRATA_OK;
 }

@@ -166,11 +166,11 @@ static strata_status job_init(zjob *j, const strata_zarr_opts *o) {
     set_fill_bytes(j);
     size_t nitems = (size_t)(j->n[0] * j->n[1] * j->n[2] * j->n[3]);
     /* A part of a distributed write takes every part_count-th chunk. */
-    j->part_count = o->part_count > 1 ? (size_t)o->part_count : 1;
-    j->part_index = o->part_count > 1 ? (size_t)o->part_index : 0;
+    j->part_count = o->partition.count > 1 ? (size_t)o->partition.count : 1;
+    j->part_index = o->partition.count > 1 ? (size_t)o->partition.index : 0;
     nitems =
         nitems > j->part_index ? (nitems - j->part_index + j->part_count - 1) / j->part_count : 0;
-    j->nworkers = st_thread_count(o->threads, nitems);
+    j->nworkers = st_thread_count(o->run.threads, nitems);
     j->workers = st_calloc((size_t)j->nworkers, sizeof *j->workers);
     if (!j->workers) {
         return st_nomem("workers");
@@ -179,8 +179,8 @@ static strata_status job_init(zjob *j, const strata_zarr_opts *o) {
                       .threads = j->nworkers,
                       .fn = run_item,
                       .ctx = j,
-                      .progress = o->progress,
-                      .progress_user = o->progress_user,
+                      .progress = o->run.progress,
+                      .progress_user = o->run.progress_user,
                       .stop = close_worker_files};
     return STRATA_OK;
 }
@@ -223,12 +223,13 @@ static strata_status check_opts(const strata_collection *c, const char *store,
                        "(no '/', no leading '.') other than time, band, y, x, spatial_ref",
                        name);
     }
-    if ((unsigned)o->step > STRATA_ZARR_STEP_FINISH || o->part_count < 0 ||
-        (o->part_count > 0 && (o->part_index < 0 || o->part_index >= o->part_count))) {
+    if ((unsigned)o->step > STRATA_ZARR_STEP_FINISH || o->partition.count < 0 ||
+        (o->partition.count > 0 &&
+         (o->partition.index < 0 || o->partition.index >= o->partition.count))) {
         return st_fail(STRATA_ERR_INVALID_ARG, "strata_to_zarr: bad step or part %d of %d",
-                       o->part_index, o->part_count);
+                       o->partition.index, o->partition.count);
     }
-    if (o->threads < 0 || c->n == 0) {
+    if (o->run.threads < 0 || c->n == 0) {
         return st_fail(STRATA_ERR_INVALID_ARG, "strata_to_zarr: threads < 0 or no timesteps");
     }
     return STRATA_OK;
