@@ -168,5 +168,5 @@ strata_status strata_collection_check_output(const strata_collection *c, const c
         return st_fail(STRATA_ERR_INVALID_ARG,
                        "strata_collection_check_output: NULL or empty path");
     }
-    return st_guard_outputs((const char *const *)c->paths, c->n * c->nsrc, &path, 1);
+    return st_guard_outputs((const char *const *)c->paths, c->nfiles, &path, 1);
 }
