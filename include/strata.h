@@ -195,7 +195,14 @@ typedef struct strata_grid_opts {
     double bounds[4];       /* xmin, ymin, xmax, ymax */
     const char *bounds_crs; /* CRS of bounds; NULL: the grid's */
     strata_resampling resampling;
+    /* Largest error, in output pixels, of the approximate transformer GDAL's warper uses
+     * between exact transforms (gdalwarp -et): 0.125 by default, 0 transforms every pixel
+     * exactly. With the approximation, results can depend on how the output is split into
+     * chunks, in gdalwarp as here. */
+    double max_error;
 } strata_grid_opts;
+/* Zeroes g and sets the defaults (nearest, max_error 0.125). */
+STRATA_API void strata_grid_opts_init(strata_grid_opts *g);
 /* At most this many rows or columns in an output grid. */
 #define STRATA_GRID_MAX_SIDE 1048576
 /* Puts c on the output grid g: every source whose grid differs is warped to it as it is

@@ -45,7 +45,7 @@ typedef struct source_opts {
     int fail_code; /* set when open_source fails: EXIT_USAGE or EXIT_RUN */
     /* Output grid and same-day mosaics (cli_grid.c); nothing here is allocated */
     struct {
-        const char *like, *crs, *bounds_crs, *resampling, *mosaic, *mosaic_op;
+        const char *like, *crs, *bounds_crs, *resampling, *mosaic, *mosaic_op, *max_error;
         double res[2];
         bool has_res, has_bounds;
         double bounds[4];
@@ -88,6 +88,7 @@ enum {
     OPT_RESAMPLING,
     OPT_MOSAIC,
     OPT_MOSAIC_OP,
+    OPT_WARP_ERROR,
     OPT_FIRST_COMMAND /* commands number their own options from here */
 };
 // clang-format off
@@ -110,7 +111,8 @@ enum {
         {"bounds-crs", required_argument, NULL, OPT_BOUNDS_CRS},                                   \
         {"resampling", required_argument, NULL, OPT_RESAMPLING},                                   \
         {"mosaic", required_argument, NULL, OPT_MOSAIC},                                           \
-        {"mosaic-op", required_argument, NULL, OPT_MOSAIC_OP}
+        {"mosaic-op", required_argument, NULL, OPT_MOSAIC_OP},                                     \
+        {"warp-error", required_argument, NULL, OPT_WARP_ERROR}
 #define STAC_SEARCH_LONG_OPTIONS                                                                   \
     {"stac-search", required_argument, NULL, OPT_STAC_SEARCH},                                     \
         {"collections", required_argument, NULL, OPT_COLLECTIONS},                                 \
@@ -128,6 +130,8 @@ enum {
     "                  snapped to whole multiples of the resolution; CRS: EPSG:N, WKT, ...)\n" \
     "  --resampling R  nearest (default), bilinear, cubic, cubicspline, lanczos, average,\n"  \
     "                  mode, min, max, med, q1, q3 (as gdalwarp -r)\n"                        \
+    "  --warp-error P  error threshold of the approximate transformer, in pixels (as\n"     \
+    "                  gdalwarp -et; default 0.125; 0: exact)\n"                               \
     "  --mosaic day|solar_day  fuse timesteps of the same (solar) day into one\n"             \
     "  --mosaic-op OP  first (default: first valid in item order), last, mean, max, min,\n"  \
     "                  median\n"

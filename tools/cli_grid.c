@@ -35,6 +35,15 @@ int grid_opt(source_opts *so, int opt, const char *arg) {
     case OPT_CRS:
         so->grid.crs = arg;
         return 1;
+    case OPT_WARP_ERROR: {
+        double e;
+        if (parse_numbers(arg, &e, 1) != 1) {
+            fprintf(stderr, "strata: --warp-error takes a number of pixels, not '%s'\n", arg);
+            return -1;
+        }
+        so->grid.max_error = arg;
+        return 1;
+    }
     case OPT_BOUNDS_CRS:
         so->grid.bounds_crs = arg;
         return 1;
@@ -99,8 +108,9 @@ static bool check_combination(const char *cmd, const source_opts *so) {
         why = "--crs and --bounds need --resolution";
     } else if (so->grid.bounds_crs && !so->grid.has_bounds) {
         why = "--bounds-crs needs --bounds";
-    } else if (so->grid.resampling && !so->grid.like && !any_grid) {
-        why = "--resampling needs an output grid (--grid like:FILE or --resolution)";
+    } else if ((so->grid.resampling || so->grid.max_error) && !so->grid.like && !any_grid) {
+        why = "--resampling and --warp-error need an output grid (--grid like:FILE or "
+              "--resolution)";
     } else if (so->grid.mosaic_op && !so->grid.mosaic) {
         why = "--mosaic-op needs --mosaic";
     }
@@ -117,7 +127,11 @@ bool apply_grid(const char *cmd, strata_collection *c, source_opts *so) {
     }
     so->fail_code = EXIT_RUN;
     if (so->grid.like || so->grid.has_res) {
-        strata_grid_opts g = {0};
+        strata_grid_opts g;
+        strata_grid_opts_init(&g);
+        if (so->grid.max_error) {
+            g.max_error = strtod(so->grid.max_error, NULL);
+        }
         g.like = so->grid.like;
         g.crs = so->grid.crs;
         g.res_x = so->grid.res[0];

@@ -56,6 +56,13 @@ const char *strata_resampling_name(strata_resampling r) {
     return (int)r >= 0 && (int)r < NRESAMPLING ? resampling_names[r] : "unknown";
 }
 
+void strata_grid_opts_init(strata_grid_opts *g) {
+    if (g) {
+        memset(g, 0, sizeof *g);
+        g->max_error = 0.125;
+    }
+}
+
 size_t strata_collection_warped(const strata_collection *c) {
     return c && c->grid ? c->grid->nwarped : 0;
 }
@@ -286,6 +293,10 @@ static strata_status check_opts(const strata_grid_opts *g) {
                        "bounds %g,%g,%g,%g: need xmin < xmax and ymin < ymax", g->bounds[0],
                        g->bounds[1], g->bounds[2], g->bounds[3]);
     }
+    if (!(g->max_error >= 0 && g->max_error <= 10)) {
+        return st_fail(STRATA_ERR_INVALID_ARG,
+                       "the warp's error threshold must be 0 to 10 pixels (got %g)", g->max_error);
+    }
     if ((int)g->resampling < 0 || (int)g->resampling >= NRESAMPLING) {
         return st_fail(STRATA_ERR_INVALID_ARG, "unknown resampling %d", (int)g->resampling);
     }
@@ -413,6 +424,7 @@ static strata_status set_grid(strata_collection *c, const strata_grid_opts *g, g
         return st_nomem("grid");
     }
     grid->resampling = g->resampling;
+    grid->max_error = g->max_error;
     grid->nwarped = nwarped;
     st = meta_on_grid(c->meta, d);
     if (st != STRATA_OK) {
@@ -532,16 +544,25 @@ static strata_status warped_vrt(const strata_collection *c, size_t f, GDALDatase
     wo->papszWarpOptions = CSLSetNameValue(wo->papszWarpOptions, "INIT_DEST", "NO_DATA");
     wo->papszWarpOptions =
         CSLSetNameValue(wo->papszWarpOptions, "ERROR_OUT_IF_EMPTY_SOURCE_WINDOW", "FALSE");
-    void *approx = GDALCreateApproxTransformer(GDALGenImgProjTransform, transformer, 0.125);
-    GDALApproxTransformerOwnsSubtransformer(approx, TRUE);
-    wo->pfnTransformer = GDALApproxTransform;
-    wo->pTransformerArg = approx;
+    /* gdalwarp -et 0 uses the exact transformer itself, as here. */
+    void *approx = NULL;
+    if (c->grid->max_error > 0) {
+        approx =
+            GDALCreateApproxTransformer(GDALGenImgProjTransform, transformer, c->grid->max_error);
+        GDALApproxTransformerOwnsSubtransformer(approx, TRUE);
+    }
+    wo->pfnTransformer = approx ? GDALApproxTransform : GDALGenImgProjTransform;
+    wo->pTransformerArg = approx ? approx : transformer;
     double gt[6];
     memcpy(gt, m->gt, sizeof gt);
     GDALDatasetH vrt = GDALCreateWarpedVRT(src, m->cols, m->rows, gt, wo);
     GDALDestroyWarpOptions(wo);
     if (!vrt) {
-        GDALDestroyApproxTransformer(approx);
+        if (approx) {
+            GDALDestroyApproxTransformer(approx);
+        } else {
+            GDALDestroyGenImgProjTransformer(transformer);
+        }
         GDALClose(src);
         return st_fail_gdal(STRATA_ERR_IO, "%s: cannot be warped to the output grid", c->paths[f]);
     }
@@ -648,25 +669,27 @@ strata_status st_grid_open(const strata_collection *c, size_t f, GDALDatasetH *o
 /* ---- JSON form --------------------------------------------------------------------------- */
 
 void *st_grid_to_jobj(const st_grid *g) {
-    return json_pack("{s:s, s:I}", "resampling", strata_resampling_name(g->resampling), "warped",
-                     (json_int_t)g->nwarped);
+    return json_pack("{s:s, s:f, s:I}", "resampling", strata_resampling_name(g->resampling),
+                     "max_error", g->max_error, "warped", (json_int_t)g->nwarped);
 }
 
 strata_status st_grid_from_jobj(const void *jobj, st_grid **out) {
     const json_t *o = jobj;
     const char *name = json_string_value(json_object_get(o, "resampling"));
-    const json_t *w = json_object_get(o, "warped");
+    const json_t *w = json_object_get(o, "warped"), *e = json_object_get(o, "max_error");
     strata_resampling r;
     if (!name || strata_resampling_from_name(name, &r) != STRATA_OK || !json_is_integer(w) ||
-        json_integer_value(w) < 0) {
+        json_integer_value(w) < 0 || !json_is_number(e) || !(json_number_value(e) >= 0)) {
         return st_fail(STRATA_ERR_PARSE,
-                       "collection JSON: \"grid\" needs a known \"resampling\" and \"warped\"");
+                       "collection JSON: \"grid\" needs a known \"resampling\", \"max_error\" "
+                       "and \"warped\"");
     }
     st_grid *g = st_calloc(1, sizeof *g);
     if (!g) {
         return st_nomem("grid");
     }
     g->resampling = r;
+    g->max_error = json_number_value(e);
     g->nwarped = (size_t)json_integer_value(w);
     *out = g;
     return STRATA_OK;

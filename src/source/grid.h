@@ -8,6 +8,7 @@
  * reads need besides. */
 typedef struct st_grid {
     strata_resampling resampling;
+    double max_error; /* pixels; 0: exact transforms */
     size_t nwarped; /* sources found on another grid when the grid was set */
 } st_grid;
 
