@@ -187,7 +187,7 @@ STRATA_API const char *strata_resampling_name(strata_resampling r);
 /* The output grid: either like (a raster whose grid is taken as it is), or crs + resolution
  * with optional bounds. Without bounds, the union of the sources' footprints. The grid snaps
  * to whole multiples of the resolution (as odc-stac's GeoBox does). */
-typedef struct strata_grid_opts {
+struct strata_grid_opts {
     const char *like;       /* a raster path, or NULL */
     const char *crs;        /* EPSG:N, WKT or PROJJSON; NULL: the template's CRS */
     double res_x, res_y;    /* cell size in CRS units, > 0 (res_y 0: res_x) */
@@ -200,7 +200,8 @@ typedef struct strata_grid_opts {
      * exactly. With the approximation, results can depend on how the output is split into
      * chunks, in gdalwarp as here. */
     double max_error;
-} strata_grid_opts;
+};
+typedef struct strata_grid_opts strata_grid_opts;
 /* Zeroes g and sets the defaults (nearest, max_error 0.125). */
 STRATA_API void strata_grid_opts_init(strata_grid_opts *g);
 /* At most this many rows or columns in an output grid. */
@@ -420,6 +421,9 @@ typedef struct strata_stac_opts {
     size_t max_items; /* 0 (default): all, else at most this many after filtering */
     strata_href_fn href_rewrite;
     void *href_user;
+    /* NULL, or the output grid: the items may then lie on different grids (several UTM
+     * zones); footprints come from their proj: fields when complete, without opening files */
+    const struct strata_grid_opts *grid;
 } strata_stac_opts;
 
 STRATA_API void strata_stac_opts_init(strata_stac_opts *opts);

@@ -210,6 +210,8 @@ int cmd_stac(int argc, char **argv);
  * does; apply_grid puts the collection on the grid and makes the mosaic (prints the error,
  * sets so->fail_code). */
 int grid_opt(source_opts *so, int opt, const char *arg);
+/* The output grid the options ask for; false when none. */
+bool grid_from_opts(const source_opts *so, strata_grid_opts *g);
 bool apply_grid(const char *cmd, strata_collection *c, source_opts *so);
 
 /* STAC API search (cmd_stac.c): handles a search option as source_opt does; true when a

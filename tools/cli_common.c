@@ -335,6 +335,8 @@ static strata_collection *open_stac(const char *cmd, source_opts *so) {
     o.max_items = (size_t)so->max_items;
     o.href_rewrite = so->nhref_replace ? replace_prefix : NULL;
     o.href_user = so;
+    strata_grid_opts grid;
+    o.grid = grid_from_opts(so, &grid) ? &grid : NULL;
     strata_collection *c = NULL;
     if (!ok) {
         cli_error(cmd, "out of memory");

@@ -120,28 +120,36 @@ static bool check_combination(const char *cmd, const source_opts *so) {
     return why == NULL;
 }
 
+bool grid_from_opts(const source_opts *so, strata_grid_opts *g) {
+    strata_grid_opts_init(g);
+    if (!so->grid.like && !so->grid.has_res) {
+        return false;
+    }
+    if (so->grid.max_error) {
+        g->max_error = strtod(so->grid.max_error, NULL);
+    }
+    g->like = so->grid.like;
+    g->crs = so->grid.crs;
+    g->res_x = so->grid.res[0];
+    g->res_y = so->grid.res[1];
+    g->has_bounds = so->grid.has_bounds;
+    memcpy(g->bounds, so->grid.bounds, sizeof g->bounds);
+    g->bounds_crs = so->grid.bounds_crs;
+    if (so->grid.resampling) {
+        strata_resampling_from_name(so->grid.resampling, &g->resampling);
+    }
+    return true;
+}
+
 bool apply_grid(const char *cmd, strata_collection *c, source_opts *so) {
     if (!check_combination(cmd, so)) {
         so->fail_code = EXIT_USAGE;
         return false;
     }
     so->fail_code = EXIT_RUN;
-    if (so->grid.like || so->grid.has_res) {
-        strata_grid_opts g;
-        strata_grid_opts_init(&g);
-        if (so->grid.max_error) {
-            g.max_error = strtod(so->grid.max_error, NULL);
-        }
-        g.like = so->grid.like;
-        g.crs = so->grid.crs;
-        g.res_x = so->grid.res[0];
-        g.res_y = so->grid.res[1];
-        g.has_bounds = so->grid.has_bounds;
-        memcpy(g.bounds, so->grid.bounds, sizeof g.bounds);
-        g.bounds_crs = so->grid.bounds_crs;
-        if (so->grid.resampling) {
-            strata_resampling_from_name(so->grid.resampling, &g.resampling);
-        }
+    strata_grid_opts g;
+    /* STAC collections were put on the grid as they were built. */
+    if (grid_from_opts(so, &g) && strata_collection_resampling(c) < 0) {
         if (strata_collection_set_grid(c, &g) != STRATA_OK) {
             cli_fail(cmd);
             return false;

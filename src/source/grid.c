@@ -179,10 +179,46 @@ static box transform_box(OGRSpatialReferenceH src, OGRSpatialReferenceH dst, con
 
 /* Opens every file for its footprint in the grid's CRS; counts those on another grid than
  * (gt, rows, cols) when gt is given (else after the grid is known, see count_warped). */
+static OGRSpatialReferenceH srs_from_epsg(int epsg) {
+    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+    if (srs && OSRImportFromEPSG(srs, epsg) != OGRERR_NONE) {
+        OSRDestroySpatialReference(srs);
+        return NULL;
+    }
+    if (srs) {
+        OSRSetAxisMappingStrategy(srs, OAMS_TRADITIONAL_GIS_ORDER);
+    }
+    return srs;
+}
+
+/* The footprint of a file whose grid the STAC item gave. */
+static strata_status known_footprint(const strata_collection *c, size_t f, const st_file_grid *k,
+                                     OGRSpatialReferenceH dst, box *b) {
+    st_gdal_quiet_begin();
+    OGRSpatialReferenceH src = srs_from_epsg(k->epsg);
+    st_gdal_quiet_end();
+    if (!src) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "%s: proj:epsg %d is not a CRS GDAL knows",
+                       c->paths[f], k->epsg);
+    }
+    *b = transform_box(src, dst, k->gt, 0, 0, k->cols, k->rows);
+    OSRDestroySpatialReference(src);
+    return b->empty
+               ? st_fail(STRATA_ERR_MISALIGNED,
+                         "%s: its footprint cannot be transformed to the output CRS", c->paths[f])
+               : STRATA_OK;
+}
+
 static strata_status footprints(const strata_collection *c, OGRSpatialReferenceH dst, box *each,
-                                box *all) {
+                                box *all, const st_file_grid *known) {
     all->empty = true;
     for (size_t f = 0; f < c->nfiles; f++) {
+        if (known && known[f].known) {
+            ST_TRY(known_footprint(c, f, &known[f], dst, &each[f]));
+            box_add(all, each[f].x0, each[f].y0);
+            box_add(all, each[f].x1, each[f].y1);
+            continue;
+        }
         st_gdal_quiet_begin();
         GDALDatasetH ds = st_open_raster(c->paths[f], c->meta->driver, c->sidecars);
         st_gdal_quiet_end();
@@ -365,10 +401,20 @@ static strata_status meta_on_grid(strata_meta *m, const grid_def *d) {
 }
 
 /* Files whose grid is not the output grid. */
-static size_t count_warped(const strata_collection *c, const grid_def *d) {
+static size_t count_warped(const strata_collection *c, const grid_def *d,
+                           const st_file_grid *known) {
     size_t n = 0;
     const char *opts[] = {"IGNORE_DATA_AXIS_TO_SRS_AXIS_MAPPING=YES", NULL};
     for (size_t f = 0; f < c->nfiles; f++) {
+        if (known && known[f].known) {
+            OGRSpatialReferenceH s = srs_from_epsg(known[f].epsg);
+            n += !(s && st_same_grid(known[f].gt, d->gt) && known[f].cols == d->cols &&
+                   known[f].rows == d->rows && OSRIsSameEx(s, d->srs, opts));
+            if (s) {
+                OSRDestroySpatialReference(s);
+            }
+            continue;
+        }
         st_gdal_quiet_begin();
         GDALDatasetH ds = st_open_raster(c->paths[f], c->meta->driver, c->sidecars);
         st_gdal_quiet_end();
@@ -384,7 +430,8 @@ static size_t count_warped(const strata_collection *c, const grid_def *d) {
     return n;
 }
 
-static strata_status set_grid(strata_collection *c, const strata_grid_opts *g, grid_def *d) {
+static strata_status set_grid(strata_collection *c, const strata_grid_opts *g, grid_def *d,
+                              const st_file_grid *known) {
     ST_TRY(check_opts(g));
     if (g->like) {
         ST_TRY(grid_from_like(g->like, d));
@@ -396,7 +443,7 @@ static strata_status set_grid(strata_collection *c, const strata_grid_opts *g, g
         return st_nomem("footprints");
     }
     box all;
-    strata_status st = footprints(c, d->srs, each, &all);
+    strata_status st = footprints(c, d->srs, each, &all, known);
     box want = all;
     if (st == STRATA_OK && g->has_bounds) {
         st = asked_bounds(g, d->srs, &want);
@@ -416,7 +463,7 @@ static strata_status set_grid(strata_collection *c, const strata_grid_opts *g, g
     if (st == STRATA_OK && !d->fixed) {
         st = snap(&want, g->res_x, g->res_y > 0 ? g->res_y : g->res_x, d->gt, &d->rows, &d->cols);
     }
-    size_t nwarped = st == STRATA_OK ? count_warped(c, d) : 0;
+    size_t nwarped = st == STRATA_OK ? count_warped(c, d, known) : 0;
     free(each);
     ST_TRY(st);
     st_grid *grid = st_calloc(1, sizeof *grid);
@@ -443,15 +490,20 @@ static strata_status set_grid(strata_collection *c, const strata_grid_opts *g, g
 
 strata_status strata_collection_set_grid(strata_collection *c, const strata_grid_opts *g) {
     st_clear_error();
+    return st_collection_set_grid(c, g, NULL);
+}
+
+strata_status st_collection_set_grid(strata_collection *c, const strata_grid_opts *g,
+                                     const st_file_grid *known) {
     if (!c || !g) {
         return st_fail(STRATA_ERR_INVALID_ARG, "strata_collection_set_grid: NULL argument");
     }
-    if (c->ncaches) {
+    if (c->ncaches || c->grid) {
         return st_fail(STRATA_ERR_INVALID_ARG,
-                       "the output grid must be set before the collection is read");
+                       "the output grid is set once, before the collection is read");
     }
     grid_def d = {0};
-    strata_status st = set_grid(c, g, &d);
+    strata_status st = set_grid(c, g, &d, known);
     if (d.srs) {
         OSRDestroySpatialReference(d.srs);
     }

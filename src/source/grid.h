@@ -9,12 +9,22 @@
 typedef struct st_grid {
     strata_resampling resampling;
     double max_error; /* pixels; 0: exact transforms */
-    size_t nwarped; /* sources found on another grid when the grid was set */
+    size_t nwarped;   /* sources found on another grid when the grid was set */
 } st_grid;
 
 /* Opens file f of c for reading on the output grid: the file itself when it lies on it,
  * else a warped VRT over it (which owns it). Checks bands, type and CRS. */
 strata_status st_grid_open(const strata_collection *c, size_t f, GDALDatasetH *out);
+/* A file's grid when known without opening it (STAC proj: fields). */
+typedef struct st_file_grid {
+    bool known;
+    int epsg;
+    double gt[6];
+    int rows, cols;
+} st_file_grid;
+/* strata_collection_set_grid, with the grids of the files when known ([nfiles] or NULL). */
+strata_status st_collection_set_grid(strata_collection *c, const strata_grid_opts *g,
+                                     const st_file_grid *known);
 void *st_grid_to_jobj(const st_grid *g);
 strata_status st_grid_from_jobj(const void *jobj, st_grid **out);
 
