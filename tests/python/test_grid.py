@@ -57,7 +57,7 @@ def test_from_files_on_a_grid(zones):
         exp = warp(p, c, "bilinear")
         np.testing.assert_allclose(data[t, 0], exp, rtol=1e-5)
     x = np.ma.masked_equal(data.astype(np.float64), ND)
-    np.testing.assert_allclose(np.asarray(c.mean())[0], x.mean(axis=0).filled(np.nan), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(c.mean())[0], x.mean(axis=0).filled(np.nan)[0], rtol=1e-6)
 
 
 def test_mosaic_from_files(zones):
