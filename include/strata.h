@@ -211,7 +211,8 @@ STRATA_API void strata_grid_opts_init(strata_grid_opts *g);
  * gdalwarp picks it); pixels outside a source's footprint are missing (nodata: the
  * template's, else NaN for floats and the type's sentinel for integers). Opens every file
  * once for its footprint. */
-STRATA_API strata_status strata_collection_set_grid(strata_collection *c, const strata_grid_opts *g);
+STRATA_API strata_status strata_collection_set_grid(strata_collection *c,
+                                                    const strata_grid_opts *g);
 /* Sources found on another grid than the output grid (0 without an output grid). */
 STRATA_API size_t strata_collection_warped(const strata_collection *c);
 /* The resampling of the output grid, or -1 when the collection has none. */

@@ -155,8 +155,6 @@ struct strata_collection {
     int src_bands; /* bands of each file; meta->bands == nsrc * src_bands */
     char **paths;  /* [nfiles], timestep-major; a mosaic's further items follow */
     size_t nfiles; /* n * nsrc, and a mosaic's further items' files */
-    struct st_grid *grid;     /* NULL, or the output grid the sources are warped to */
-    struct st_mosaic *mosaic; /* NULL, or the items fused into each timestep */
     int64_t *times;
     unsigned char *has_time;
     char **labels; /* NULL or [n] */
@@ -170,6 +168,9 @@ struct strata_collection {
     pthread_mutex_t lock;  /* guards the caches list, not the caches */
     st_thread_cache **caches;
     size_t ncaches, caches_cap;
+
+    struct st_grid *grid;     /* NULL, or the output grid the sources are warped to */
+    struct st_mosaic *mosaic; /* NULL, or the items fused into each timestep */
 };
 
 /* The calling thread's cache for c (created on first use). */
