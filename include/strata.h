@@ -164,6 +164,83 @@ STRATA_API strata_status strata_collection_check_output(const strata_collection 
 /* Opens every file once and checks it against the template; the first bad file fails. */
 STRATA_API strata_status strata_collection_validate(const strata_collection *c);
 
+/* ---- output grid: sources on other grids warped on the fly, same-day mosaics ---------- */
+
+/* GDAL's resampling algorithms, named as gdalwarp -r names them ("near" is accepted too). */
+typedef enum strata_resampling {
+    STRATA_RESAMPLE_NEAREST = 0,
+    STRATA_RESAMPLE_BILINEAR,
+    STRATA_RESAMPLE_CUBIC,
+    STRATA_RESAMPLE_CUBICSPLINE,
+    STRATA_RESAMPLE_LANCZOS,
+    STRATA_RESAMPLE_AVERAGE,
+    STRATA_RESAMPLE_MODE,
+    STRATA_RESAMPLE_MIN,
+    STRATA_RESAMPLE_MAX,
+    STRATA_RESAMPLE_MED,
+    STRATA_RESAMPLE_Q1,
+    STRATA_RESAMPLE_Q3
+} strata_resampling;
+STRATA_API strata_status strata_resampling_from_name(const char *name, strata_resampling *out);
+STRATA_API const char *strata_resampling_name(strata_resampling r);
+
+/* The output grid: either like (a raster whose grid is taken as it is), or crs + resolution
+ * with optional bounds. Without bounds, the union of the sources' footprints. The grid snaps
+ * to whole multiples of the resolution (as odc-stac's GeoBox does). */
+struct strata_grid_opts {
+    const char *like;       /* a raster path, or NULL */
+    const char *crs;        /* EPSG:N, WKT or PROJJSON; NULL: the template's CRS */
+    double res_x, res_y;    /* cell size in CRS units, > 0 (res_y 0: res_x) */
+    int has_bounds;         /* 1: bounds below */
+    double bounds[4];       /* xmin, ymin, xmax, ymax */
+    const char *bounds_crs; /* CRS of bounds; NULL: the grid's */
+    strata_resampling resampling;
+    /* Largest error, in output pixels, of the approximate transformer GDAL's warper uses
+     * between exact transforms (gdalwarp -et): 0.125 by default, 0 transforms every pixel
+     * exactly. With the approximation, results can depend on how the output is split into
+     * chunks, in gdalwarp as here. */
+    double max_error;
+};
+typedef struct strata_grid_opts strata_grid_opts;
+/* Zeroes g and sets the defaults (nearest, max_error 0.125). */
+STRATA_API void strata_grid_opts_init(strata_grid_opts *g);
+/* At most this many rows or columns in an output grid. */
+#define STRATA_GRID_MAX_SIDE 1048576
+/* Puts c on the output grid g: every source whose grid differs is warped to it as it is
+ * read (only the windows a read needs; a COG's overview when it fits the resolution, as
+ * gdalwarp picks it); pixels outside a source's footprint are missing (nodata: the
+ * template's, else NaN for floats and the type's sentinel for integers). Opens every file
+ * once for its footprint. */
+STRATA_API strata_status strata_collection_set_grid(strata_collection *c,
+                                                    const strata_grid_opts *g);
+/* Sources found on another grid than the output grid (0 without an output grid). */
+STRATA_API size_t strata_collection_warped(const strata_collection *c);
+/* The resampling of the output grid, or -1 when the collection has none. */
+STRATA_API int strata_collection_resampling(const strata_collection *c);
+
+typedef enum strata_mosaic {
+    STRATA_MOSAIC_NONE = 0,
+    STRATA_MOSAIC_DAY,      /* UTC day */
+    STRATA_MOSAIC_SOLAR_DAY /* local solar day at the item's longitude, as odc-stac */
+} strata_mosaic;
+typedef enum strata_mosaic_op {
+    STRATA_MOSAIC_FIRST = 0, /* first valid value in item order */
+    STRATA_MOSAIC_LAST,
+    STRATA_MOSAIC_MEAN,
+    STRATA_MOSAIC_MAX,
+    STRATA_MOSAIC_MIN,
+    STRATA_MOSAIC_MEDIAN
+} strata_mosaic_op;
+STRATA_API strata_status strata_mosaic_from_name(const char *name, strata_mosaic *out);
+STRATA_API strata_status strata_mosaic_op_from_name(const char *name, strata_mosaic_op *out);
+/* Folds timesteps whose times fall on the same (solar) day into one, fused per pixel by op
+ * over the valid values; every timestep needs a time. The timesteps keep their order of
+ * first appearance. */
+STRATA_API strata_status strata_collection_mosaic(strata_collection *c, strata_mosaic by,
+                                                  strata_mosaic_op op);
+/* Items (files per source) fused into timestep t: 1 without a mosaic. */
+STRATA_API size_t strata_collection_items(const strata_collection *c, size_t t);
+
 /* A window of the cube: [t0, t0+nt) x [b0, b0+nb) x [row0, row0+nrows) x [col0, col0+ncols). */
 typedef struct strata_window {
     size_t t0, nt;
@@ -371,6 +448,9 @@ typedef struct strata_stac_opts {
     size_t max_items; /* 0 (default): all, else at most this many after filtering */
     strata_href_fn href_rewrite;
     void *href_user;
+    /* NULL, or the output grid: the items may then lie on different grids (several UTM
+     * zones); footprints come from their proj: fields when complete, without opening files */
+    const struct strata_grid_opts *grid;
 } strata_stac_opts;
 
 STRATA_API void strata_stac_opts_init(strata_stac_opts *opts);

@@ -217,12 +217,130 @@ static PyObject *core_from_json(PyObject *mod, PyObject *args) {
     return st == STRATA_OK ? wrap(c) : raise_status(st);
 }
 
-/* from_stac(json, base, assets) with the items already filtered and ordered by Python. */
+/* The output grid from Python's tuple (like, crs, res_x, res_y, bounds or None, bounds_crs,
+ * resampling name, max_error); strings point into the tuple. */
+static int grid_from_tuple(PyObject *t, strata_grid_opts *g) {
+    PyObject *bounds;
+    const char *resampling;
+    strata_grid_opts_init(g);
+    if (!PyArg_ParseTuple(t, "zzddOzsd", &g->like, &g->crs, &g->res_x, &g->res_y, &bounds,
+                          &g->bounds_crs, &resampling, &g->max_error)) {
+        return -1;
+    }
+    if (bounds != Py_None) {
+        if (!PyArg_ParseTuple(bounds, "dddd", &g->bounds[0], &g->bounds[1], &g->bounds[2],
+                              &g->bounds[3])) {
+            return -1;
+        }
+        g->has_bounds = 1;
+    }
+    strata_status st = strata_resampling_from_name(resampling, &g->resampling);
+    if (st != STRATA_OK) {
+        raise_status(st);
+        return -1;
+    }
+    return 0;
+}
+
+/* set_grid(grid tuple): puts the collection on an output grid (opens every file). */
+static PyObject *coll_set_grid(PyObject *self, PyObject *args) {
+    PyObject *t;
+    strata_grid_opts g;
+    if (!PyArg_ParseTuple(args, "O!", &PyTuple_Type, &t) || grid_from_tuple(t, &g) < 0) {
+        return NULL;
+    }
+    strata_status st;
+    PyThreadState *ts = PyEval_SaveThread();
+    st = strata_collection_set_grid(((CollObject *)self)->c, &g);
+    PyEval_RestoreThread(ts);
+    if (st != STRATA_OK) {
+        return raise_status(st);
+    }
+    Py_RETURN_NONE;
+}
+
+/* mosaic(by, op) with GDAL-free names: "day" or "solar_day"; "first", "last", ... */
+static PyObject *coll_mosaic(PyObject *self, PyObject *args) {
+    const char *by_name, *op_name;
+    strata_mosaic by;
+    strata_mosaic_op op;
+    if (!PyArg_ParseTuple(args, "ss", &by_name, &op_name)) {
+        return NULL;
+    }
+    strata_status st = strata_mosaic_from_name(by_name, &by);
+    if (st == STRATA_OK) {
+        st = strata_mosaic_op_from_name(op_name, &op);
+    }
+    if (st == STRATA_OK) {
+        PyThreadState *ts = PyEval_SaveThread();
+        st = strata_collection_mosaic(((CollObject *)self)->c, by, op);
+        PyEval_RestoreThread(ts);
+    }
+    if (st != STRATA_OK) {
+        return raise_status(st);
+    }
+    Py_RETURN_NONE;
+}
+
+/* set_times([utc seconds]) */
+static PyObject *coll_set_times(PyObject *self, PyObject *args) {
+    PyObject *seq;
+    if (!PyArg_ParseTuple(args, "O", &seq)) {
+        return NULL;
+    }
+    strata_collection *c = ((CollObject *)self)->c;
+    PyObject *fast = PySequence_Fast(seq, "times must be a sequence");
+    if (!fast) {
+        return NULL;
+    }
+    size_t n = (size_t)PySequence_Fast_GET_SIZE(fast);
+    if (n != strata_collection_size(c)) {
+        Py_DECREF(fast);
+        return PyErr_Format(PyExc_ValueError, "%zu times for %zu timesteps", n,
+                            strata_collection_size(c));
+    }
+    int64_t *t = PyMem_Calloc(n ? n : 1, sizeof *t);
+    for (size_t i = 0; t && i < n; i++) {
+        t[i] = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(fast, (Py_ssize_t)i));
+    }
+    Py_DECREF(fast);
+    if (!t || PyErr_Occurred()) {
+        PyMem_Free(t);
+        return t ? NULL : PyErr_NoMemory();
+    }
+    strata_status st = strata_collection_set_times(c, t);
+    PyMem_Free(t);
+    if (st != STRATA_OK) {
+        return raise_status(st);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *coll_grid(PyObject *self, PyObject *unused) {
+    (void)unused;
+    const strata_collection *c = ((CollObject *)self)->c;
+    int r = strata_collection_resampling(c);
+    if (r < 0) {
+        Py_RETURN_NONE;
+    }
+    return Py_BuildValue("(sn)", strata_resampling_name((strata_resampling)r),
+                         (Py_ssize_t)strata_collection_warped(c));
+}
+
+/* from_stac(json, base, assets[, grid tuple]) with the items already filtered and ordered by
+ * Python. */
 static PyObject *core_from_stac(PyObject *mod, PyObject *args) {
     (void)mod;
     const char *json, *base;
-    PyObject *assets;
-    if (!PyArg_ParseTuple(args, "szO", &json, &base, &assets)) {
+    PyObject *assets, *grid = Py_None;
+    if (!PyArg_ParseTuple(args, "szO|O", &json, &base, &assets, &grid)) {
+        return NULL;
+    }
+    strata_grid_opts g;
+    if (grid != Py_None && (!PyTuple_Check(grid) || grid_from_tuple(grid, &g) < 0)) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError, "grid must be a tuple");
+        }
         return NULL;
     }
     strlist l;
@@ -234,6 +352,7 @@ static PyObject *core_from_stac(PyObject *mod, PyObject *args) {
     o.assets = l.items;
     o.nassets = (size_t)l.n;
     o.keep_order = 1;
+    o.grid = grid != Py_None ? &g : NULL;
     strata_collection *c = NULL;
     strata_status st;
     PyThreadState *ts = PyEval_SaveThread();
@@ -682,6 +801,10 @@ static PyMethodDef coll_methods[] = {
     {"read", coll_read, METH_VARARGS, "Reads a window (GIL released)."},
     {"reduce", coll_reduce, METH_VARARGS, "Reductions or groupby (GIL released)."},
     {"to_zarr", coll_to_zarr, METH_VARARGS, "Writes a Zarr store (GIL released)."},
+    {"set_grid", coll_set_grid, METH_VARARGS, "Puts the collection on an output grid."},
+    {"mosaic", coll_mosaic, METH_VARARGS, "Fuses same-day timesteps."},
+    {"set_times", coll_set_times, METH_VARARGS, "Sets UTC seconds per timestep."},
+    {"grid", coll_grid, METH_NOARGS, "(resampling, files warped), or None."},
     {NULL, NULL, 0, NULL}};
 
 static PySequenceMethods coll_seq = {.sq_length = coll_len};

@@ -43,6 +43,13 @@ typedef struct source_opts {
     const char *href_replace[8]; /* --href-replace FROM=TO, repeatable, first match wins */
     int nhref_replace;
     int fail_code; /* set when open_source fails: EXIT_USAGE or EXIT_RUN */
+    /* Output grid and same-day mosaics (cli_grid.c); nothing here is allocated */
+    struct {
+        const char *like, *crs, *bounds_crs, *resampling, *mosaic, *mosaic_op, *max_error;
+        double res[2];
+        bool has_res, has_bounds;
+        double bounds[4];
+    } grid;
     /* STAC API search instead (--stac-search URL and its filters, cmd_stac.c) */
     struct {
         const char *url, *collections, *datetime, *query, *filter, *sortby;
@@ -73,6 +80,15 @@ enum {
     OPT_LIMIT,
     OPT_SORTBY,
     OPT_HEADER,
+    OPT_GRID,
+    OPT_CRS,
+    OPT_RESOLUTION,
+    OPT_BOUNDS,
+    OPT_BOUNDS_CRS,
+    OPT_RESAMPLING,
+    OPT_MOSAIC,
+    OPT_MOSAIC_OP,
+    OPT_WARP_ERROR,
     OPT_FIRST_COMMAND /* commands number their own options from here */
 };
 // clang-format off
@@ -86,7 +102,17 @@ enum {
         {"keep-order", no_argument, NULL, OPT_KEEP_ORDER},                                         \
         {"bbox", required_argument, NULL, OPT_BBOX},                                               \
         {"max-items", required_argument, NULL, OPT_MAX_ITEMS},                                     \
-        {"href-replace", required_argument, NULL, OPT_HREF_REPLACE}, STAC_SEARCH_LONG_OPTIONS
+        {"href-replace", required_argument, NULL, OPT_HREF_REPLACE}, STAC_SEARCH_LONG_OPTIONS, \
+        GRID_LONG_OPTIONS
+#define GRID_LONG_OPTIONS                                                                          \
+    {"grid", required_argument, NULL, OPT_GRID}, {"crs", required_argument, NULL, OPT_CRS},        \
+        {"resolution", required_argument, NULL, OPT_RESOLUTION},                                   \
+        {"bounds", required_argument, NULL, OPT_BOUNDS},                                           \
+        {"bounds-crs", required_argument, NULL, OPT_BOUNDS_CRS},                                   \
+        {"resampling", required_argument, NULL, OPT_RESAMPLING},                                   \
+        {"mosaic", required_argument, NULL, OPT_MOSAIC},                                           \
+        {"mosaic-op", required_argument, NULL, OPT_MOSAIC_OP},                                     \
+        {"warp-error", required_argument, NULL, OPT_WARP_ERROR}
 #define STAC_SEARCH_LONG_OPTIONS                                                                   \
     {"stac-search", required_argument, NULL, OPT_STAC_SEARCH},                                     \
         {"collections", required_argument, NULL, OPT_COLLECTIONS},                                 \
@@ -96,6 +122,19 @@ enum {
         {"limit", required_argument, NULL, OPT_LIMIT},                                             \
         {"sortby", required_argument, NULL, OPT_SORTBY},                                           \
         {"header", required_argument, NULL, OPT_HEADER}
+/* Help lines for the output grid and mosaic options. */
+#define GRID_HELP                                                                                  \
+    "  --grid like:FILE  read every file on FILE's grid (warped when on another one)\n"       \
+    "  --crs CRS --resolution R[,RY] [--bounds XMIN,YMIN,XMAX,YMAX [--bounds-crs CRS]]\n"     \
+    "                  read on this grid (default bounds: the union of the footprints,\n"     \
+    "                  snapped to whole multiples of the resolution; CRS: EPSG:N, WKT, ...)\n" \
+    "  --resampling R  nearest (default), bilinear, cubic, cubicspline, lanczos, average,\n"  \
+    "                  mode, min, max, med, q1, q3 (as gdalwarp -r)\n"                        \
+    "  --warp-error P  error threshold of the approximate transformer, in pixels (as\n"     \
+    "                  gdalwarp -et; default 0.125; 0: exact)\n"                               \
+    "  --mosaic day|solar_day  fuse timesteps of the same (solar) day into one\n"             \
+    "  --mosaic-op OP  first (default: first valid in item order), last, mean, max, min,\n"  \
+    "                  median\n"
 /* Help lines for the STAC source options, for the commands' --help. */
 #define SOURCE_STAC_HELP                                                                           \
     "  --stac ITEMS    read STAC items instead of files: an Item, ItemCollection, array of\n"      \
@@ -166,6 +205,14 @@ int cmd_demo(int argc, char **argv);
 int cmd_to_zarr(int argc, char **argv);
 int cmd_kerchunk(int argc, char **argv);
 int cmd_stac(int argc, char **argv);
+
+/* Output grid and mosaic options (cli_grid.c): grid_opt handles an option as source_opt
+ * does; apply_grid puts the collection on the grid and makes the mosaic (prints the error,
+ * sets so->fail_code). */
+int grid_opt(source_opts *so, int opt, const char *arg);
+/* The output grid the options ask for; false when none. */
+bool grid_from_opts(const source_opts *so, strata_grid_opts *g);
+bool apply_grid(const char *cmd, strata_collection *c, source_opts *so);
 
 /* STAC API search (cmd_stac.c): handles a search option as source_opt does; true when a
  * search filter is given; the collection the search finds (prints the error). */

@@ -220,6 +220,10 @@ int source_opt(source_opts *so, int opt, const char *arg) {
     if (stac) {
         return stac;
     }
+    int grid = grid_opt(so, opt, arg);
+    if (grid) {
+        return grid;
+    }
     switch (opt) {
     case OPT_TIMES:
         so->times = arg;
@@ -331,6 +335,8 @@ static strata_collection *open_stac(const char *cmd, source_opts *so) {
     o.max_items = (size_t)so->max_items;
     o.href_rewrite = so->nhref_replace ? replace_prefix : NULL;
     o.href_user = so;
+    strata_grid_opts grid;
+    o.grid = grid_from_opts(so, &grid) ? &grid : NULL;
     strata_collection *c = NULL;
     if (!ok) {
         cli_error(cmd, "out of memory");
@@ -380,9 +386,9 @@ strata_collection *open_source(const char *cmd, source_opts *so) {
         return NULL;
     }
     so->fail_code = EXIT_RUN;
-    if ((so->cache && strata_collection_set_cache_capacity(c, so->cache)) ||
-        !apply_times(cmd, c, so)) {
-        if (so->cache) {
+    bool cache_ok = !so->cache || strata_collection_set_cache_capacity(c, so->cache) == STRATA_OK;
+    if (!cache_ok || !apply_times(cmd, c, so) || !apply_grid(cmd, c, so)) {
+        if (!cache_ok) {
             cli_fail(cmd);
         }
         strata_collection_free(c);

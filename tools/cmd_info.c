@@ -8,7 +8,7 @@ static const char *const INFO_HELP =
     "usage: strata info [--check] [--json] [--times T,...|@FILE] [--time-pattern P] FILE...\n"
     "  Shape (T, B, R, C), data type, chunks, EPSG, geotransform, cell size and nodata of a\n"
     "  stack. Opens the first file only, unless --check opens and checks every file.\n"
-    "  --json  print the serialised collection (meta, chunks, paths, times) instead\n"
+    "  --json  print the serialised collection (meta, chunks, paths, times) instead\n" GRID_HELP
     "  Instead of files:\n" SOURCE_STAC_HELP;
 
 static void print_nodata(const strata_meta *m) {
@@ -45,6 +45,16 @@ static void print_info(const strata_collection *c) {
     printf("cell size:    %.17g x %.17g\n", cx, cy);
     print_nodata(m);
     printf("driver:       %s\n", strata_meta_driver(m));
+    if (strata_collection_resampling(c) >= 0) {
+        size_t files = 0;
+        for (size_t t = 0; t < strata_collection_size(c); t++) {
+            files += strata_collection_items(c, t) * strata_collection_sources(c);
+        }
+        printf("output grid:  %d x %d (rows x columns), %s resampling; %zu of %zu files warped\n",
+               strata_meta_rows(m), strata_meta_cols(m),
+               strata_resampling_name((strata_resampling)strata_collection_resampling(c)),
+               strata_collection_warped(c), files);
+    }
     int64_t t0, t1;
     if (strata_collection_time(c, 0, &t0) &&
         strata_collection_time(c, strata_collection_size(c) - 1, &t1)) {

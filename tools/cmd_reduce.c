@@ -30,8 +30,7 @@ static const char *const REDUCE_HELP =
     "                  outside GDAL), lzw or none\n"
     "  --threads N     worker threads (default: all cores)\n"
     "  --cache N       open files kept per thread (default 64)\n"
-    "  --quiet         no progress line\n"
-    "  Instead of files:\n" SOURCE_STAC_HELP;
+    "  --quiet         no progress line\n" GRID_HELP "  Instead of files:\n" SOURCE_STAC_HELP;
 
 static const char *const GROUPBY_HELP =
     "usage: strata groupby (--by KEY | --labels L1,L2,...|@FILE) --op OP[,OP...] -o OUTDIR\n"

@@ -24,7 +24,7 @@ static const char TO_ZARR_HELP[] =
     "  --time-pattern P      read times from file names, e.g. %Y%m%d\n"
     "  --threads N           worker threads (default: all cores)\n"
     "  --cache N             open files kept per thread (default 64)\n"
-    "  -q, --quiet           no progress line, no summary\n"
+    "  -q, --quiet           no progress line, no summary\n" GRID_HELP
     "  Instead of files:\n" SOURCE_STAC_HELP;
 
 enum { OPT_MODE = OPT_FIRST_COMMAND, OPT_ZVERSION, OPT_CHUNKS, OPT_CODEC, OPT_NAME };

@@ -166,8 +166,18 @@ class DatasetCollection(_Reductions):
     # ---- construction ---------------------------------------------------------------
 
     @classmethod
-    def from_files(cls, files, *, meta=None):
-        """One timestep per file; opens the template (the first file) only."""
+    def from_files(cls, files, *, meta=None, times=None, crs=None, resolution=None, bounds=None,
+                   bounds_crs=None, like=None, resampling=None, mosaic=None, mosaic_op="first",
+                   warp_error=0.125):
+        """One timestep per file; opens the template (the first file) only.
+
+        With an output grid (like=a raster path, or crs= with resolution=R or (RX, RY) and
+        optional bounds=(xmin, ymin, xmax, ymax), in bounds_crs= when not the grid's), files on
+        other grids are warped to it as they are read, with resampling= (GDAL's names,
+        "nearest" by default); every file is then opened once for its footprint. mosaic="day"
+        or "solar_day" fuses the files of one day (times= needed: datetime64 values or ISO
+        strings, one per file) with mosaic_op= ("first" valid value by default).
+        """
         if isinstance(files, (str, bytes, os.PathLike)):
             files = [files]
         try:
@@ -178,23 +188,39 @@ class DatasetCollection(_Reductions):
             raise ValueError("from_files: at least one path is needed (got an empty list)")
         if meta is not None and not isinstance(meta, RasterMeta):
             raise TypeError("meta must be a RasterMeta, not %s" % type(meta).__name__)
-        cube = cls(_core.from_files([os.fspath(f) for f in files]))
+        grid = _grid_tuple(like, crs, resolution, bounds, bounds_crs, resampling, warp_error)
+        core = _core.from_files([os.fspath(f) for f in files])
+        if times is not None:
+            core.set_times(_utc_seconds(times))
+        if grid is not None:
+            core.set_grid(grid)
+        if mosaic is not None:
+            core.mosaic(mosaic, mosaic_op)
+        cube = cls(core)
         if meta is not None and cube.meta != meta:
             raise ValueError("%s: its geobox differs from the meta given" % os.fspath(files[0]))
         return cube
 
     @classmethod
-    def from_stac(cls, items, asset, *, patch_url=None, bbox=None, max_items=None):
-        """A cube from STAC items (JSON dicts or pystac-like objects), in the order given."""
+    def from_stac(cls, items, asset, *, patch_url=None, bbox=None, max_items=None, crs=None,
+                  resolution=None, bounds=None, bounds_crs=None, like=None, resampling=None,
+                  mosaic=None, mosaic_op="first", warp_error=0.125):
+        """A cube from STAC items (JSON dicts or pystac-like objects), in the order given.
+
+        The grid keywords are from_files's: with one, items may lie on different grids (mixed
+        proj:epsg), whose footprints come from their proj: fields."""
         from ._stac import drop_times, items_to_json
 
         if not isinstance(asset, str):
             raise TypeError("asset must be a str, not %s" % type(asset).__name__)
         text, timed = items_to_json(items, asset, patch_url=patch_url, bbox=bbox,
                                     max_items=max_items)
-        core = _core.from_stac(text, None, [asset])
+        grid = _grid_tuple(like, crs, resolution, bounds, bounds_crs, resampling, warp_error)
+        core = _core.from_stac(text, None, [asset], grid)
         if not timed:
             core = _core.from_json(drop_times(core.to_json()))
+        if mosaic is not None:
+            core.mosaic(mosaic, mosaic_op)
         return cls(core)
 
     @classmethod
@@ -518,3 +544,33 @@ def _affine(t):
 
     return Affine(*t)
 
+
+def _grid_tuple(like, crs, resolution, bounds, bounds_crs, resampling, warp_error):
+    """The output grid as _core takes it, or None when no keyword asks for one."""
+    if like is None and resolution is None:
+        if crs is not None or bounds is not None or bounds_crs is not None:
+            raise ValueError("crs=, bounds= and bounds_crs= need resolution=")
+        if resampling is not None:
+            raise ValueError("resampling= needs an output grid (like= or resolution=)")
+        return None
+    if like is not None and (crs is not None or resolution is not None or bounds is not None):
+        raise ValueError("like= takes no crs=, resolution= or bounds=")
+    rx = ry = 0.0
+    if resolution is not None:
+        if isinstance(resolution, (int, float)):
+            rx = ry = float(resolution)
+        else:
+            rx, ry = (float(v) for v in resolution)
+    if bounds is not None:
+        bounds = tuple(float(v) for v in bounds)
+        if len(bounds) != 4:
+            raise ValueError("bounds= needs (xmin, ymin, xmax, ymax)")
+    return (None if like is None else os.fspath(like), crs, rx, ry, bounds, bounds_crs,
+            resampling or "nearest", float(warp_error))
+
+
+def _utc_seconds(times):
+    import numpy as np
+
+    t = np.asarray(times, dtype="datetime64[s]")
+    return [int(v) for v in t.astype("int64")]

@@ -446,7 +446,7 @@ strata_status st_gtiff_sink_new(strata_result *r, const strata_meta *m, const st
     }
     if (sp->inputs) {
         const strata_collection *c = sp->inputs;
-        ST_TRY(st_guard_outputs((const char *const *)c->paths, c->n * c->nsrc,
+        ST_TRY(st_guard_outputs((const char *const *)c->paths, c->nfiles,
                                 (const char *const *)r->paths, n));
     }
     for (size_t i = 0; i < n; i++) {

@@ -4,6 +4,7 @@
  * reused after its thread ended gets that thread's cache, which nothing else is using. */
 #include "source/source.h"
 #include "common/strata_testing.h"
+#include "source/grid.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -295,6 +296,9 @@ static strata_status check_against_template(st_thread_cache *tc, size_t f, GDALD
 static strata_status open_checked(st_thread_cache *tc, size_t t, GDALDatasetH *out) {
     const strata_collection *c = tc->c;
     const char *path = c->paths[t];
+    if (c->grid) {
+        return st_grid_open(c, t, out);
+    }
     st_gdal_quiet_begin();
     GDALDatasetH ds = st_open_raster(path, c->meta->driver, c->sidecars);
     st_gdal_quiet_end();

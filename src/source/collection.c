@@ -1,4 +1,5 @@
 /* strata_collection: ordered timesteps (paths, times, labels) over one template geobox. */
+#include "source/grid.h"
 #include "source/source.h"
 
 #include <cpl_string.h>
@@ -13,6 +14,7 @@ static strata_collection *collection_alloc(size_t n, size_t nsrc) {
     }
     c->n = n;
     c->nsrc = nsrc;
+    c->nfiles = n * nsrc;
     c->cache_capacity = 64;
     c->paths = st_calloc(n * nsrc, sizeof *c->paths);
     c->times = st_calloc(n, sizeof *c->times);
@@ -46,7 +48,9 @@ void strata_collection_free(strata_collection *c) {
     }
     free(c->caches);
     pthread_mutex_destroy(&c->lock);
-    free_strings(c->paths, c->n * c->nsrc);
+    free_strings(c->paths, c->nfiles);
+    free(c->grid);
+    st_mosaic_free(c->mosaic);
     free_strings(c->labels, c->n);
     free(c->times);
     free(c->has_time);
@@ -304,7 +308,7 @@ strata_status strata_collection_to_json(const strata_collection *c, char **json)
     if (!c || !json) {
         return st_fail(STRATA_ERR_INVALID_ARG, "strata_collection_to_json: NULL argument");
     }
-    for (size_t i = 0; i < c->n * c->nsrc; i++) {
+    for (size_t i = 0; i < c->nfiles; i++) {
         ST_TRY(st_check_utf8("file name", c->paths[i]));
     }
     for (size_t i = 0; c->labels && i < c->n; i++) {
@@ -338,6 +342,12 @@ strata_status strata_collection_to_json(const strata_collection *c, char **json)
     json_object_set_new(o, "sidecars", json_boolean(c->sidecars));
     json_object_set_new(o, "sources", json_integer((json_int_t)c->nsrc));
     json_object_set_new(o, "timesteps", steps);
+    if (c->grid) {
+        json_object_set_new(o, "grid", st_grid_to_jobj(c->grid));
+    }
+    if (c->mosaic) {
+        json_object_set_new(o, "mosaic", st_mosaic_to_jobj(c));
+    }
     *json = st_json_dump(o);
     json_decref(o);
     return *json ? STRATA_OK : st_nomem("collection JSON");
@@ -436,6 +446,13 @@ static strata_status parse_collection(const json_t *o, strata_collection **out) 
     if (st == STRATA_OK) {
         st = strata_collection_set_cache_capacity(c, (int)json_integer_value(cap));
     }
+    const json_t *grid = json_object_get(o, "grid"), *mosaic = json_object_get(o, "mosaic");
+    if (st == STRATA_OK && grid) {
+        st = st_grid_from_jobj(grid, &c->grid);
+    }
+    if (st == STRATA_OK && mosaic) {
+        st = st_mosaic_from_jobj(c, mosaic);
+    }
     if (st != STRATA_OK) {
         strata_collection_free(c);
         return st;
@@ -472,7 +489,7 @@ strata_status strata_collection_validate(const strata_collection *c) {
     }
     st_thread_cache *tc;
     ST_TRY(st_cache_for_thread(c, &tc));
-    for (size_t f = 0; f < c->n * c->nsrc; f++) {
+    for (size_t f = 0; f < c->nfiles; f++) {
         GDALDatasetH ds;
         ST_TRY(st_cache_acquire(tc, f, &ds, NULL));
     }
@@ -485,5 +502,5 @@ strata_status strata_collection_check_output(const strata_collection *c, const c
         return st_fail(STRATA_ERR_INVALID_ARG,
                        "strata_collection_check_output: NULL or empty path");
     }
-    return st_guard_outputs((const char *const *)c->paths, c->n * c->nsrc, &path, 1);
+    return st_guard_outputs((const char *const *)c->paths, c->nfiles, &path, 1);
 }

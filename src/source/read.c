@@ -1,6 +1,7 @@
 /* Window reads: block by block with GDALReadBlock, which decodes each block once into our
  * buffer and leaves GDAL's global block cache alone, so memory stays flat however many
  * files are read. */
+#include "source/grid.h"
 #include "source/source.h"
 
 #include <cpl_conv.h>
@@ -35,6 +36,14 @@ static bool is_whole_block(const st_rect *r, int bw, int bh) {
 }
 
 strata_status st_read_rect(st_thread_cache *tc, size_t t, int band, const st_rect *r,
+                           strata_dtype dtype, void *dst) {
+    if (st_cache_collection(tc)->mosaic) {
+        return st_mosaic_read(tc, t, band, r, dtype, dst);
+    }
+    return st_read_item(tc, t, band, r, dtype, dst);
+}
+
+strata_status st_read_item(st_thread_cache *tc, size_t t, int band, const st_rect *r,
                            strata_dtype dtype, void *dst) {
     const strata_collection *c = st_cache_collection(tc);
     const strata_meta *m = c->meta;

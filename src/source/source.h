@@ -93,7 +93,8 @@ struct strata_collection {
     size_t n;
     size_t nsrc;   /* files per timestep (STAC assets as bands); 1 for plain stacks */
     int src_bands; /* bands of each file; meta->bands == nsrc * src_bands */
-    char **paths;  /* [n * nsrc], timestep-major */
+    char **paths;  /* [nfiles], timestep-major; a mosaic's further items follow */
+    size_t nfiles; /* n * nsrc, and a mosaic's further items' files */
     int64_t *times;
     unsigned char *has_time;
     char **labels; /* NULL or [n] */
@@ -101,12 +102,15 @@ struct strata_collection {
     strata_chunks chunks;
     int cache_capacity;
     bool sidecars;         /* the template has side files (.aux.xml, .ovr, .msk): look for them */
-    atomic_uchar *checked; /* [n * nsrc]: 1 once the file was opened and matched the template */
+    atomic_uchar *checked; /* [nfiles]: 1 once the file was opened and matched the template */
     bool meta_from_stac;   /* the meta came from STAC metadata (named so in mismatch messages) */
     atomic_int nthreads;   /* threads with a handle cache: they share the open-file budget */
     pthread_mutex_t lock;  /* guards the caches list, not the caches */
     st_thread_cache **caches;
     size_t ncaches, caches_cap;
+
+    struct st_grid *grid;     /* NULL, or the output grid the sources are warped to */
+    struct st_mosaic *mosaic; /* NULL, or the items fused into each timestep */
 };
 
 /* The calling thread's cache for c (created on first use). */

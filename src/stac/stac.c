@@ -3,6 +3,7 @@
  * built from the JSON and no file is opened until a read; otherwise the first asset is the
  * template, as with files. */
 #include "stac/stac.h"
+#include "source/grid.h"
 
 #include <cpl_conv.h>
 #include <stdio.h>
@@ -88,11 +89,12 @@ static strata_status check_asset_types(const st_stac_item *it, size_t nassets) {
     return STRATA_OK;
 }
 
-static strata_status check_grids(const st_stac_items *items) {
+/* With an output grid the items may lie on any grids: they are warped to it. */
+static strata_status check_grids(const st_stac_items *items, bool any_grid) {
     grid_ref ref;
     memset(&ref, 0, sizeof ref);
     for (size_t i = 0; i < items->n; i++) {
-        for (size_t k = 0; k < items->nassets; k++) {
+        for (size_t k = 0; k < items->nassets && !any_grid; k++) {
             ST_TRY(check_asset_grid(&items->items[i], &items->items[i].assets[k], &ref));
         }
         ST_TRY(check_asset_types(&items->items[i], items->nassets));
@@ -203,7 +205,31 @@ static void apply_asset_nodata(strata_collection *c, const st_stac_item *first) 
 
 /* ---- the collection ---------------------------------------------------------------------- */
 
-static strata_status make_collection(const st_stac_items *items, strata_collection **out) {
+/* The items' grids from their proj: fields, to place them on an output grid unopened. */
+static strata_status put_on_grid(const st_stac_items *items, const strata_grid_opts *g,
+                                 strata_collection *c) {
+    st_file_grid *known = st_calloc(items->n * items->nassets, sizeof *known);
+    if (!known) {
+        return st_nomem("STAC grids");
+    }
+    for (size_t i = 0; i < items->n; i++) {
+        for (size_t k = 0; k < items->nassets; k++) {
+            const st_stac_proj *p = &items->items[i].assets[k].proj;
+            st_file_grid *f = &known[i * items->nassets + k];
+            f->known = p->has_epsg && p->has_shape && p->has_transform;
+            f->epsg = p->epsg;
+            memcpy(f->gt, p->gt, sizeof f->gt);
+            f->rows = p->rows;
+            f->cols = p->cols;
+        }
+    }
+    strata_status st = st_collection_set_grid(c, g, known);
+    free(known);
+    return st;
+}
+
+static strata_status make_collection(const st_stac_items *items, const strata_grid_opts *grid,
+                                     strata_collection **out) {
     size_t n = items->n, na = items->nassets;
     const char **paths = st_calloc(n * na, sizeof *paths);
     int64_t *times = st_calloc(n, sizeof *times);
@@ -231,6 +257,9 @@ static strata_status make_collection(const st_stac_items *items, strata_collecti
         apply_asset_nodata(*out, &items->items[0]);
         st = strata_collection_set_times(*out, times);
     }
+    if (st == STRATA_OK && grid) {
+        st = put_on_grid(items, grid, *out);
+    }
     free(paths);
     free(times);
     return st;
@@ -247,8 +276,8 @@ static strata_status build(st_stac_items *items, const char *base, const strata_
                        parsed, items->dropped_bbox);
     }
     ST_TRY(st_stac_resolve(items, base, opts->href_rewrite, opts->href_user));
-    ST_TRY(check_grids(items));
-    strata_status st = make_collection(items, out);
+    ST_TRY(check_grids(items, opts->grid != NULL));
+    strata_status st = make_collection(items, opts->grid, out);
     if (st != STRATA_OK) {
         strata_collection_free(*out);
         *out = NULL;

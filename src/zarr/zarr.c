@@ -238,7 +238,7 @@ static strata_status check_opts(const strata_collection *c, const char *store,
 /* Nothing is written before the inputs are known to be safe: no output on an input, no input
  * inside the store, every name representable in the store's JSON. */
 static strata_status check_inputs(const strata_collection *c, const char *store) {
-    size_t n = c->n * c->nsrc;
+    size_t n = c->nfiles;
     for (size_t i = 0; i < n; i++) {
         ST_TRY(st_check_utf8("file name", c->paths[i]));
     }

@@ -1,0 +1,120 @@
+"""STAC items in two UTM zones (mixed proj:epsg) over the loopback HTTP server, read on a
+common EPSG:3035 grid. The items' proj: fields give the footprints (no file is opened to make
+the grid); every timestep must equal gdalwarp of the local file to the grid the store
+records, exactly (-et 0 on both sides, nearest). Without an output grid the same document is
+refused as before, naming both EPSG codes. Same-day items fold into one timestep with
+--mosaic day."""
+import os
+
+import numpy as np
+import zarr
+from osgeo import gdal, osr
+from pyproj import Transformer
+
+from stac_common import Checks, Server, affine, cli, collection, require_cli, tmpdir, write_json
+
+gdal.UseExceptions()
+
+N, RES, ND = 100, 10.0, -9999.0
+# (epsg, lon, datetime): two days, one tile of each zone a day
+SCENES = [(32632, 11.996, "2024-05-01T10:00:00Z"), (32633, 12.004, "2024-05-01T10:00:05Z"),
+          (32632, 11.996, "2024-05-02T10:00:00Z"), (32633, 12.004, "2024-05-02T10:00:05Z")]
+
+
+def write_scene(path, epsg, lon, seed):
+    x, y = Transformer.from_crs(4326, epsg, always_xy=True).transform(lon, 48.0)
+    gt = (round(x / RES) * RES - N * RES / 2, RES, 0.0, round(y / RES) * RES + N * RES / 2, 0.0,
+          -RES)
+    a = (np.random.default_rng(seed).random((N, N)) * 1000).astype(np.float32)
+    a[10:20, 30:50] = ND
+    mem = gdal.GetDriverByName("MEM").Create("", N, N, 1, gdal.GDT_Float32)
+    mem.SetGeoTransform(gt)
+    s = osr.SpatialReference()
+    s.ImportFromEPSG(epsg)
+    mem.SetProjection(s.ExportToWkt())
+    mem.GetRasterBand(1).SetNoDataValue(ND)
+    mem.GetRasterBand(1).WriteArray(a)
+    gdal.GetDriverByName("COG").CreateCopy(path, mem, options=["BLOCKSIZE=128"])
+    mem = None
+    return gt
+
+
+def items(gts):
+    out = []
+    for t, ((epsg, _, when), gt) in enumerate(zip(SCENES, gts)):
+        out.append({"type": "Feature", "stac_version": "1.0.0", "id": f"s{t}", "geometry": None,
+                    "links": [],
+                    "properties": {"datetime": when, "proj:epsg": epsg,
+                                   "proj:transform": affine(gt), "proj:shape": [N, N]},
+                    "assets": {"data": {"href": f"s{t}.tif",
+                                        "raster:bands": [{"data_type": "float32",
+                                                          "nodata": ND}]}}})
+    return out
+
+
+def warp(path, gt, rows, cols):
+    ds = gdal.Warp("", path, format="MEM", dstSRS="EPSG:3035", width=cols, height=rows,
+                   outputBounds=(gt[0], gt[3] + rows * gt[5], gt[0] + cols * gt[1], gt[3]),
+                   resampleAlg="near", dstNodata=ND, errorThreshold=0)
+    a = ds.GetRasterBand(1).ReadAsArray()
+    ds = None
+    return a
+
+
+def read_store(store):
+    z = zarr.open(store, mode="r")
+    gt = [float(v) for v in z["spatial_ref"].attrs["GeoTransform"].split()]
+    return z["data"][:], gt
+
+
+def case_grid(c, work, url, paths):
+    grid = ["--crs", "EPSG:3035", "--resolution", "20", "--warp-error", "0"]
+    store = os.path.join(work, "g.zarr")
+    r = cli("to-zarr", "-q", "-o", store, "--stac", url, *grid)
+    c.ok(r.returncode == 0, "to-zarr on a grid", r.stderr)
+    data, gt = read_store(store)
+    c.ok(data.shape[0] == 4, "four timesteps", str(data.shape))
+    for t, p in enumerate(paths):
+        exp = warp(p, gt, data.shape[2], data.shape[3])
+        c.ok(np.array_equal(exp, data[t, 0]), f"timestep {t} equals gdalwarp",
+             f"{(exp != data[t, 0]).sum()} pixels differ")
+    r = cli("info", "--stac", url, *grid)
+    c.ok(r.returncode == 0 and "4 of 4 files warped" in r.stdout and "epsg:         3035"
+         in r.stdout, "info names the grid", r.stdout + r.stderr)
+    # the same-day pairs fold into one timestep: first valid value in item order
+    store = os.path.join(work, "m.zarr")
+    r = cli("to-zarr", "-q", "-o", store, "--stac", url, "--mosaic", "day", *grid)
+    c.ok(r.returncode == 0, "to-zarr mosaic", r.stderr)
+    mos, gt = read_store(store)
+    c.ok(mos.shape[0] == 2, "two days", str(mos.shape))
+    for d in range(2):
+        a, b = (warp(p, gt, mos.shape[2], mos.shape[3]) for p in paths[2 * d:2 * d + 2])
+        exp = np.where(a != ND, a, b)
+        c.ok(np.array_equal(exp, mos[d, 0]), f"day {d} equals the first-valid fuse")
+
+
+def case_refused(c, work, url):
+    out = os.path.join(work, "no_{op}.tif")
+    r = cli("reduce", "--op", "mean", "-q", "-o", out, "--stac", url)
+    c.ok(r.returncode == 1 and "EPSG:32633" in r.stderr and "EPSG:32632" in r.stderr,
+         "without a grid: refused naming both CRSs", r.stderr)
+    c.ok(not os.path.exists(out.format(op="mean")), "nothing written")
+
+
+def main():
+    require_cli()
+    c = Checks()
+    with tmpdir("strata-stac-grid-") as work:
+        paths = [os.path.join(work, f"s{t}.tif") for t in range(len(SCENES))]
+        gts = [write_scene(p, e, lon, 50 + t) for t, (p, (e, lon, _)) in
+               enumerate(zip(paths, SCENES))]
+        write_json(os.path.join(work, "items.json"), collection(items(gts)))
+        with Server(work) as srv:
+            url = srv.url + "/items.json"
+            c.run("mixed proj:epsg on a common grid", case_grid, work, url, paths)
+            c.run("mixed proj:epsg without a grid", case_refused, work, url)
+    c.finish()
+
+
+if __name__ == "__main__":
+    main()
