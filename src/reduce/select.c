@@ -1,11 +1,11 @@
 /* Median and quantiles by selection. The values of a tile are kept in the input type (a
  * float32 stack holds 4 bytes a value, not 8), as planes of one timestep each.
  *
- * Short rows (up to NET_MAX values a pixel, e.g. a year of acquisitions) are sorted LANES
- * pixels at a time by a sorting network: the chunk is copied as it lies in the planes (one
- * row of LANES values a timestep), a missing value replaced by the type's largest value (+inf
- * for floats) so that it sorts after every kept one and the pixel's kept values come first,
- * and every comparator is a min and a max across the lanes, which the vectoriser turns into
+ * Short rows (up to NET_MAX values a pixel, e.g. a year of acquisitions) are sorted by a
+ * sorting network, ROW_BYTES of pixels at a time: the chunk is copied as it lies in the planes
+ * (one row of vectors a timestep, a lane a pixel), a missing value replaced by the type's largest
+ * value (+inf for floats) so that it sorts after every kept one and the pixel's kept values come
+ * first, and every comparator is a min and a max across the lanes, which the vectoriser turns into
  * SIMD instructions with no branch to mispredict. One sort serves every wanted quantile. A
  * kept value equal to the filler is indistinguishable from it, so the order statistics below
  * the pixel's count are still exact.
