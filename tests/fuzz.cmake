@@ -21,6 +21,12 @@ file(GLOB_RECURSE _all_sources ${_src}/*.c)
 set(_fuzz_libs GDAL::GDAL PkgConfig::TIFF PkgConfig::DEFLATE PkgConfig::JANSSON PkgConfig::BLOSC
   PkgConfig::ZSTD ZLIB::ZLIB hdf5::hdf5 Threads::Threads m)
 
+# `cmake --build DIR --target fuzzers` builds every libFuzzer target and nothing else (the
+# fuzz phase of ./setup.sh test needs no library, CLI or Python module).
+if(_libfuzzer)
+  add_custom_target(fuzzers)
+endif()
+
 # strata_fuzzer(NAME CORPUS DIR [SHORT TEST_NAME] SOURCES ...)
 function(strata_fuzzer name)
   cmake_parse_arguments(ARG "" "CORPUS;SHORT" "SOURCES" ${ARGN})
@@ -37,6 +43,7 @@ function(strata_fuzzer name)
               "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/lsan.supp"
               sh -c "mkdir -p '${_work}' && exec '$<TARGET_FILE:${_exe}>' -max_total_time=${STRATA_FUZZ_SECONDS} -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 '${_work}' '${_corpus}'")
     set_tests_properties(fuzz_${name} PROPERTIES LABELS fuzz TIMEOUT 120)
+    add_dependencies(fuzzers ${_exe})
   elseif(ARG_SHORT)
     set(_exe fuzz_${name}_run)
     add_executable(${_exe} ${_main} ${ARG_SOURCES} ${CMAKE_CURRENT_LIST_DIR}/fuzz/driver.c)
