@@ -63,8 +63,8 @@ run_tests() {
     ctest --test-dir build-fuzz --output-on-failure -L fuzz -j"$(nproc)" --timeout 600
     # Threaded tests again under ThreadSanitizer (it cannot share a build with ASan).
     TARGETS=tsan_tests build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DSTRATA_SANITIZE=thread -DSTRATA_BUILD_BENCH=OFF
-    ctest --test-dir build-tsan --output-on-failure -L tsan --timeout 600
+        -DSTRATA_SANITIZE=thread -DSTRATA_BUILD_BENCH=OFF -DSTRATA_BUILD_PYTHON=OFF
+    ctest --test-dir build-tsan --output-on-failure -L tsan -j"$(nproc)" --timeout 600
 }
 
 case "${1:-}" in

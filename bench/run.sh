@@ -14,6 +14,7 @@
 #   STRATA_BENCH_DIR   stack cache + work dir   (default: /tmp/strata-bench)
 #   PYTHON             Python with gdal/xarray  (default: /usr/bin/python3)
 #   REPS               timed runs per contender (default: 3, --quick: 1)
+#   NO_PEERS           1: leave out xarray's median in the median workload (default 0)
 #   MAX_OTHER          retry a timed run if other processes used more CPU than this, in cores,
 #                      meanwhile (default 0.3); RETRIES (default 3) and RETRY_PAUSE (15 s) bound it
 #
@@ -323,6 +324,7 @@ workload_median() {
             bench "$wl" "strata p10,p50,p90" "$STRATA" reduce --quiet --op p10,p50,p90 \
                 -o "$OUT/q_{op}.tif" "@${LIST[$name]}"
         fi
+        ((${NO_PEERS:-0})) && continue
         bench "$wl" xarray "$PYTHON" "$PEERS/peer_xarray.py" median "${DIR[$name]}"
         check "$wl" xarray "$(last_value)"
     done

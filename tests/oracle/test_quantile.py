@@ -133,6 +133,10 @@ def t_uint8(root):
     st = fx.random_stack(os.path.join(root, "u8"), "u8", np.uint8, T=9, B=1, R=50, C=70, seed=52,
                          nodata=255, lo=0, hi=20, tiled=False)  # few distinct values: ties
     check_stack(st, root, ["linear", "lower", "higher"])
+    # more steps than a byte counts: quickselect instead of the sorting network
+    st = fx.random_stack(os.path.join(root, "u8_long"), "u8_long", np.uint8, T=300, B=1, R=20,
+                         C=24, seed=57, nodata=255, lo=0, hi=20, block=16)
+    check_stack(st, root, ["linear", "higher"])
 
 
 def t_no_skipna(root):
