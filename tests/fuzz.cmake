@@ -57,7 +57,8 @@ strata_fuzzer(geokeys CORPUS tiff SOURCES ${_all_sources})
 # The kerchunk indexer's TIFF/BigTIFF and NetCDF3 header parsers.
 foreach(format tiff nc3)
   strata_fuzzer(${format} CORPUS ${format} SOURCES ${_src}/kerchunk/kerchunk_${format}.c
-    ${_src}/kerchunk/kerchunk_util.c ${_src}/common/error.c ${_src}/common/encode.c)
+    ${_src}/kerchunk/kerchunk_util.c ${_src}/common/error.c ${_src}/common/encode.c
+    ${_src}/common/bytes.c ${_src}/common/tiff_ifd.c)
 endforeach()
 # STAC documents, and STAC API search pages with their "next" links.
 set(_stac_sources ${_src}/stac/stac_parse.c ${_src}/stac/stac_page.c ${_src}/common/error.c

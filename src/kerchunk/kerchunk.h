@@ -8,6 +8,7 @@
 #ifndef STRATA_KERCHUNK_H
 #define STRATA_KERCHUNK_H
 
+#include "common/tiff_ifd.h"
 #include "internal.h"
 
 #include <jansson.h>
@@ -109,7 +110,7 @@ strata_status kc_nc3_read(const kc_src *s, const kc_read_opts *o, kc_file *out);
 
 /* TIFF / BigTIFF (kerchunk_tiff.c): the first image's layout. */
 typedef struct kc_tiff {
-    bool big, be;
+    st_tiff head;                           /* byte order, BigTIFF or not, where the IFD is */
     uint64_t width, height, tile_w, tile_h; /* tile_h = rows per strip when striped */
     bool tiled;
     unsigned bps, spp, sample_format, compression, predictor, planar;
