@@ -268,6 +268,7 @@ typedef struct st_exec {
     void *ctx;
     strata_progress_fn progress;
     void *progress_user;
+    const char *unit;                /* what an item is in progress messages ("tiles") */
     atomic_uint_fast64_t bytes_read; /* workers add what they decode */
     const strata_collection *files;  /* NULL, or what workers read: each closes its files */
 } st_exec;

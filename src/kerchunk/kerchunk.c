@@ -8,6 +8,8 @@
  * types, codecs, fill, scale and offset), and its references added, then freed, so memory
  * grows with the references only. The concat coordinate's values are concatenated and
  * inlined as one chunk. */
+#include "common/log.h"
+#include "common/opts.h"
 #include "kerchunk/kerchunk.h"
 
 #include <errno.h>
@@ -54,6 +56,7 @@ typedef struct kc_job {
 
 void strata_kerchunk_opts_init(strata_kerchunk_opts *opts) {
     memset(opts, 0, sizeof *opts);
+    opts->size = sizeof *opts;
     opts->inline_threshold = 500;
 }
 
@@ -232,10 +235,12 @@ static strata_status report_skipped(const kc_job *j) {
         if (!why) {
             continue;
         }
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s: variable '%s' skipped: %s", j->paths[0], v->name, why);
         if (j->opts->warn) {
-            char msg[1024];
-            snprintf(msg, sizeof msg, "%s: variable '%s' skipped: %s", j->paths[0], v->name, why);
             j->opts->warn(j->opts->warn_data, msg);
+        } else {
+            st_log(STRATA_LOG_WARNING, "%s", msg);
         }
         if (at < sizeof list) {
             at += (size_t)snprintf(list + at, sizeof list - at, "%s'%s' (%s)", at ? ", " : "",
@@ -769,11 +774,10 @@ strata_status strata_kerchunk(const char *const *paths, size_t n, const char *ou
                               const strata_kerchunk_opts *opts) {
     st_clear_error();
     ST_TRY(check_args(paths, n, out_json));
-    strata_kerchunk_opts defaults;
-    if (!opts) {
-        strata_kerchunk_opts_init(&defaults);
-        opts = &defaults;
-    }
+    strata_kerchunk_opts full;
+    strata_kerchunk_opts_init(&full);
+    ST_TRY(st_opts_load(&full, sizeof full, opts, "strata_kerchunk_opts"));
+    opts = &full;
     kc_job j = {.opts = opts, .paths = paths, .n = n, .refs = json_object()};
     j.dim = opts->concat_dim && opts->concat_dim[0] ? opts->concat_dim : "time";
     strata_status st = j.refs ? index_files(&j) : st_nomem("references");

@@ -701,6 +701,7 @@ static strata_status job_init(job *j, const strata_collection *c, const bool *op
                       .ctx = j,
                       .progress = o->progress,
                       .progress_user = o->progress_user,
+                      .unit = "tiles",
                       .files = j->c};
     return STRATA_OK;
 }
