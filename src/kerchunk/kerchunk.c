@@ -80,14 +80,14 @@ static strata_status detect(const char *path, kc_format *fmt) {
     ST_TRY(kc_src_open(&s, path));
     strata_status st = kc_read(&s, 0, head, s.size < 8 ? (size_t)s.size : 8);
     bool user_block = st == STRATA_OK && !kc_is_hdf5(head, 8) && !kc_is_nc3(head, 8) &&
-                      !kc_is_tiff(head, 8) && hdf5_after_user_block(&s);
+                      !st_tiff_magic(head, 8) && hdf5_after_user_block(&s);
     kc_src_close(&s);
     ST_TRY(st);
     if (kc_is_hdf5(head, 8) || user_block) {
         *fmt = KC_FMT_HDF5;
     } else if (kc_is_nc3(head, 8)) {
         *fmt = KC_FMT_NC3;
-    } else if (kc_is_tiff(head, 8)) {
+    } else if (st_tiff_magic(head, 8)) {
         *fmt = KC_FMT_TIFF;
     } else {
         return st_fail(STRATA_ERR_UNSUPPORTED,

@@ -117,7 +117,6 @@ typedef struct kc_tiff {
     uint64_t *offsets, *counts;
     size_t noffsets;
 } kc_tiff;
-bool kc_is_tiff(const unsigned char *head, size_t n);
 strata_status kc_tiff_parse(const kc_src *s, kc_tiff *t);
 void kc_tiff_free(kc_tiff *t);
 /* The image as one array named name (dims [band?, y, x] or [y, x, band]). */

@@ -34,10 +34,6 @@ enum { COMP_NONE = 1, COMP_DEFLATE = 8, COMP_ADOBE_DEFLATE = 32946, COMP_ZSTD = 
 /* A strip padded in memory is at most this big (larger ones are refused). */
 #define KC_MAX_PAD_BYTES ((uint64_t)64 << 20)
 
-bool kc_is_tiff(const unsigned char *head, size_t n) {
-    return st_tiff_magic(head, n);
-}
-
 static strata_status corrupt(const kc_src *s, const char *what) {
     return st_fail(STRATA_ERR_IO, "%s: corrupt TIFF: %s", s->name, what);
 }
