@@ -12,7 +12,27 @@
  * - Thread safety: a strata_meta is immutable and may be shared freely. A strata_collection
  *   may be read from many threads at once once it is built (after the last set_* call);
  *   each thread gets its own cache of open GDAL datasets. The library never prints, never
- *   exits, and only calls back through the progress function the caller sets.
+ *   exits, and only calls back through the progress and log functions the caller sets.
+ * - Options structs (strata_*_opts) start with `size_t size`, which their strata_*_opts_init
+ *   sets to the struct's size in the header the caller was built with. Always fill options
+ *   through their _init, then set fields by name. The library reads only the first `size`
+ *   bytes and gives every field past them its default, so a program built against an older
+ *   header (a smaller struct) keeps working when fields are added; a larger struct from a
+ *   newer header is accepted when the fields this library does not know are zero, else the
+ *   call fails with STRATA_ERR_UNSUPPORTED. A size too small for `size` itself (options not
+ *   made by _init) fails with STRATA_ERR_INVALID_ARG.
+ *
+ * Stability
+ * - Everything declared here is the API; nothing else is (src/ headers and
+ *   strata_testing.h are not). Functions, types and fields note the version they appeared
+ *   in ("since 0.2"); those without a note are since 0.1.
+ * - Within one MINOR version (0.2.0, 0.2.1, ...) the API and ABI only grow: new functions,
+ *   new enum values at the end, new options fields at the end of their struct. Nothing is
+ *   removed, reordered or changes meaning.
+ * - Before 1.0 a new MINOR version may break the API or ABI; the shared library's SOVERSION
+ *   is then "0.MINOR" (libstrata.so.0.2), so a program never loads a library it does not
+ *   fit, and the CMake package asks for the same minor version. From 1.0 on, SOVERSION is the
+ *   MAJOR version and only a new MAJOR version breaks anything.
  */
 #ifndef STRATA_H
 #define STRATA_H
@@ -25,11 +45,11 @@ extern "C" {
 #endif
 
 #define STRATA_VERSION_MAJOR 0
-#define STRATA_VERSION_MINOR 1
+#define STRATA_VERSION_MINOR 2
 #define STRATA_VERSION_PATCH 0
 #define STRATA_VERSION_NUMBER                                                                      \
     (STRATA_VERSION_MAJOR * 10000 + STRATA_VERSION_MINOR * 100 + STRATA_VERSION_PATCH)
-#define STRATA_VERSION_STRING "0.1.0"
+#define STRATA_VERSION_STRING "0.2.0"
 
 #if defined(__GNUC__)
 #define STRATA_API __attribute__((visibility("default")))
@@ -48,7 +68,7 @@ typedef enum strata_status {
     STRATA_ERR_MISALIGNED = 4,  /* a file's grid, CRS, bands or type differs from the template */
     STRATA_ERR_PARSE = 5,       /* malformed JSON, time or label text */
     STRATA_ERR_UNSUPPORTED = 6, /* a data type or format strata does not handle */
-    STRATA_ERR_CANCELLED = 7,   /* the progress callback asked to stop */
+    STRATA_ERR_CANCELLED = 7,   /* the progress callback returned 0 (stop) */
     STRATA_ERR_WRITE = 8        /* an output could not be written */
 } strata_status;
 
@@ -61,6 +81,34 @@ STRATA_API const char *strata_version(void);
 STRATA_API int strata_version_number(void);
 /* Frees memory that strata handed to the caller (JSON text, label arrays' strings). */
 STRATA_API void strata_free(void *ptr);
+
+/* ---- progress and log callbacks ------------------------------------------------------ */
+
+/* Progress of a long call, with GDAL's signature and sense (a GDALProgressFunc such as
+ * GDALTermProgress can be passed as it is): fraction done in [0, 1], never decreasing, and a
+ * short message ("12/340 tiles  85 MB/s"); return non-zero to go on, 0 to stop (the call
+ * then fails with STRATA_ERR_CANCELLED and leaves no output behind). Called on the thread
+ * that made the call, about ten times a second and once at the end with 1.0.
+ * Since 0.2 (0.1 passed tile counts and cancelled on non-zero). */
+typedef int (*strata_progress_fn)(double fraction, const char *message, void *user);
+
+/* Levels of the library's log messages. Since 0.2. */
+typedef enum strata_log_level {
+    STRATA_LOG_DEBUG = 0,
+    STRATA_LOG_INFO,
+    STRATA_LOG_WARNING
+} strata_log_level;
+
+/* Receives the library's messages that are not errors: GDAL's warnings while strata reads or
+ * writes a file ("GDAL: ..."), and inputs left out of a result (a variable kerchunk cannot
+ * index, when its opts.warn is NULL). It may be called from any of strata's worker threads,
+ * several at once: it must be thread-safe. message is valid during the call. Since 0.2. */
+typedef void (*strata_log_fn)(strata_log_level level, const char *message, void *user);
+
+/* Sets the process-wide log function (NULL: messages are dropped, the default) and the
+ * lowest level it receives. Set it before any other call: it is not synchronised with calls
+ * running in other threads. Since 0.2. */
+STRATA_API void strata_set_log(strata_log_fn fn, strata_log_level min_level, void *user);
 
 /* ---- data types ---------------------------------------------------------------------- */
 
@@ -276,6 +324,27 @@ STRATA_API strata_status strata_labels_from_times(const strata_collection *c, co
                                                   char ***labels);
 STRATA_API void strata_labels_free(char **labels, size_t n);
 
+/* ---- codecs ---------------------------------------------------------------------------- */
+
+/* The compression of every output, GeoTIFF and Zarr. Values only grow. */
+typedef enum strata_codec {
+    STRATA_CODEC_BLOSC_LZ4 = 0, /* Zarr only */
+    STRATA_CODEC_BLOSC_ZSTD,    /* Zarr only */
+    STRATA_CODEC_ZSTD,
+    STRATA_CODEC_ZLIB, /* GeoTIFF's DEFLATE */
+    STRATA_CODEC_NONE,
+    STRATA_CODEC_LZW /* GeoTIFF only; since 0.2 */
+} strata_codec;
+
+/* "blosc-lz4", "blosc-zstd", "zstd", "zlib", "none", "lzw"; "unknown" for anything else. */
+STRATA_API const char *strata_codec_name(strata_codec codec);
+/* Any case of those names, and "deflate" for zlib. */
+STRATA_API strata_status strata_codec_from_name(const char *name, strata_codec *codec);
+/* 1 when GeoTIFF outputs can use codec (zstd, zlib, lzw, none), else 0. Since 0.2. */
+STRATA_API int strata_codec_for_gtiff(strata_codec codec);
+/* 1 when Zarr stores can use codec (every codec but lzw), else 0. Since 0.2. */
+STRATA_API int strata_codec_for_zarr(strata_codec codec);
+
 /* ---- reductions over time ------------------------------------------------------------- */
 
 typedef enum strata_op {
@@ -314,11 +383,6 @@ STRATA_API strata_status strata_op_from_name(const char *name, strata_op *op);
  * int64 for integer input and float64 otherwise, count is int32, the rest float64. Packed
  * input (a band with a scale or offset) is unpacked: every op but count gives float64. */
 STRATA_API strata_dtype strata_op_dtype(strata_op op, strata_dtype input);
-
-/* Progress, called on the calling thread about ten times a second and once at the end.
- * Return non-zero to cancel (the call then fails with STRATA_ERR_CANCELLED). */
-typedef int (*strata_progress_fn)(size_t tiles_done, size_t tiles_total, uint64_t bytes_read,
-                                  void *user);
 
 /* How a job runs, in the options of every job. */
 typedef struct strata_run_opts {
@@ -359,12 +423,14 @@ typedef struct strata_output_opts {
                                  input, else float32; in memory float64 */
     strata_dtype sum_dtype;   /* GeoTIFF type of sums of integers: float64 (UNKNOWN, default:
                                  exact to 2^53, read by every reader) or int64 */
-    const char *compress;     /* GeoTIFF outputs: "zstd" (default, level 1), "deflate" (level
-                                 1), "lzw" or "none" */
+    /* GeoTIFF outputs: STRATA_CODEC_ZSTD (default, level 1), ZLIB (DEFLATE, level 1), LZW or
+     * NONE. Since 0.2 (0.1: a name in `compress`). */
+    strata_codec codec;
 } strata_output_opts;
 
-/* The options of a reduction, by concern. */
+/* The options of a reduction, by concern (since 0.2; 0.1 had them side by side). */
 typedef struct strata_reduce_opts {
+    size_t size; /* set by strata_reduce_opts_init (see "Options structs" above); since 0.2 */
     strata_kernel_opts kernel;
     strata_group_opts groups;
     strata_output_opts output;
@@ -373,8 +439,6 @@ typedef struct strata_reduce_opts {
 } strata_reduce_opts;
 
 STRATA_API void strata_reduce_opts_init(strata_reduce_opts *opts);
-/* 1 when name (any case) is a compression that opts.compress accepts, else 0. */
-STRATA_API int strata_compression_known(const char *name);
 
 typedef struct strata_result strata_result;
 
@@ -439,6 +503,7 @@ STRATA_API void strata_result_free(strata_result *r);
 typedef char *(*strata_href_fn)(const char *href, void *user);
 
 typedef struct strata_stac_opts {
+    size_t size;               /* set by strata_stac_opts_init; since 0.2 */
     const char *const *assets; /* asset keys, one band (group) each, in order; NULL: the
                                   first asset of the first item */
     size_t nassets;
@@ -468,11 +533,12 @@ STRATA_API strata_status strata_collection_from_stac_file(const char *source,
                                                           strata_collection **out);
 
 /* STAC API search progress, after each page: pages and items so far, and the API's
- * numberMatched (-1 when it does not say). Return non-zero to cancel. */
-typedef int (*strata_stac_search_progress_fn)(size_t pages, size_t items, long long matched,
-                                              void *user);
+ * numberMatched (-1 when it does not say). As strata_progress_fn: return non-zero to go on,
+ * 0 to stop. Since 0.2 (0.1's strata_stac_search_progress_fn cancelled on non-zero). */
+typedef int (*strata_stac_page_fn)(size_t pages, size_t items, long long matched, void *user);
 
 typedef struct strata_stac_search_opts {
+    size_t size;                    /* set by strata_stac_search_opts_init; since 0.2 */
     const char *const *collections; /* collection ids, or NULL */
     size_t ncollections;
     int has_bbox; /* 1: items meeting bbox (lon/lat: minx, miny, maxx, maxy) */
@@ -488,9 +554,9 @@ typedef struct strata_stac_search_opts {
                                    messages), sent to the API's own host only; the
                                    STRATA_STAC_HEADERS variable adds more, one a line */
     size_t nheaders;
-    size_t max_page_bytes; /* a larger page fails; 0: STRATA_STAC_MAX_PAGE_BYTES or 64 MiB */
-    strata_stac_search_progress_fn progress;
-    void *progress_user;
+    size_t max_page_bytes;       /* a larger page fails; 0: STRATA_STAC_MAX_PAGE_BYTES or 64 MiB */
+    strata_stac_page_fn on_page; /* since 0.2 (0.1: `progress`) */
+    void *on_page_user;
 } strata_stac_search_opts;
 
 STRATA_API void strata_stac_search_opts_init(strata_stac_search_opts *opts);
@@ -516,18 +582,6 @@ typedef enum strata_zarr_mode {
     STRATA_ZARR_APPEND         /* "a": append timesteps to a store strata wrote */
 } strata_zarr_mode;
 
-typedef enum strata_codec {
-    STRATA_CODEC_BLOSC_LZ4 = 0,
-    STRATA_CODEC_BLOSC_ZSTD,
-    STRATA_CODEC_ZSTD,
-    STRATA_CODEC_ZLIB,
-    STRATA_CODEC_NONE
-} strata_codec;
-
-/* "blosc-lz4", "blosc-zstd", "zstd", "zlib", "none". */
-STRATA_API const char *strata_codec_name(strata_codec codec);
-STRATA_API strata_status strata_codec_from_name(const char *name, strata_codec *codec);
-
 /* A distributed write runs in steps: one process prepares the store, every process writes its
  * part of the chunks, then one process writes the coordinates and metadata. */
 typedef enum strata_zarr_step {
@@ -538,11 +592,12 @@ typedef enum strata_zarr_step {
 } strata_zarr_step;
 
 typedef struct strata_zarr_opts {
+    size_t size;                     /* set by strata_zarr_opts_init; since 0.2 */
     strata_zarr_mode mode;           /* default STRATA_ZARR_OVERWRITE */
     int zarr_version;                /* 2 (default) or 3 */
     strata_chunks chunks;            /* all 0 (default): one timestep, one band, whole source blocks
                                         grown to about 1 Mi pixels */
-    strata_codec codec;              /* default STRATA_CODEC_BLOSC_LZ4 */
+    strata_codec codec;              /* default STRATA_CODEC_BLOSC_LZ4; not LZW */
     const char *name;                /* the cube variable; NULL: "data" */
     strata_zarr_step step;           /* default STRATA_ZARR_STEP_ALL */
     strata_partition_opts partition; /* STEP_CHUNKS: this share of the chunks */
@@ -560,13 +615,15 @@ STRATA_API strata_status strata_to_zarr(const strata_collection *c, const char *
 /* ---- kerchunk reference indexes ---------------------------------------------------------- */
 
 typedef struct strata_kerchunk_opts {
+    size_t size;             /* set by strata_kerchunk_opts_init; since 0.2 */
     const char *concat_dim;  /* dimension to concatenate files along; NULL: "time" */
     const char *var;         /* only this variable (and the coordinates); NULL: all */
     size_t inline_threshold; /* chunks smaller than this many bytes are inlined (default 500) */
     int absolute_paths;      /* 1: write absolute paths; 0 (default): paths as given */
     /* Called once per variable of the first file left out of the index (a type or filter
-     * Zarr cannot read), with a message naming the file, the variable and why; NULL: none.
-     * The library never prints: the CLI prints these to stderr. */
+     * Zarr cannot read), with a message naming the file, the variable and why; NULL: the
+     * message goes to the log (strata_set_log) as a warning. The library never prints: the
+     * CLI prints these to stderr. */
     void (*warn)(void *warn_data, const char *message);
     void *warn_data;
 } strata_kerchunk_opts;

@@ -58,17 +58,16 @@ typedef struct cancel_ctx {
     int interrupted;
 } cancel_ctx;
 
-static int check_signals(size_t done, size_t total, uint64_t bytes, void *user) {
-    (void)done;
-    (void)total;
-    (void)bytes;
+static int check_signals(double fraction, const char *message, void *user) {
+    (void)fraction;
+    (void)message;
     cancel_ctx *k = user;
     PyEval_RestoreThread(k->ts);
     if (!k->interrupted && PyErr_CheckSignals() < 0) {
         k->interrupted = 1;
     }
     k->ts = PyEval_SaveThread();
-    return k->interrupted;
+    return !k->interrupted; /* 0 stops the call */
 }
 
 /* Finishes a call made with the GIL released: a pending Python error (the interrupt) wins. */

@@ -69,10 +69,11 @@ strata_fuzzer(geokeys CORPUS tiff SOURCES ${_library})
 # The kerchunk indexer's TIFF/BigTIFF and NetCDF3 header parsers.
 foreach(format tiff nc3)
   strata_fuzzer(${format} CORPUS ${format} SOURCES ${_src}/kerchunk/kerchunk_${format}.c
-    ${_src}/kerchunk/kerchunk_util.c ${_src}/common/error.c ${_src}/common/encode.c)
+    ${_src}/kerchunk/kerchunk_util.c ${_src}/common/error.c ${_src}/common/encode.c
+    ${_src}/common/bytes.c ${_src}/common/tiff_ifd.c ${_src}/common/log.c)
 endforeach()
 # STAC documents, and STAC API search pages with their "next" links.
 set(_stac_sources ${_src}/stac/stac_parse.c ${_src}/stac/stac_page.c ${_src}/common/error.c
-  ${_src}/common/timeparse.c ${_src}/common/dtype.c)
+  ${_src}/common/log.c ${_src}/common/timeparse.c ${_src}/common/dtype.c)
 strata_fuzzer(stac CORPUS stac SHORT stac_fuzz_short SOURCES ${_stac_sources})
 strata_fuzzer(stac_page CORPUS stac_page SHORT stac_page_fuzz_short SOURCES ${_stac_sources})

@@ -185,7 +185,7 @@ typedef struct progress_line {
     double start;
 } progress_line;
 void progress_init(progress_line *p, const char *what, bool quiet);
-int progress_cb(size_t done, size_t total, uint64_t bytes, void *user);
+int progress_cb(double fraction, const char *message, void *user);
 void progress_end(progress_line *p);
 
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

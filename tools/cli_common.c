@@ -441,20 +441,18 @@ void progress_init(progress_line *p, const char *what, bool quiet) {
     p->start = now_seconds();
 }
 
-int progress_cb(size_t done, size_t total, uint64_t bytes, void *user) {
+int progress_cb(double fraction, const char *message, void *user) {
     progress_line *p = user;
     if (caught_signal) {
-        return 1; /* cancel: the library removes its temporary outputs */
+        return 0; /* stop: the library removes its temporary outputs */
     }
     if (!p->enabled) {
-        return 0;
+        return 1;
     }
     double dt = now_seconds() - p->start;
-    double rate = dt > 0 ? bytes / dt / 1e6 : 0;
-    double left = done ? dt * (double)(total - done) / (double)done : 0;
-    fprintf(stderr, "\r%s: %zu/%zu tiles  %.0f MB/s  %.0f s left   ", p->what, done, total, rate,
-            left);
-    return 0;
+    double left = fraction > 0 ? dt * (1 - fraction) / fraction : 0;
+    fprintf(stderr, "\r%s: %s  %.0f s left   ", p->what, message, left);
+    return 1;
 }
 
 void progress_end(progress_line *p) {

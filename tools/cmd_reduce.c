@@ -218,11 +218,11 @@ static int parse_option(void *ctx, int opt, const char *arg) {
         a->labels = arg;
         return 0;
     case OPT_COMPRESS:
-        if (!strata_compression_known(arg)) {
+        if (strata_codec_from_name(arg, &a->ro.output.codec) != STRATA_OK ||
+            !strata_codec_for_gtiff(a->ro.output.codec)) {
             cli_error(cmd, "--compress takes zstd, deflate, lzw or none, not '%s'", arg);
             return EXIT_USAGE;
         }
-        a->ro.output.compress = arg;
         return 0;
     case 'h':
         a->help = true;

@@ -84,7 +84,7 @@ static int on_page(size_t pages, size_t items, long long matched, void *user) {
         }
         fputs("   ", stderr);
     }
-    return 0;
+    return 1;
 }
 
 static void progress_done(search_progress *p) {
@@ -112,8 +112,8 @@ static bool search_opts(const source_opts *so, string_list *cols, strata_stac_se
     o->max_items = (size_t)so->max_items;
     o->headers = so->search.headers;
     o->nheaders = (size_t)so->search.nheaders;
-    o->progress = on_page;
-    o->progress_user = prog;
+    o->on_page = on_page;
+    o->on_page_user = prog;
     return true;
 }
 

@@ -96,8 +96,10 @@ static int parse_option(void *ctx, int opt, const char *arg) {
         }
         return 0;
     case OPT_CODEC:
-        if (strata_codec_from_name(arg, &a->zo.codec) != STRATA_OK) {
-            cli_error(cmd, "%s", strata_errmsg());
+        if (strata_codec_from_name(arg, &a->zo.codec) != STRATA_OK ||
+            !strata_codec_for_zarr(a->zo.codec)) {
+            cli_error(cmd, "unknown codec '%s' (one of blosc-lz4, blosc-zstd, zstd, zlib, none)",
+                      arg);
             return EXIT_USAGE;
         }
         return 0;

@@ -1,5 +1,6 @@
 /* Per-thread error messages, status names, the allocation funnel, GDAL message capture. */
 #include "common/common.h"
+#include "common/log.h"
 #include "common/strata_testing.h"
 
 #include <cpl_error.h>
@@ -74,10 +75,15 @@ strata_status st_fail_gdal(strata_status status, const char *fmt, ...) {
     return status;
 }
 
+/* GDAL's failures become part of strata's error message; its warnings and debug messages
+ * go to the caller's log function, the only place they can go in a library that never
+ * prints. */
 static void CPL_STDCALL record_gdal_message(CPLErr cls, CPLErrorNum num, const char *msg) {
     (void)num;
     if (cls >= CE_Failure && msg) {
         snprintf(tl_gdalmsg, sizeof tl_gdalmsg, "%s", msg);
+    } else if (msg && (cls == CE_Warning || cls == CE_Debug)) {
+        st_log(cls == CE_Warning ? STRATA_LOG_WARNING : STRATA_LOG_DEBUG, "GDAL: %s", msg);
     }
 }
 

@@ -55,6 +55,7 @@ typedef struct st_exec {
     void *ctx;
     strata_progress_fn progress;
     void *progress_user;
+    const char *unit;                /* what an item is in progress messages ("tiles") */
     atomic_uint_fast64_t bytes_read; /* workers add what they decode */
     strata_status (*start)(void *ctx, int worker);
     void (*stop)(void *ctx, int worker);

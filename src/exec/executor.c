@@ -17,6 +17,7 @@ typedef struct pool {
     int running;
     strata_status status;
     char message[2048];
+    struct timespec start; /* for the read rate in progress messages */
 } pool;
 
 int st_thread_count(int requested, size_t nitems) {
@@ -78,11 +79,23 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+/* Calls the caller's progress function with the fraction of items done and a message of
+ * items and read rate; a 0 from it (GDAL's sense) cancels the run. */
 static void report_progress(pool *p) {
     st_exec *ex = p->ex;
-    if (ex->progress && !atomic_load(&p->failed) &&
-        ex->progress(atomic_load(&p->done), ex->nitems, atomic_load(&ex->bytes_read),
-                     ex->progress_user)) {
+    if (!ex->progress || atomic_load(&p->failed)) {
+        return;
+    }
+    size_t done = atomic_load(&p->done);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double dt = (double)(now.tv_sec - p->start.tv_sec) + 1e-9 * (now.tv_nsec - p->start.tv_nsec);
+    double rate = dt > 0 ? (double)atomic_load(&ex->bytes_read) / dt / 1e6 : 0;
+    char msg[128];
+    snprintf(msg, sizeof msg, "%zu/%zu %s  %.0f MB/s", done, ex->nitems,
+             ex->unit ? ex->unit : "items", rate);
+    double fraction = ex->nitems ? (double)done / (double)ex->nitems : 1.0;
+    if (!ex->progress(fraction, msg, ex->progress_user)) {
         pthread_mutex_lock(&p->lock);
         if (p->status == STRATA_OK) {
             p->status = STRATA_ERR_CANCELLED;
@@ -119,6 +132,7 @@ strata_status st_exec_run(st_exec *ex) {
     p.ex = ex;
     pthread_mutex_init(&p.lock, NULL);
     pthread_cond_init(&p.wake, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &p.start);
     int n = st_thread_count(ex->threads, ex->nitems);
     pthread_t tids[256];
     worker_arg args[256];

@@ -9,7 +9,7 @@ typedef struct st_gtiff_spec {
     const char *pattern;             /* "{op}" and "{label}" placeholders */
     strata_dtype float_dtype;        /* on-disk type of mean/std/var/median */
     strata_dtype sum_dtype;          /* INT64: integer sums as Int64, else Float64 */
-    const char *compress;            /* NULL or a name accepted by strata_compression_known */
+    strata_codec codec;              /* one strata_codec_for_gtiff takes */
     int tile_rows, tile_cols;        /* the grid of the tiles put, from (0, 0) */
     bool one_writer;                 /* tiles come from one thread, not from a pool of workers */
     const strata_collection *inputs; /* no output may be one of its files */

@@ -30,7 +30,7 @@ typedef struct gtiff_sink {
     st_sink base;
     strata_result *r;
     const strata_meta *m;
-    const char *compress;
+    strata_codec codec;
     bool worker_compresses; /* whole blocks written by a pool of workers (see create_file) */
     out_file **files;       /* [ngroups][ops], NULL where the op was not asked */
     char **tmp_paths;       /* parallel to files */
@@ -100,24 +100,22 @@ static void set_band_nodata(GDALRasterBandH h, strata_dtype dtype, double nd) {
  * default: the size of DEFLATE with the float predictor at less than half its CPU, read by
  * GDAL since 2.3 when built with zstd; DEFLATE stays for other readers. */
 static const struct {
-    const char *name, *compress, *level;
-    int codec; /* how workers encode it (tiff_block.h), or -1: GDAL does */
-} compressions[] = {{"deflate", "COMPRESS=DEFLATE", "ZLEVEL=1", ST_TIFF_DEFLATE},
-                    {"zstd", "COMPRESS=ZSTD", "ZSTD_LEVEL=1", ST_TIFF_ZSTD},
-                    {"lzw", "COMPRESS=LZW", NULL, -1},
-                    {"none", "COMPRESS=NONE", NULL, -1}};
+    strata_codec codec;
+    const char *compress, *level;
+    int encoder; /* how workers encode it (tiff_block.h), or -1: GDAL does */
+} compressions[] = {{STRATA_CODEC_ZLIB, "COMPRESS=DEFLATE", "ZLEVEL=1", ST_TIFF_DEFLATE},
+                    {STRATA_CODEC_ZSTD, "COMPRESS=ZSTD", "ZSTD_LEVEL=1", ST_TIFF_ZSTD},
+                    {STRATA_CODEC_LZW, "COMPRESS=LZW", NULL, -1},
+                    {STRATA_CODEC_NONE, "COMPRESS=NONE", NULL, -1}};
 
-static int compression_index(const char *name) {
+/* The row of codec (checked with strata_codec_for_gtiff before any sink exists). */
+static int compression_index(strata_codec codec) {
     for (size_t i = 0; i < sizeof compressions / sizeof compressions[0]; i++) {
-        if (strcasecmp(name ? name : "zstd", compressions[i].name) == 0) {
+        if (compressions[i].codec == codec) {
             return (int)i;
         }
     }
-    return -1;
-}
-
-int strata_compression_known(const char *name) {
-    return name && compression_index(name) >= 0;
+    return 1;
 }
 
 /* A tile made of whole output blocks (the usual case: tiles are made of source blocks, 256 or
@@ -187,7 +185,7 @@ static strata_status create_file(gtiff_sink *s, strata_op op, const char *tmp, s
     f->op = op;
     pthread_mutex_init(&f->lock, NULL);
     *out = f;
-    int ci = compression_index(s->compress);
+    int ci = compression_index(s->codec);
     const char *pred = st_dtype_is_float(dtype) ? "PREDICTOR=3" : "PREDICTOR=2";
     /* Band interleaving lets a block of one band be written alone (see write_blocks). Blocks
      * written whole by a pool of workers are compressed by the worker that writes them (GDAL's
@@ -202,7 +200,7 @@ static strata_status create_file(gtiff_sink *s, strata_op op, const char *tmp, s
                     "BIGTIFF=IF_SAFER",
                     s->worker_compresses ? "NUM_THREADS=1" : "NUM_THREADS=ALL_CPUS",
                     (char *)compressions[ci].compress,
-                    ci == 3 ? NULL : (char *)pred,
+                    compressions[ci].codec == STRATA_CODEC_NONE ? NULL : (char *)pred,
                     (char *)compressions[ci].level,
                     NULL};
     st_gdal_init();
@@ -232,8 +230,8 @@ static strata_status create_file(gtiff_sink *s, strata_op op, const char *tmp, s
             GDALSetRasterUnitType(h, m->unit[b]);
         }
     }
-    if (s->worker_compresses && compressions[ci].codec >= 0) {
-        f->tif = raw_handle(f->ds, compressions[ci].codec, dtype, m->bands);
+    if (s->worker_compresses && compressions[ci].encoder >= 0) {
+        f->tif = raw_handle(f->ds, compressions[ci].encoder, dtype, m->bands);
     }
     return STRATA_OK;
 }
@@ -306,7 +304,7 @@ static st_tiff_block *take_encoder(gtiff_sink *s) {
     pthread_mutex_unlock(&s->enc_lock);
     if (!e) {
         size_t esize = 8; /* the widest output type; level 1 as in compressions[] */
-        e = st_tiff_block_new(compressions[compression_index(s->compress)].codec, 1,
+        e = st_tiff_block_new(compressions[compression_index(s->codec)].encoder, 1,
                               (size_t)OUT_BLOCK * OUT_BLOCK * esize, OUT_BLOCK * esize);
     }
     return e;
@@ -420,7 +418,7 @@ strata_status st_gtiff_sink_new(strata_result *r, const strata_meta *m, const st
     pthread_mutex_init(&s->enc_lock, NULL);
     s->r = r;
     s->m = m;
-    s->compress = sp->compress;
+    s->codec = sp->codec;
     st_rect first = {0, sp->tile_rows, 0, sp->tile_cols};
     s->worker_compresses = !sp->one_writer && covers_whole_blocks(&first, m->rows, m->cols);
     s->nfiles = n;

@@ -1,5 +1,6 @@
 /* Public entry points of reduce and groupby: check the request, map timesteps to groups,
  * pick a sink and run the engine. */
+#include "common/opts.h"
 #include "gtiff/gtiff.h"
 #include "reduce/engine.h"
 #include "reduce/select.h"
@@ -10,8 +11,25 @@
 
 void strata_reduce_opts_init(strata_reduce_opts *o) {
     memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
     o->kernel.skipna = 1;
     o->output.float_dtype = STRATA_DTYPE_UNKNOWN;
+    o->output.codec = STRATA_CODEC_ZSTD;
+}
+
+/* The caller's options, of whatever version of strata.h, as this library's struct. */
+static strata_status load_opts(const strata_reduce_opts *given, strata_reduce_opts *full) {
+    strata_reduce_opts_init(full);
+    return st_opts_load(full, sizeof *full, given, "strata_reduce_opts");
+}
+
+static strata_status check_codec(strata_codec codec) {
+    if (!strata_codec_for_gtiff(codec)) {
+        return st_fail(STRATA_ERR_INVALID_ARG,
+                       "GeoTIFF outputs cannot use codec %s (expected zstd, deflate, lzw or none)",
+                       strata_codec_name(codec));
+    }
+    return STRATA_OK;
 }
 
 static strata_status check_request(const strata_collection *c, const strata_op *ops, size_t nops,
@@ -43,11 +61,7 @@ static strata_status check_request(const strata_collection *c, const strata_op *
         return st_fail(STRATA_ERR_INVALID_ARG, "integer sums are float64 or int64, not %s",
                        strata_dtype_name(o->output.sum_dtype));
     }
-    if (o->output.compress && !strata_compression_known(o->output.compress)) {
-        return st_fail(STRATA_ERR_INVALID_ARG,
-                       "unknown compression '%s' (expected zstd, deflate, lzw or none)",
-                       o->output.compress);
-    }
+    ST_TRY(check_codec(o->output.codec));
     memset(marked, 0, STRATA_OP_COUNT_OF_OPS * sizeof *marked);
     for (size_t i = 0; i < nops; i++) {
         if ((unsigned)ops[i] >= STRATA_OP_COUNT_OF_OPS) {
@@ -154,12 +168,16 @@ typedef enum sink_kind { SINK_MEMORY, SINK_GTIFF } sink_kind;
 
 static strata_status reduce_into_sink(const strata_collection *c, const char *const *labels,
                                       const strata_op *ops, size_t nops,
-                                      const strata_reduce_opts *o, sink_kind kind,
+                                      const strata_reduce_opts *opts, sink_kind kind,
                                       const char *pattern, strata_result **out) {
     st_clear_error();
     bool marked[STRATA_OP_COUNT_OF_OPS];
     if (out) {
         *out = NULL;
+    }
+    strata_reduce_opts full, *o = opts ? &full : NULL;
+    if (opts) {
+        ST_TRY(load_opts(opts, &full));
     }
     ST_TRY(check_request(c, ops, nops, o, marked));
     if (!out || (kind == SINK_GTIFF && (!pattern || !pattern[0]))) {
@@ -188,14 +206,9 @@ static strata_status reduce_into_sink(const strata_collection *c, const char *co
         /* The engine's tiles, which median and quantiles shrink to their memory budget. */
         int rows, cols;
         st_engine_tile(c, marked, o, gr.ngroups, &rows, &cols);
-        st_gtiff_spec sp = {pattern,
-                            o->output.float_dtype,
-                            o->output.sum_dtype,
-                            o->output.compress,
-                            rows,
-                            cols,
-                            false,
-                            c};
+        st_gtiff_spec sp = {
+            pattern, o->output.float_dtype, o->output.sum_dtype, o->output.codec, rows, cols, false,
+            c};
         st = kind == SINK_MEMORY ? st_memory_sink_new(r, c->meta, o->output.float_dtype, &sink)
                                  : st_gtiff_sink_new(r, c->meta, &sp, &sink);
     }
@@ -283,24 +296,21 @@ static strata_status put_array(st_sink *sink, const strata_array *a, size_t g, s
 }
 
 strata_status strata_result_to_gtiff(strata_result *r, const strata_collection *c,
-                                     const strata_reduce_opts *o, const char *pattern) {
+                                     const strata_reduce_opts *opts, const char *pattern) {
     st_clear_error();
+    strata_reduce_opts full, *o = opts ? &full : NULL;
+    if (opts) {
+        ST_TRY(load_opts(opts, &full));
+    }
     if (!r || !c || !o || !pattern || !pattern[0] || r->paths || r->bands != c->meta->bands ||
         r->rows != c->meta->rows || r->cols != c->meta->cols) {
         return st_fail(STRATA_ERR_INVALID_ARG, "strata_result_to_gtiff needs an in-memory result "
                                                "of this collection's shape and an output pattern");
     }
-    if (o->output.compress && !strata_compression_known(o->output.compress)) {
-        return st_fail(STRATA_ERR_INVALID_ARG, "unknown compression '%s'", o->output.compress);
-    }
-    st_gtiff_spec sp = {pattern,
-                        o->output.float_dtype,
-                        o->output.sum_dtype,
-                        o->output.compress,
-                        STRIP,
-                        r->cols,
-                        true,
-                        c};
+    ST_TRY(check_codec(o->output.codec));
+    st_gtiff_spec sp = {
+        pattern, o->output.float_dtype, o->output.sum_dtype, o->output.codec, STRIP, r->cols, true,
+        c};
     st_sink *sink = NULL;
     st_gdal_quiet_begin();
     strata_status st = st_gtiff_sink_new(r, c->meta, &sp, &sink);

@@ -8,6 +8,8 @@
  * types, codecs, fill, scale and offset), and its references added, then freed, so memory
  * grows with the references only. The concat coordinate's values are concatenated and
  * inlined as one chunk. */
+#include "common/log.h"
+#include "common/opts.h"
 #include "kerchunk/kerchunk.h"
 
 #include <errno.h>
@@ -54,6 +56,7 @@ typedef struct kc_job {
 
 void strata_kerchunk_opts_init(strata_kerchunk_opts *opts) {
     memset(opts, 0, sizeof *opts);
+    opts->size = sizeof *opts;
     opts->inline_threshold = 500;
 }
 
@@ -77,14 +80,14 @@ static strata_status detect(const char *path, kc_format *fmt) {
     ST_TRY(kc_src_open(&s, path));
     strata_status st = kc_read(&s, 0, head, s.size < 8 ? (size_t)s.size : 8);
     bool user_block = st == STRATA_OK && !kc_is_hdf5(head, 8) && !kc_is_nc3(head, 8) &&
-                      !kc_is_tiff(head, 8) && hdf5_after_user_block(&s);
+                      !st_tiff_magic(head, 8) && hdf5_after_user_block(&s);
     kc_src_close(&s);
     ST_TRY(st);
     if (kc_is_hdf5(head, 8) || user_block) {
         *fmt = KC_FMT_HDF5;
     } else if (kc_is_nc3(head, 8)) {
         *fmt = KC_FMT_NC3;
-    } else if (kc_is_tiff(head, 8)) {
+    } else if (st_tiff_magic(head, 8)) {
         *fmt = KC_FMT_TIFF;
     } else {
         return st_fail(STRATA_ERR_UNSUPPORTED,
@@ -232,10 +235,12 @@ static strata_status report_skipped(const kc_job *j) {
         if (!why) {
             continue;
         }
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s: variable '%s' skipped: %s", j->paths[0], v->name, why);
         if (j->opts->warn) {
-            char msg[1024];
-            snprintf(msg, sizeof msg, "%s: variable '%s' skipped: %s", j->paths[0], v->name, why);
             j->opts->warn(j->opts->warn_data, msg);
+        } else {
+            st_log(STRATA_LOG_WARNING, "%s", msg);
         }
         if (at < sizeof list) {
             at += (size_t)snprintf(list + at, sizeof list - at, "%s'%s' (%s)", at ? ", " : "",
@@ -769,11 +774,10 @@ strata_status strata_kerchunk(const char *const *paths, size_t n, const char *ou
                               const strata_kerchunk_opts *opts) {
     st_clear_error();
     ST_TRY(check_args(paths, n, out_json));
-    strata_kerchunk_opts defaults;
-    if (!opts) {
-        strata_kerchunk_opts_init(&defaults);
-        opts = &defaults;
-    }
+    strata_kerchunk_opts full;
+    strata_kerchunk_opts_init(&full);
+    ST_TRY(st_opts_load(&full, sizeof full, opts, "strata_kerchunk_opts"));
+    opts = &full;
     kc_job j = {.opts = opts, .paths = paths, .n = n, .refs = json_object()};
     j.dim = opts->concat_dim && opts->concat_dim[0] ? opts->concat_dim : "time";
     strata_status st = j.refs ? index_files(&j) : st_nomem("references");

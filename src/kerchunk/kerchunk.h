@@ -9,6 +9,7 @@
 #define STRATA_KERCHUNK_H
 
 #include "source/source.h"
+#include "common/tiff_ifd.h"
 
 #include <jansson.h>
 
@@ -109,14 +110,13 @@ strata_status kc_nc3_read(const kc_src *s, const kc_read_opts *o, kc_file *out);
 
 /* TIFF / BigTIFF (kerchunk_tiff.c): the first image's layout. */
 typedef struct kc_tiff {
-    bool big, be;
+    st_tiff head;                           /* byte order, BigTIFF or not, where the IFD is */
     uint64_t width, height, tile_w, tile_h; /* tile_h = rows per strip when striped */
     bool tiled;
     unsigned bps, spp, sample_format, compression, predictor, planar;
     uint64_t *offsets, *counts;
     size_t noffsets;
 } kc_tiff;
-bool kc_is_tiff(const unsigned char *head, size_t n);
 strata_status kc_tiff_parse(const kc_src *s, kc_tiff *t);
 void kc_tiff_free(kc_tiff *t);
 /* The image as one array named name (dims [band?, y, x] or [y, x, band]). */

@@ -5,6 +5,7 @@
  * Debian 12) fails on a missing key when it fetches several at once. So missing chunks are
  * written inline: the fill value repeated over the chunk, encoded with the array's filters
  * and compressor. Constant data compresses to a few bytes. */
+#include "common/bytes.h"
 #include "kerchunk/kerchunk.h"
 
 #include <math.h>
@@ -29,10 +30,12 @@ static void fill_element(const json_t *fill, const char *dtype, unsigned char *o
         int16_t i16;
         int32_t i32;
         int64_t i64;
+        uint8_t u8;
+        uint16_t u16;
+        uint32_t u32;
         uint64_t u64;
         float f32;
         double f64;
-        unsigned char b[8];
     } u = {0};
     double d = fill ? fill_number(fill) : 0;
     char kind = dtype[1];
@@ -63,12 +66,8 @@ static void fill_element(const json_t *fill, const char *dtype, unsigned char *o
             break;
         }
     }
-    uint16_t probe = 1;
-    bool host_big = *(unsigned char *)&probe == 0;
-    bool want_big = dtype[0] == '>';
-    for (size_t i = 0; i < size; i++) {
-        out[i] = want_big != host_big ? u.b[size - 1 - i] : u.b[i];
-    }
+    uint64_t bits = size == 1 ? u.u8 : size == 2 ? u.u16 : size == 4 ? u.u32 : u.u64;
+    st_store_uint(out, size, bits, dtype[0] == '>');
 }
 
 static strata_status shuffle(unsigned char **buf, size_t n, size_t elem) {

@@ -6,6 +6,7 @@
  * record variable, so each record of a variable is its own chunk at begin + r * recsize.
  * Every count read from the file is checked against what is left of the file before it is
  * trusted with an allocation, so any bytes give an error, never a crash. */
+#include "common/bytes.h"
 #include "kerchunk/kerchunk.h"
 
 #include <stdlib.h>
@@ -43,10 +44,7 @@ static strata_status get_be(nc3_cur *c, size_t n, uint64_t *v) {
     unsigned char b[8];
     ST_TRY(kc_read(c->s, c->pos, b, n));
     c->pos += n;
-    *v = 0;
-    for (size_t i = 0; i < n; i++) {
-        *v = *v << 8 | b[i];
-    }
+    *v = st_load_uint(b, n, true);
     return STRATA_OK;
 }
 

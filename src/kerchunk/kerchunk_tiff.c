@@ -5,6 +5,7 @@
  * strip of an image need not: that one strip is decoded, padded and re-encoded inline.
  * Every count and offset comes from the file, so each is checked against the file's size
  * before it sizes an allocation or a read. */
+#include "common/bytes.h"
 #include "kerchunk/kerchunk.h"
 
 #include <stdlib.h>
@@ -33,57 +34,22 @@ enum { COMP_NONE = 1, COMP_DEFLATE = 8, COMP_ADOBE_DEFLATE = 32946, COMP_ZSTD = 
 /* A strip padded in memory is at most this big (larger ones are refused). */
 #define KC_MAX_PAD_BYTES ((uint64_t)64 << 20)
 
-bool kc_is_tiff(const unsigned char *head, size_t n) {
-    if (n < 4) {
-        return false;
-    }
-    bool le = head[0] == 'I' && head[1] == 'I' && (head[2] == 42 || head[2] == 43) && !head[3];
-    bool be = head[0] == 'M' && head[1] == 'M' && !head[2] && (head[3] == 42 || head[3] == 43);
-    return le || be;
-}
-
-static uint64_t get_uint(const unsigned char *p, size_t n, bool be) {
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        v |= (uint64_t)p[be ? i : n - 1 - i] << (8 * (n - 1 - i));
-    }
-    return v;
-}
-
 static strata_status corrupt(const kc_src *s, const char *what) {
     return st_fail(STRATA_ERR_IO, "%s: corrupt TIFF: %s", s->name, what);
 }
 
 /* ---- IFD entries --------------------------------------------------------------------- */
 
-typedef struct tiff_entry {
-    unsigned tag, type;
-    uint64_t count;
-    unsigned char value[8]; /* the value field: the values or their offset */
-} tiff_entry;
-
+/* The integer types, the only ones of the tags read here. */
 static size_t type_size(unsigned type) {
-    switch (type) {
-    case 1:
-        return 1; /* BYTE */
-    case 3:
-        return 2; /* SHORT */
-    case 4:       /* LONG */
-    case 13:
-        return 4; /* IFD */
-    case 16:      /* LONG8 */
-    case 18:
-        return 8; /* IFD8 */
-    default:
-        return 0;
-    }
+    bool integer = type == 1 || type == 3 || type == 4 || type == 13 || type == 16 || type == 18;
+    return integer ? st_tiff_type_size(type) : 0;
 }
 
 /* The values of an unsigned integer entry; *out freed by the caller. */
-static strata_status entry_values(const kc_src *s, const kc_tiff *t, const tiff_entry *e,
+static strata_status entry_values(const kc_src *s, const kc_tiff *t, const st_tiff_entry *e,
                                   uint64_t **out, size_t *n) {
     size_t size = type_size(e->type);
-    size_t field = t->big ? 8 : 4;
     if (size == 0 || e->count == 0 || e->count > s->size / size + 1) {
         return corrupt(s, "bad entry type or count");
     }
@@ -91,13 +57,14 @@ static strata_status entry_values(const kc_src *s, const kc_tiff *t, const tiff_
     unsigned char *raw = st_malloc(bytes);
     uint64_t *vals = st_malloc((size_t)e->count * sizeof *vals);
     strata_status st = raw && vals ? STRATA_OK : st_nomem("TIFF entry");
-    if (st == STRATA_OK && bytes <= field) {
+    uint64_t at;
+    if (st == STRATA_OK && !st_tiff_values_offset(&t->head, e, bytes, &at)) {
         memcpy(raw, e->value, bytes);
     } else if (st == STRATA_OK) {
-        st = kc_read(s, get_uint(e->value, field, t->be), raw, bytes);
+        st = kc_read(s, at, raw, bytes);
     }
     for (size_t i = 0; st == STRATA_OK && i < e->count; i++) {
-        vals[i] = get_uint(raw + i * size, size, t->be);
+        vals[i] = st_load_uint(raw + i * size, size, t->head.be);
     }
     free(raw);
     if (st != STRATA_OK) {
@@ -110,7 +77,7 @@ static strata_status entry_values(const kc_src *s, const kc_tiff *t, const tiff_
 }
 
 /* A scalar tag; a per-sample tag (BitsPerSample, SampleFormat) must agree across samples. */
-static strata_status entry_scalar(const kc_src *s, const kc_tiff *t, const tiff_entry *e,
+static strata_status entry_scalar(const kc_src *s, const kc_tiff *t, const st_tiff_entry *e,
                                   uint64_t *out) {
     uint64_t *vals = NULL;
     size_t n = 0;
@@ -126,7 +93,7 @@ static strata_status entry_scalar(const kc_src *s, const kc_tiff *t, const tiff_
                           e->tag);
 }
 
-static strata_status set_scalar(const kc_src *s, kc_tiff *t, const tiff_entry *e) {
+static strata_status set_scalar(const kc_src *s, kc_tiff *t, const st_tiff_entry *e) {
     uint64_t v;
     ST_TRY(entry_scalar(s, t, e, &v));
     switch (e->tag) {
@@ -167,7 +134,7 @@ static strata_status set_scalar(const kc_src *s, kc_tiff *t, const tiff_entry *e
     return STRATA_OK;
 }
 
-static strata_status set_array(const kc_src *s, kc_tiff *t, const tiff_entry *e, uint64_t **arr,
+static strata_status set_array(const kc_src *s, kc_tiff *t, const st_tiff_entry *e, uint64_t **arr,
                                size_t *n) {
     if (*arr) {
         return corrupt(s, "both strip and tile layouts");
@@ -175,7 +142,7 @@ static strata_status set_array(const kc_src *s, kc_tiff *t, const tiff_entry *e,
     return entry_values(s, t, e, arr, n);
 }
 
-static strata_status apply_entry(const kc_src *s, kc_tiff *t, const tiff_entry *e,
+static strata_status apply_entry(const kc_src *s, kc_tiff *t, const st_tiff_entry *e,
                                  size_t *ncounts) {
     switch (e->tag) {
     case TAG_STRIP_OFFSETS:
@@ -202,29 +169,20 @@ static strata_status apply_entry(const kc_src *s, kc_tiff *t, const tiff_entry *
     }
 }
 
-static strata_status read_ifd(const kc_src *s, kc_tiff *t, uint64_t ifd, size_t *ncounts) {
-    size_t nsize = t->big ? 8 : 2, esize = t->big ? 20 : 12, field = t->big ? 8 : 4;
-    unsigned char head[8];
-    ST_TRY(kc_read(s, ifd, head, nsize));
-    uint64_t n = get_uint(head, nsize, t->be);
-    if (n == 0 || n > 0xFFFF || n * esize > s->size) {
-        return corrupt(s, "bad IFD entry count");
-    }
-    unsigned char *raw = st_malloc((size_t)(n * esize));
-    if (!raw) {
-        return st_nomem("TIFF IFD");
-    }
-    strata_status st = kc_read(s, ifd + nsize, raw, (size_t)(n * esize));
-    for (size_t i = 0; st == STRATA_OK && i < n; i++) {
-        const unsigned char *p = raw + i * esize;
-        tiff_entry e = {.tag = (unsigned)get_uint(p, 2, t->be),
-                        .type = (unsigned)get_uint(p + 2, 2, t->be),
-                        .count = get_uint(p + 4, t->big ? 8 : 4, t->be)};
-        memcpy(e.value, p + esize - field, field);
-        st = apply_entry(s, t, &e, ncounts);
-    }
-    free(raw);
-    return st;
+typedef struct tiff_walk {
+    const kc_src *s;
+    kc_tiff *t;
+    size_t ncounts;
+} tiff_walk;
+
+static strata_status read_src(void *ctx, uint64_t off, void *dst, size_t n) {
+    return kc_read(((const tiff_walk *)ctx)->s, off, dst, n);
+}
+
+static strata_status visit_entry(void *ctx, const st_tiff *ifd, const st_tiff_entry *e) {
+    (void)ifd;
+    tiff_walk *w = ctx;
+    return apply_entry(w->s, w->t, e, &w->ncounts);
 }
 
 /* ---- layout checks ------------------------------------------------------------------- */
@@ -263,17 +221,17 @@ strata_status kc_tiff_parse(const kc_src *s, kc_tiff *t) {
     t->sample_format = 1;
     unsigned char head[16] = {0};
     ST_TRY(kc_read(s, 0, head, s->size < 16 ? 8 : 16));
-    if (!kc_is_tiff(head, 8)) {
+    switch (st_tiff_header(head, s->size < 16 ? 8 : 16, &t->head)) {
+    case ST_TIFF_NOT_TIFF:
         return st_fail(STRATA_ERR_IO, "%s: not a TIFF file", s->name);
-    }
-    t->be = head[0] == 'M';
-    t->big = get_uint(head + 2, 2, t->be) == 43;
-    if (t->big && (get_uint(head + 4, 2, t->be) != 8 || s->size < 16)) {
+    case ST_TIFF_BAD_BIGTIFF:
         return corrupt(s, "bad BigTIFF header");
+    default:
+        break;
     }
-    uint64_t ifd = t->big ? get_uint(head + 8, 8, t->be) : get_uint(head + 4, 4, t->be);
-    size_t ncounts = 0;
-    strata_status st = read_ifd(s, t, ifd, &ncounts);
+    tiff_walk w = {s, t, 0};
+    strata_status st = st_tiff_walk_ifd(&t->head, s->size, s->name, read_src, visit_entry, &w);
+    size_t ncounts = w.ncounts;
     if (st == STRATA_OK) {
         st = check_layout(s, t, ncounts);
     }
@@ -341,7 +299,7 @@ static strata_status check_supported(const kc_src *s, const kc_tiff *t) {
 
 static void set_dtype(const kc_tiff *t, kc_var *v) {
     char kind = t->sample_format == 3 ? 'f' : t->sample_format == 2 ? 'i' : 'u';
-    char order = t->bps == 8 ? '|' : t->be ? '>' : '<';
+    char order = t->bps == 8 ? '|' : t->head.be ? '>' : '<';
     snprintf(v->dtype, sizeof v->dtype, "%c%c%u", order, kind, (t->bps / 8) & 15);
 }
 

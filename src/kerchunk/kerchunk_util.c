@@ -1,4 +1,5 @@
 /* Byte sources, the array list, base64 and JSON helpers of the kerchunk indexer. */
+#include "common/bytes.h"
 #include "kerchunk/kerchunk.h"
 
 #include <errno.h>
@@ -168,18 +169,6 @@ strata_status kc_inline_small(const kc_src *s, kc_chunk *c, size_t threshold) {
 
 /* ---- base64 and JSON ----------------------------------------------------------------- */
 
-/* Copies size bytes from p into dst in host order. */
-static void load_host(const char *dtype, const unsigned char *p, size_t size, void *dst) {
-    unsigned char tmp[8];
-    bool big = dtype[0] == '>';
-    uint16_t probe = 1;
-    bool host_big = *(unsigned char *)&probe == 0;
-    for (size_t i = 0; i < size; i++) {
-        tmp[i] = (big != host_big) ? p[size - 1 - i] : p[i];
-    }
-    memcpy(dst, tmp, size);
-}
-
 json_t *kc_json_value(const char *dtype, const unsigned char *p) {
     size_t size = kc_dtype_size(dtype);
     union {
@@ -197,7 +186,21 @@ json_t *kc_json_value(const char *dtype, const unsigned char *p) {
     if (size == 0 || size > 8) {
         return NULL;
     }
-    load_host(dtype, p, size, &u);
+    uint64_t bits = st_load_uint(p, size, dtype[0] == '>');
+    switch (size) {
+    case 1:
+        u.u8 = (uint8_t)bits;
+        break;
+    case 2:
+        u.u16 = (uint16_t)bits;
+        break;
+    case 4:
+        u.u32 = (uint32_t)bits;
+        break;
+    default:
+        u.u64 = bits;
+        break;
+    }
     char kind = dtype[1];
     if (kind == 'f') {
         return kc_json_double(size == 4 ? (double)u.f32 : u.f64);

@@ -729,6 +729,7 @@ static strata_status job_init(job *j, const strata_collection *c, const bool *op
                       .ctx = j,
                       .progress = o->run.progress,
                       .progress_user = o->run.progress_user,
+                      .unit = "tiles",
                       .stop = close_worker_files};
     return STRATA_OK;
 }

@@ -7,6 +7,8 @@
  * of opening small files. Anything unexpected returns false, and the caller compares the slow
  * way. Every read is bounds-checked: the bytes come from outside. */
 #include "source/source.h"
+#include "common/bytes.h"
+#include "common/tiff_ifd.h"
 
 #include <cpl_vsi.h>
 #include <stdlib.h>
@@ -38,82 +40,58 @@ static bool compared(uint64_t tag) {
     return false;
 }
 
-typedef struct tiff_view {
-    const unsigned char *p;
-    size_t n;
-    bool be, big;
-} tiff_view;
+/* The head of a file being searched for the compared tags, and the blob they go to. */
+typedef struct geokeys_walk {
+    st_bytes head;
+    unsigned char *out;
+    size_t cap, *len;
+    bool found; /* the GeoKeyDirectory was seen */
+} geokeys_walk;
 
-static bool get(const tiff_view *v, uint64_t off, size_t len, uint64_t *out) {
-    if (off > v->n || len > v->n - off) {
-        return false;
-    }
-    uint64_t x = 0;
-    for (size_t i = 0; i < len; i++) {
-        size_t k = v->be ? i : len - 1 - i;
-        x = (x << 8) | v->p[off + k];
-    }
-    *out = x;
-    return true;
+static strata_status read_head(void *ctx, uint64_t off, void *dst, size_t n) {
+    const geokeys_walk *w = ctx;
+    return st_bytes_copy(&w->head, off, dst, n) ? STRATA_OK : STRATA_ERR_IO;
 }
 
-static size_t type_size(uint64_t type) {
-    static const size_t sizes[] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4, 0, 0, 8, 8, 8};
-    return type < sizeof sizes / sizeof sizes[0] ? sizes[type] : 0;
-}
-
-/* Appends tag, type, count and the value bytes of one entry to out (capacity cap). */
-static bool append_entry(const tiff_view *v, uint64_t entry, unsigned char *out, size_t cap,
-                         size_t *len) {
-    size_t word = v->big ? 8 : 4;
-    uint64_t type, count, at;
-    if (!get(v, entry + 2, 2, &type) || !get(v, entry + 4, word, &count) || !type_size(type) ||
-        count > HEAD_BYTES) {
-        return false;
+/* Appends tag, type, count and the value bytes of one compared entry to the blob. */
+static strata_status append_entry(void *ctx, const st_tiff *t, const st_tiff_entry *e) {
+    geokeys_walk *w = ctx;
+    size_t size = st_tiff_type_size(e->type);
+    if (!compared(e->tag)) {
+        return STRATA_OK;
     }
-    size_t bytes = (size_t)count * type_size(type);
-    at = entry + 4 + word;
-    if (bytes > word && !get(v, at, word, &at)) {
-        return false;
+    if (!size || e->count > HEAD_BYTES) {
+        return STRATA_ERR_IO;
     }
-    if (at > v->n || bytes > v->n - at || bytes + 16 > cap - *len) {
-        return false;
+    size_t bytes = (size_t)e->count * size;
+    unsigned char *dst = w->out + *w->len;
+    if (bytes + 16 > w->cap - *w->len) {
+        return STRATA_ERR_IO;
     }
-    memcpy(out + *len, v->p + entry, 4); /* tag and type */
-    memcpy(out + *len + 4, &count, sizeof count);
-    memcpy(out + *len + 12, v->p + at, bytes);
-    *len += 12 + bytes;
-    return true;
+    uint64_t at;
+    if (st_tiff_values_offset(t, e, bytes, &at)) {
+        if (!st_bytes_copy(&w->head, at, dst + 12, bytes)) {
+            return STRATA_ERR_IO;
+        }
+    } else {
+        memcpy(dst + 12, e->value, bytes);
+    }
+    memcpy(dst, e->bytes, 4); /* tag and type, in the file's byte order */
+    memcpy(dst + 4, &e->count, sizeof e->count);
+    *w->len += 12 + bytes;
+    w->found = w->found || e->tag == TAG_GEOKEYS;
+    return STRATA_OK;
 }
 
 bool st_geokeys_from_bytes(const unsigned char *p, size_t n, unsigned char *out, size_t cap,
                            size_t *len) {
-    tiff_view v = {p, n, n >= 2 && p[0] == 'M' && p[1] == 'M', false};
-    uint64_t magic, ifd, nent;
+    st_tiff t;
     *len = 0;
-    if (n < 8 || (memcmp(p, "II", 2) != 0 && memcmp(p, "MM", 2) != 0) || !get(&v, 2, 2, &magic) ||
-        (magic != 42 && magic != 43)) {
+    if (st_tiff_header(p, n, &t) != ST_TIFF_HEADER_OK) {
         return false;
     }
-    v.big = magic == 43;
-    if (!get(&v, v.big ? 8 : 4, v.big ? 8 : 4, &ifd) || !get(&v, ifd, v.big ? 8 : 2, &nent)) {
-        return false;
-    }
-    size_t esize = v.big ? 20 : 12, first = (size_t)ifd + (v.big ? 8 : 2);
-    bool found = false;
-    for (uint64_t i = 0; i < nent && i < 4096; i++) {
-        uint64_t tag;
-        if (!get(&v, first + i * esize, 2, &tag)) {
-            return false;
-        }
-        if (compared(tag)) {
-            if (!append_entry(&v, first + i * esize, out, cap, len)) {
-                return false;
-            }
-            found = found || tag == TAG_GEOKEYS;
-        }
-    }
-    return found;
+    geokeys_walk w = {.head = {p, n, t.be}, .out = out, .cap = cap, .len = len};
+    return st_tiff_walk_ifd(&t, n, NULL, read_head, append_entry, &w) == STRATA_OK && w.found;
 }
 
 /* Reads the first n bytes of path and extracts the tags; false when they are not all there. */

@@ -11,9 +11,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/opts.h"
+
 void strata_stac_opts_init(strata_stac_opts *opts) {
     if (opts) {
         memset(opts, 0, sizeof *opts);
+        opts->size = sizeof *opts;
     }
 }
 
@@ -312,9 +315,10 @@ strata_status strata_collection_from_stac(const char *json, const char *base,
         return st_fail(STRATA_ERR_INVALID_ARG, "strata_collection_from_stac: NULL argument");
     }
     *out = NULL;
-    strata_stac_opts defaults;
-    strata_stac_opts_init(&defaults);
-    opts = opts ? opts : &defaults;
+    strata_stac_opts full;
+    strata_stac_opts_init(&full);
+    ST_TRY(st_opts_load(&full, sizeof full, opts, "strata_stac_opts"));
+    opts = &full;
     ST_TRY(check_opts(opts));
     st_stac_items items;
     ST_TRY(st_stac_parse(json, strlen(json), opts->assets, opts->nassets, &items));

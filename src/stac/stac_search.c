@@ -3,6 +3,7 @@
  * gathers the items into one ItemCollection. Requests go through GDAL's HTTP client so that
  * proxies and GDAL_HTTP_* settings apply; retries are done here, because GDAL 3.6 neither
  * honours Retry-After nor tells the HTTP status apart from the message. */
+#include "common/opts.h"
 #include "stac/stac_search.h"
 
 #include <cpl_conv.h>
@@ -24,6 +25,7 @@
 void strata_stac_search_opts_init(strata_stac_search_opts *opts) {
     if (opts) {
         memset(opts, 0, sizeof *opts);
+        opts->size = sizeof *opts;
     }
 }
 
@@ -745,8 +747,8 @@ static strata_status take_page(pager *p, const char *url, st_stac_page *page, bo
         p->matched = page->matched;
     }
     *more = page->next.has && n > 0 && (!max || json_array_size(p->items) < max);
-    if (p->c->o->progress && p->c->o->progress(p->pages, json_array_size(p->items), p->matched,
-                                               p->c->o->progress_user)) {
+    if (p->c->o->on_page &&
+        !p->c->o->on_page(p->pages, json_array_size(p->items), p->matched, p->c->o->on_page_user)) {
         return st_fail(STRATA_ERR_CANCELLED, "STAC search " URL_FMT ": cancelled", p->api_url);
     }
     return STRATA_OK;
@@ -863,9 +865,10 @@ strata_status strata_stac_search(const char *url, const strata_stac_search_opts 
         return st_fail(STRATA_ERR_INVALID_ARG, "strata_stac_search: NULL argument");
     }
     *json = NULL;
-    strata_stac_search_opts defaults;
-    strata_stac_search_opts_init(&defaults);
-    opts = opts ? opts : &defaults;
+    strata_stac_search_opts full;
+    strata_stac_search_opts_init(&full);
+    ST_TRY(st_opts_load(&full, sizeof full, opts, "strata_stac_search_opts"));
+    opts = &full;
     if (!st_stac_http_url(url)) {
         return st_fail(STRATA_ERR_INVALID_ARG,
                        "STAC search '" URL_FMT "': the API URL must be http:// or https://", url);

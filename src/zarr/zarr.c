@@ -5,6 +5,8 @@
  * until then the store does not open. */
 #include "zarr/zarr.h"
 
+#include "common/opts.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +183,7 @@ static strata_status job_init(zjob *j, const strata_zarr_opts *o) {
                       .ctx = j,
                       .progress = o->run.progress,
                       .progress_user = o->run.progress_user,
+                      .unit = "chunks",
                       .stop = close_worker_files};
     return STRATA_OK;
 }
@@ -198,6 +201,7 @@ static void job_free(zjob *j) {
 void strata_zarr_opts_init(strata_zarr_opts *o) {
     if (o) {
         memset(o, 0, sizeof *o);
+        o->size = sizeof *o;
         o->mode = STRATA_ZARR_OVERWRITE;
         o->zarr_version = 2;
         o->codec = STRATA_CODEC_BLOSC_LZ4;
@@ -212,8 +216,10 @@ static strata_status check_opts(const strata_collection *c, const char *store,
     if (o->zarr_version != 2 && o->zarr_version != 3) {
         return st_fail(STRATA_ERR_INVALID_ARG, "zarr version %d: must be 2 or 3", o->zarr_version);
     }
-    if ((unsigned)o->codec > STRATA_CODEC_NONE || (unsigned)o->mode > STRATA_ZARR_APPEND) {
-        return st_fail(STRATA_ERR_INVALID_ARG, "strata_to_zarr: unknown codec or mode");
+    if (!strata_codec_for_zarr(o->codec) || (unsigned)o->mode > STRATA_ZARR_APPEND) {
+        return st_fail(STRATA_ERR_INVALID_ARG,
+                       "strata_to_zarr: codec %s or mode %d unknown to Zarr",
+                       strata_codec_name(o->codec), (int)o->mode);
     }
     const char *name = o->name ? o->name : "data";
     if (!name[0] || name[0] == '.' || strchr(name, '/') || strlen(name) >= 48 ||
@@ -282,8 +288,14 @@ static strata_status write_store(zjob *j, const char *store, const strata_zarr_o
 }
 
 strata_status strata_to_zarr(const strata_collection *c, const char *store,
-                             const strata_zarr_opts *o) {
+                             const strata_zarr_opts *opts) {
     st_clear_error();
+    strata_zarr_opts full, *o = NULL;
+    if (opts) {
+        strata_zarr_opts_init(&full);
+        ST_TRY(st_opts_load(&full, sizeof full, opts, "strata_zarr_opts"));
+        o = &full;
+    }
     ST_TRY(check_opts(c, store, o));
     if (c->meta->dtype == STRATA_DTYPE_UNKNOWN) {
         return st_fail(STRATA_ERR_UNSUPPORTED, "%s: unknown data type", c->paths[0]);

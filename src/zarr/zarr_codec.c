@@ -175,27 +175,3 @@ json_t *st_zarr_codecs_v3(strata_codec codec, size_t typesize) {
     }
     return list;
 }
-
-/* ---- public names ----------------------------------------------------------------------- */
-
-static const char *const codec_names[] = {"blosc-lz4", "blosc-zstd", "zstd", "zlib", "none"};
-
-const char *strata_codec_name(strata_codec codec) {
-    if ((unsigned)codec < sizeof codec_names / sizeof codec_names[0]) {
-        return codec_names[codec];
-    }
-    return "unknown";
-}
-
-strata_status strata_codec_from_name(const char *name, strata_codec *codec) {
-    st_clear_error();
-    for (size_t i = 0; name && codec && i < sizeof codec_names / sizeof codec_names[0]; i++) {
-        if (strcmp(name, codec_names[i]) == 0) {
-            *codec = (strata_codec)i;
-            return STRATA_OK;
-        }
-    }
-    return st_fail(STRATA_ERR_INVALID_ARG,
-                   "unknown codec '%s' (one of blosc-lz4, blosc-zstd, zstd, zlib, none)",
-                   name ? name : "(null)");
-}
