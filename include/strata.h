@@ -267,6 +267,9 @@ typedef struct strata_reduce_opts {
     /* median and quantiles keep every value of a tile: tiles shrink until those values fit
      * this many MiB (0: the default, 256). The result does not depend on it. */
     size_t memory_mb;
+    /* Remote sources (http/https COGs): range requests kept in flight at once, apart from the
+     * threads that decode (0: the default, 64). The result does not depend on it. */
+    int io_concurrency;
 } strata_reduce_opts;
 
 STRATA_API void strata_reduce_opts_init(strata_reduce_opts *opts);
@@ -444,6 +447,7 @@ typedef struct strata_zarr_opts {
     int threads;                /* 0: all cores */
     strata_progress_fn progress;
     void *progress_user;
+    int io_concurrency; /* remote sources: range requests in flight (0: the default, 64) */
 } strata_zarr_opts;
 
 STRATA_API void strata_zarr_opts_init(strata_zarr_opts *opts);

@@ -5,6 +5,7 @@
 #include "reduce/accum.h"
 #include "reduce/select.h"
 #include "reduce/sink.h"
+#include "source/netread.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,7 @@ typedef struct job {
     pthread_cond_t mem_freed;
     size_t mem_used, budget;
     atomic_int failed; /* an item failed: nobody waits for memory or ranges any more */
+    atomic_size_t ahead; /* remote stacks: items before this one had their blocks announced */
     st_sink *sink;
     tile_slot *slots; /* [ntiles] when nsplit > 1 */
     worker_state *workers;
@@ -224,15 +226,18 @@ static strata_status stream_steps(job *j, worker_state *w, st_acc *a, const st_r
     st_thread_cache *tc;
     ST_TRY(st_cache_for_thread(j->c, &tc));
     size_t npx = (size_t)r->nrows * r->ncols, plane = step_bytes(j, npx);
-    for (size_t b0 = k0; b0 < k1; b0 += w->batch_len) {
+    /* Remote files: every block of the range is requested now, and decoded as it comes. */
+    st_net_prefetch(j->c, r, j->order + k0, 0, k1 - k0, 0, j->c->meta->bands);
+    strata_status st = STRATA_OK;
+    for (size_t b0 = k0; b0 < k1 && st == STRATA_OK; b0 += w->batch_len) {
         size_t n = b0 + w->batch_len < k1 ? w->batch_len : k1 - b0;
         void *dst = vals ? vals + (b0 - k0) * plane : w->batch;
-        ST_TRY(read_batch(j, tc, dst, r, j->order + b0, n));
-        if (j->need_acc) {
+        st = read_batch(j, tc, dst, r, j->order + b0, n);
+        if (st == STRATA_OK && j->need_acc) {
             accumulate_batch(j, dst, a, npx, j->order + b0, n);
         }
     }
-    return STRATA_OK;
+    return st;
 }
 
 static strata_status accumulate_range(job *j, worker_state *w, const st_rect *r, size_t t0,
@@ -470,8 +475,37 @@ static strata_status run_range(job *j, worker_state *w, const st_rect *r, size_t
     return st;
 }
 
+/* Remote stacks: announces the blocks of items after this one while the fetcher has room, so
+ * that requests stay in flight however few threads decode. Items are taken in order, so the
+ * items announced are those taken next. */
+static void read_ahead(job *j, size_t item) {
+    for (;;) {
+        size_t next = atomic_load(&j->ahead);
+        if (next >= j->plan.nitems || (next > item && !st_net_hungry(j->c))) {
+            return;
+        }
+        if (next < item) {
+            atomic_compare_exchange_weak(&j->ahead, &next, item);
+            continue;
+        }
+        if (!atomic_compare_exchange_weak(&j->ahead, &next, next + 1)) {
+            continue;
+        }
+        st_rect r;
+        size_t tile, range, t0, t1;
+        st_plan_item(&j->plan, st_plan_global_item(&j->plan, next), j->c->n, &r, &tile, &range,
+                     &t0, &t1);
+        if (range < j->plan.nsplit) {
+            st_net_prefetch(j->c, &r, j->order + t0, 0, t1 - t0, 0, j->c->meta->bands);
+        }
+    }
+}
+
 static strata_status run_one(job *j, size_t item, int worker) {
     worker_state *w = &j->workers[worker];
+    if (atomic_load(&j->c->net_state) == 2) {
+        read_ahead(j, item);
+    }
     if (!w->batch) {
         ST_TRY(worker_init(j, w));
     }
@@ -709,10 +743,12 @@ strata_status st_engine_run(const strata_collection *c, const bool *ops,
                             const strata_reduce_opts *o, size_t ngroups, size_t *group_of,
                             st_sink *sink) {
     job j;
+    st_net_set_concurrency(c, o->io_concurrency);
     strata_status st = job_init(&j, c, ops, o, ngroups, group_of, sink);
     if (st == STRATA_OK) {
         st = st_exec_run(&j.ex);
     }
+    st_net_drop(c);
     job_free(&j);
     return st;
 }

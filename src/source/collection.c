@@ -1,5 +1,6 @@
 /* strata_collection: ordered timesteps (paths, times, labels) over one template geobox. */
 #include "internal.h"
+#include "source/netread.h"
 
 #include <cpl_string.h>
 #include <jansson.h>
@@ -45,6 +46,7 @@ void strata_collection_free(strata_collection *c) {
         st_cache_free(c->caches[i]);
     }
     free(c->caches);
+    st_net_free(c->net);
     pthread_mutex_destroy(&c->lock);
     free_strings(c->paths, c->n * c->nsrc);
     free_strings(c->labels, c->n);
