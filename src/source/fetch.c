@@ -49,6 +49,12 @@ struct st_fetch {
     CURLM *multi;
     req_list queue, retry, active; /* active: running */
     int running, concurrency;
+    /* Requests allowed in flight now: halved at each failure that calls for a retry, grown at
+     * each success up to the concurrency, as object stores ask of a client that overloads
+     * them (S3's SlowDown, 503). */
+    double window;
+    double last_failure; /* monotonic seconds */
+    int nretry;          /* requests failed once and not done: queued, waiting or running */
     atomic_int pending; /* queued, waiting to retry or running */
     size_t held, max_bytes;
     CURL **idle; /* easy handles kept for reuse */
@@ -293,10 +299,15 @@ static void start_queued(st_fetch *f) {
         }
     }
     /* Two requests may always run, so that blocks held by readers that stopped early cannot
-     * stall the others: the cap is passed by two requests at most. */
-    while (f->queue.head && f->running < f->concurrency &&
+     * stall the others: the cap is passed by two requests at most. A server that keeps
+     * failing (the window below four) gets one request at a time while retries are pending,
+     * retries first, so that they are not crowded out by new requests that fail in turn. */
+    while (f->queue.head && f->running < (int)f->window &&
            (f->running < 2 || f->held + f->queue.head->len <= f->max_bytes)) {
         st_fetch_req *r = f->queue.head;
+        if (f->window < 4 && f->nretry > 0 && (r->tries == 0 || f->running > 0)) {
+            break;
+        }
         list_remove(&f->queue, r);
         if (!start(f, r)) {
             atomic_fetch_sub(&f->pending, 1);
@@ -347,18 +358,33 @@ static void finish(st_fetch *f, CURL *e, CURLcode cc) {
     atomic_store(&f->in_flight, f->running);
     atomic_fetch_add(&f->received, r->got);
     if (getenv("STRATA_FETCH_TRACE")) {
-        fprintf(stderr, "TRACE %.3f end %llu+%zu running %d queued %d held %zu\n", now_s(),
-                (unsigned long long)r->off, r->len, f->running, f->queue.head != NULL, f->held);
+        fprintf(stderr, "TRACE %.3f end %s %llu+%zu http %ld try %d window %.1f running %d\n",
+                now_s(), r->url, (unsigned long long)r->off, r->len, r->http, r->tries, f->window,
+                f->running);
     }
     if (r->released) {
         req_free(r);
         return;
     }
-    if (cc == CURLE_OK && r->http == 206 && r->got >= r->min_len) {
+    bool ok = cc == CURLE_OK && r->http == 206 && r->got >= r->min_len;
+    bool retry = !ok && transient(r) && r->tries < f->max_retry;
+    if (r->tries > 0 && !retry) {
+        f->nretry--;
+    } else if (r->tries == 0 && retry) {
+        f->nretry++;
+    }
+    if (ok) {
+        /* Back to full speed quickly once failures stopped for a second, slowly while they
+         * go on: a server failing every other request is then asked one request at a time,
+         * each retry before anything new. */
+        double w = now_s() - f->last_failure > 1 ? 2 * f->window : f->window + 1 / f->window;
+        f->window = w < f->concurrency ? w : f->concurrency;
         atomic_fetch_sub(&f->pending, 1);
         r->state = ST_REQ_DONE;
         f->held += r->len;
-    } else if (transient(r) && r->tries < f->max_retry) {
+    } else if (retry) {
+        f->window = f->window / 2 > 1 ? f->window / 2 : 1;
+        f->last_failure = now_s();
         r->tries++;
         r->state = ST_REQ_RETRY;
         double delay = f->retry_delay;
@@ -432,6 +458,7 @@ st_fetch *st_fetch_new(void) {
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->done, NULL);
     f->concurrency = ST_FETCH_CONCURRENCY;
+    f->window = f->concurrency;
     f->max_bytes = ST_FETCH_MAX_BYTES;
     curl_multi_setopt(f->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     return f;
@@ -440,6 +467,7 @@ st_fetch *st_fetch_new(void) {
 void st_fetch_set_limits(st_fetch *f, int concurrency, size_t max_bytes) {
     pthread_mutex_lock(&f->lock);
     f->concurrency = concurrency > 0 ? concurrency : ST_FETCH_CONCURRENCY;
+    f->window = f->concurrency;
     f->max_bytes = max_bytes ? max_bytes : ST_FETCH_MAX_BYTES;
     curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)f->concurrency);
     curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, (long)f->concurrency);
@@ -561,6 +589,9 @@ void st_fetch_release(st_fetch *f, st_fetch_req *r) {
         return;
     }
     pthread_mutex_lock(&f->lock);
+    if (r->tries > 0 && r->state != ST_REQ_DONE && r->state != ST_REQ_FAILED) {
+        f->nretry--;
+    }
     switch (r->state) {
     case ST_REQ_QUEUED:
         list_remove(&f->queue, r);
