@@ -143,6 +143,10 @@ STRATA_API strata_status strata_collection_set_labels(strata_collection *c,
                                                       const char *const *labels);
 /* Bound on open datasets per thread (default 64, minimum 1). */
 STRATA_API strata_status strata_collection_set_cache_capacity(strata_collection *c, int capacity);
+/* Remote (http/https) sources: bytes received so far and range requests in flight now; 0 and
+ * 0 for local stacks or c NULL. Safe to call from a progress callback. */
+STRATA_API void strata_collection_io_stats(const strata_collection *c, uint64_t *bytes,
+                                           int *in_flight);
 
 STRATA_API size_t strata_collection_size(const strata_collection *c);
 STRATA_API const strata_meta *strata_collection_meta(const strata_collection *c);

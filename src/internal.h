@@ -167,7 +167,7 @@ struct strata_collection {
     pthread_mutex_t lock;  /* guards the caches list, not the caches */
     st_thread_cache **caches;
     size_t ncaches, caches_cap;
-    struct st_net *net;  /* remote reads through the fetcher (source/netread.h) */
+    struct st_net *net;   /* remote reads through the fetcher (source/netread.h) */
     atomic_int net_state; /* 0: not looked at, 1: none (local), 2: net is set */
 };
 

@@ -242,6 +242,14 @@ int source_opt(source_opts *so, int opt, const char *arg) {
         *(opt == OPT_THREADS ? &so->threads : &so->cache) = v;
         return 1;
     }
+    case OPT_IO_CONCURRENCY:
+        if (!parse_int(arg, &so->io_concurrency) || so->io_concurrency < 1 ||
+            so->io_concurrency > 1024) {
+            fprintf(stderr, "strata: --io-concurrency takes an integer from 1 to 1024, not '%s'\n",
+                    arg);
+            return -1;
+        }
+        return 1;
     default:
         return 0;
     }
@@ -431,6 +439,7 @@ static double now_seconds(void) {
 
 void progress_init(progress_line *p, const char *what, bool quiet) {
     p->what = what;
+    p->c = NULL;
     p->enabled = !quiet && isatty(STDERR_FILENO);
     p->start = now_seconds();
 }
@@ -446,14 +455,23 @@ int progress_cb(size_t done, size_t total, uint64_t bytes, void *user) {
     double dt = now_seconds() - p->start;
     double rate = dt > 0 ? bytes / dt / 1e6 : 0;
     double left = done ? dt * (double)(total - done) / (double)done : 0;
-    fprintf(stderr, "\r%s: %zu/%zu tiles  %.0f MB/s  %.0f s left   ", p->what, done, total, rate,
-            left);
+    uint64_t net = 0;
+    int in_flight = 0;
+    strata_collection_io_stats(p->c, &net, &in_flight);
+    if (net > 0) {
+        fprintf(stderr,
+                "\r%s: %zu/%zu tiles  %.0f MB/s  net %.0f MB/s, %d requests  %.0f s left   ",
+                p->what, done, total, rate, dt > 0 ? net / dt / 1e6 : 0, in_flight, left);
+    } else {
+        fprintf(stderr, "\r%s: %zu/%zu tiles  %.0f MB/s  %.0f s left   ", p->what, done, total,
+                rate, left);
+    }
     return 0;
 }
 
 void progress_end(progress_line *p) {
     if (p->enabled) {
-        fprintf(stderr, "\r%*s\r", 60, "");
+        fprintf(stderr, "\r%*s\r", 90, "");
     }
 }
 

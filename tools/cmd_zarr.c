@@ -23,6 +23,8 @@ static const char TO_ZARR_HELP[] =
     "  --times T             ISO 8601 time per file (comma list or @FILE)\n"
     "  --time-pattern P      read times from file names, e.g. %Y%m%d\n"
     "  --threads N           worker threads (default: all cores)\n"
+    "  --io-concurrency N    remote (http/https) sources: range requests in flight\n"
+    "                        (default 64), apart from the threads\n"
     "  --cache N             open files kept per thread (default 64)\n"
     "  -q, --quiet           no progress line, no summary\n"
     "  Instead of files:\n" SOURCE_STAC_HELP;
@@ -124,6 +126,7 @@ static int parse_args(int argc, char **argv, zarr_args *a) {
         return rc;
     }
     a->zo.threads = a->so.threads;
+    a->zo.io_concurrency = a->so.io_concurrency;
     return 0;
 }
 
@@ -178,6 +181,7 @@ static int run(const char *cmd, zarr_args *a) {
     }
     progress_line pl;
     progress_init(&pl, cmd, a->so.quiet);
+    pl.c = c;
     a->zo.progress = progress_cb;
     a->zo.progress_user = &pl;
     cli_catch_signals();

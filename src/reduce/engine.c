@@ -58,8 +58,9 @@ typedef struct job {
     pthread_mutex_t mem_lock;
     pthread_cond_t mem_freed;
     size_t mem_used, budget;
-    atomic_int failed; /* an item failed: nobody waits for memory or ranges any more */
+    atomic_int failed;   /* an item failed: nobody waits for memory or ranges any more */
     atomic_size_t ahead; /* remote stacks: items before this one had their blocks announced */
+    pthread_mutex_t ahead_lock;
     st_sink *sink;
     tile_slot *slots; /* [ntiles] when nsplit > 1 */
     worker_state *workers;
@@ -226,8 +227,6 @@ static strata_status stream_steps(job *j, worker_state *w, st_acc *a, const st_r
     st_thread_cache *tc;
     ST_TRY(st_cache_for_thread(j->c, &tc));
     size_t npx = (size_t)r->nrows * r->ncols, plane = step_bytes(j, npx);
-    /* Remote files: every block of the range is requested now, and decoded as it comes. */
-    st_net_prefetch(j->c, r, j->order + k0, 0, k1 - k0, 0, j->c->meta->bands);
     strata_status st = STRATA_OK;
     for (size_t b0 = k0; b0 < k1 && st == STRATA_OK; b0 += w->batch_len) {
         size_t n = b0 + w->batch_len < k1 ? w->batch_len : k1 - b0;
@@ -479,10 +478,17 @@ static strata_status run_range(job *j, worker_state *w, const st_rect *r, size_t
  * that requests stay in flight however few threads decode. Items are taken in order, so the
  * items announced are those taken next. */
 static void read_ahead(job *j, size_t item) {
-    for (;;) {
+    /* Items are announced in batches of up to 32 items or 256 blocks, so that the blocks of
+     * neighbouring tiles merge into one request where the file keeps them together; one
+     * thread at a time, so that a batch holds items that follow each other. */
+    if (pthread_mutex_trylock(&j->ahead_lock) != 0) {
+        return;
+    }
+    st_net_batch_begin(j->c);
+    for (int claimed = 0; claimed < 32 && st_net_batch_blocks() < 256;) {
         size_t next = atomic_load(&j->ahead);
-        if (next >= j->plan.nitems || (next > item && !st_net_hungry(j->c))) {
-            return;
+        if (next >= j->plan.nitems || (next > item && claimed == 0 && !st_net_hungry(j->c))) {
+            break;
         }
         if (next < item) {
             atomic_compare_exchange_weak(&j->ahead, &next, item);
@@ -491,14 +497,17 @@ static void read_ahead(job *j, size_t item) {
         if (!atomic_compare_exchange_weak(&j->ahead, &next, next + 1)) {
             continue;
         }
+        claimed++;
         st_rect r;
         size_t tile, range, t0, t1;
-        st_plan_item(&j->plan, st_plan_global_item(&j->plan, next), j->c->n, &r, &tile, &range,
-                     &t0, &t1);
+        st_plan_item(&j->plan, st_plan_global_item(&j->plan, next), j->c->n, &r, &tile, &range, &t0,
+                     &t1);
         if (range < j->plan.nsplit) {
             st_net_prefetch(j->c, &r, j->order + t0, 0, t1 - t0, 0, j->c->meta->bands);
         }
     }
+    st_net_batch_end(j->c);
+    pthread_mutex_unlock(&j->ahead_lock);
 }
 
 static strata_status run_one(job *j, size_t item, int worker) {
@@ -662,6 +671,7 @@ static void job_free(job *j) {
     free(j->goff);
     pthread_mutex_destroy(&j->pool_lock);
     pthread_mutex_destroy(&j->mem_lock);
+    pthread_mutex_destroy(&j->ahead_lock);
     pthread_cond_destroy(&j->mem_freed);
 }
 
@@ -700,6 +710,7 @@ static strata_status job_init(job *j, const strata_collection *c, const bool *op
     j->sink = sink;
     j->budget = (o->memory_mb ? o->memory_mb : DEFAULT_MEMORY_MB) << 20;
     pthread_mutex_init(&j->mem_lock, NULL);
+    pthread_mutex_init(&j->ahead_lock, NULL);
     pthread_cond_init(&j->mem_freed, NULL);
     plan_for(c, ops, o, ngroups, &j->plan);
     if (j->nvout) {

@@ -26,7 +26,7 @@ struct st_fetch_req {
     size_t len, min_len, got;
     unsigned char *data;
     int state;
-    bool released; /* the caller gave it back while it ran: freed when it ends */
+    bool released;    /* the caller gave it back while it ran: freed when it ends */
     bool not_partial; /* the server answered a range request with the whole file */
     int tries;
     double not_before; /* monotonic seconds: a retry waits until then */
@@ -55,7 +55,7 @@ struct st_fetch {
     double window;
     double last_failure; /* monotonic seconds */
     int nretry;          /* requests failed once and not done: queued, waiting or running */
-    atomic_int pending; /* queued, waiting to retry or running */
+    atomic_int pending;  /* queued, waiting to retry or running */
     size_t held, max_bytes;
     CURL **idle; /* easy handles kept for reuse */
     int nidle, idle_cap;
@@ -148,12 +148,12 @@ static void read_options(st_fetch *f) {
 /* GDAL options that change what a request sends or how it authenticates, which this file
  * does not apply: a path read while one is set goes through GDAL. */
 static const char *const unhandled_options[] = {
-    "GDAL_HTTP_HEADERS",      "GDAL_HTTP_HEADER_FILE", "GDAL_HTTP_AUTH",
-    "GDAL_HTTP_COOKIE",       "GDAL_HTTP_COOKIEFILE",  "GDAL_HTTP_COOKIEJAR",
-    "GDAL_HTTP_NETRC_FILE",   "GDAL_HTTP_SSLCERT",     "GDAL_HTTP_SSLKEY",
-    "GDAL_HTTP_PROXYAUTH",    "GDAL_HTTP_BEARER",      "GDAL_HTTP_SSL_VERIFYSTATUS",
-    "GDAL_HTTPS_PROXY",       "CPL_CURL_VERBOSE",      "GDAL_HTTP_CAPATH",
-    "GDAL_PROXY_AUTH",        "GDAL_HTTP_USE_CAPI_STORE",
+    "GDAL_HTTP_HEADERS",    "GDAL_HTTP_HEADER_FILE",    "GDAL_HTTP_AUTH",
+    "GDAL_HTTP_COOKIE",     "GDAL_HTTP_COOKIEFILE",     "GDAL_HTTP_COOKIEJAR",
+    "GDAL_HTTP_NETRC_FILE", "GDAL_HTTP_SSLCERT",        "GDAL_HTTP_SSLKEY",
+    "GDAL_HTTP_PROXYAUTH",  "GDAL_HTTP_BEARER",         "GDAL_HTTP_SSL_VERIFYSTATUS",
+    "GDAL_HTTPS_PROXY",     "CPL_CURL_VERBOSE",         "GDAL_HTTP_CAPATH",
+    "GDAL_PROXY_AUTH",      "GDAL_HTTP_USE_CAPI_STORE",
 };
 
 bool st_fetch_handles(const char *path, const char **url) {

@@ -42,6 +42,8 @@ struct st_net {
     pthread_mutex_t store_lock; /* the table of requested blocks */
     struct pblock **table;
     size_t nbuckets;
+    int batching; /* threads collecting a batch (st_net_batch_begin): blocks on their way */
+    pthread_cond_t batch_done;
 };
 
 typedef struct chunk {
@@ -84,6 +86,7 @@ void st_net_free(st_net *n) {
     pthread_cond_destroy(&n->cv);
     pthread_mutex_destroy(&n->lock);
     pthread_mutex_destroy(&n->store_lock);
+    pthread_cond_destroy(&n->batch_done);
     free(n);
 }
 
@@ -106,6 +109,7 @@ static st_net *net_of(const strata_collection *cc) {
             pthread_mutex_init(&n->lock, NULL);
             pthread_cond_init(&n->cv, NULL);
             pthread_mutex_init(&n->store_lock, NULL);
+            pthread_cond_init(&n->batch_done, NULL);
             n->nbuckets = 4096;
             n->table = st_calloc(n->nbuckets, sizeof *n->table);
             if (!n->files || !n->fetch || !n->table) {
@@ -127,7 +131,7 @@ void st_net_set_concurrency(const strata_collection *c, int io_concurrency) {
     }
 }
 
-void st_net_stats(const strata_collection *c, uint64_t *bytes, int *in_flight) {
+void strata_collection_io_stats(const strata_collection *c, uint64_t *bytes, int *in_flight) {
     *bytes = 0;
     *in_flight = 0;
     if (c && atomic_load(&c->net_state) == 2) {
@@ -329,6 +333,7 @@ void st_net_drop(const strata_collection *c) {
 
 typedef struct want {
     size_t f, strile;
+    uint64_t off;
 } want;
 
 typedef struct wantlist {
@@ -336,7 +341,7 @@ typedef struct wantlist {
     size_t n, cap;
 } wantlist;
 
-static bool add_want(wantlist *l, size_t f, size_t strile) {
+static bool add_want(wantlist *l, size_t f, size_t strile, uint64_t off) {
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 256;
         want *w = st_realloc(l->w, cap * sizeof *w);
@@ -346,7 +351,7 @@ static bool add_want(wantlist *l, size_t f, size_t strile) {
         l->w = w;
         l->cap = cap;
     }
-    l->w[l->n++] = (want){f, strile};
+    l->w[l->n++] = (want){f, strile, off};
     return true;
 }
 
@@ -357,7 +362,7 @@ static bool list_blocks(wantlist *l, const st_rtiff *t, size_t f, int sample, co
     for (int by = by0; by <= by1; by++) {
         for (int bx = bx0; bx <= bx1; bx++) {
             size_t s = st_rtiff_strile(t, bx, by, sample);
-            if (t->cnt[s] == 0 || !add_want(l, f, s)) {
+            if (t->cnt[s] == 0 || !add_want(l, f, s, t->off[s])) {
                 return false;
             }
         }
@@ -365,8 +370,9 @@ static bool list_blocks(wantlist *l, const st_rtiff *t, size_t f, int sample, co
     return true;
 }
 
-/* Requests the blocks of l that are not requested yet, merging runs of adjacent bytes of a
- * file up to ST_NET_MERGE_MAX. */
+/* Requests the blocks of l that are not requested yet, merging runs of blocks of a file that
+ * follow each other with gaps of at most ST_NET_MERGE_GAP bytes (GDAL's COGs put 8 bytes
+ * between tiles) into requests of at most ST_NET_MERGE_MAX bytes. */
 static void submit_blocks(const strata_collection *c, st_net *n, const wantlist *l) {
     pthread_mutex_lock(&n->store_lock);
     size_t i = 0;
@@ -381,10 +387,10 @@ static void submit_blocks(const strata_collection *c, st_net *n, const wantlist 
         size_t j = i + 1;
         while (j < l->n && l->w[j].f == b->f && !lookup(n, b->f, l->w[j].strile, false)) {
             uint64_t o = t->off[l->w[j].strile], k = t->cnt[l->w[j].strile];
-            if (o != end || end + k - off > ST_NET_MERGE_MAX) {
+            if (o < end || o - end > ST_NET_MERGE_GAP || o + k - off > ST_NET_MERGE_MAX) {
                 break;
             }
-            end += k;
+            end = o + k;
             j++;
         }
         const char *url;
@@ -416,6 +422,20 @@ static void submit_blocks(const strata_collection *c, st_net *n, const wantlist 
         i = j;
     }
     pthread_mutex_unlock(&n->store_lock);
+}
+
+/* The calling thread's batch of announced blocks (st_net_batch_begin), not yet requested. */
+static _Thread_local struct {
+    const strata_collection *c;
+    wantlist l;
+} tl_batch;
+
+static void append_batch(const wantlist *l) {
+    for (size_t i = 0; i < l->n; i++) {
+        if (!add_want(&tl_batch.l, l->w[i].f, l->w[i].strile, l->w[i].off)) {
+            return; /* out of memory: those blocks are asked for when read */
+        }
+    }
 }
 
 void st_net_prefetch(const strata_collection *c, const st_rect *r, const size_t *steps, size_t t0,
@@ -451,8 +471,53 @@ void st_net_prefetch(const strata_collection *c, const st_rect *r, const size_t 
         }
     }
     st_clear_error();
-    submit_blocks(c, n, &l);
+    if (tl_batch.c == c) {
+        append_batch(&l);
+    } else {
+        submit_blocks(c, n, &l);
+    }
     free(l.w);
+}
+
+void st_net_batch_begin(const strata_collection *c) {
+    st_net *n = net_of(c);
+    if (n) {
+        pthread_mutex_lock(&n->store_lock);
+        n->batching++;
+        pthread_mutex_unlock(&n->store_lock);
+        tl_batch.c = c;
+        tl_batch.l.n = 0;
+    }
+}
+
+size_t st_net_batch_blocks(void) {
+    return tl_batch.l.n;
+}
+
+static int by_file_offset(const void *pa, const void *pb) {
+    const want *a = pa, *b = pb;
+    if (a->f != b->f) {
+        return a->f < b->f ? -1 : 1;
+    }
+    return (a->off > b->off) - (a->off < b->off);
+}
+
+void st_net_batch_end(const strata_collection *c) {
+    st_net *n = tl_batch.c == c ? net_of(c) : NULL;
+    if (n) {
+        /* Blocks of one file in file order: a tile row of a COG, which several items read,
+         * is one run of bytes and so one request. */
+        if (tl_batch.l.n) {
+            qsort(tl_batch.l.w, tl_batch.l.n, sizeof *tl_batch.l.w, by_file_offset);
+            submit_blocks(c, n, &tl_batch.l);
+        }
+        pthread_mutex_lock(&n->store_lock);
+        n->batching--;
+        pthread_cond_broadcast(&n->batch_done);
+        pthread_mutex_unlock(&n->store_lock);
+    }
+    free(tl_batch.l.w);
+    memset(&tl_batch, 0, sizeof tl_batch);
 }
 
 bool st_net_hungry(const strata_collection *c) {
@@ -524,7 +589,12 @@ strata_status st_net_read(st_thread_cache *tc, size_t f, int sample, const st_re
         for (int bx = bx0; bx <= bx1; bx++) {
             size_t s = st_rtiff_strile(t, bx, by, sample);
             pthread_mutex_lock(&n->store_lock);
-            pblock *b = lookup(n, f, s, true);
+            pblock *b;
+            /* A block another thread is announcing comes with its batch: wait for it rather
+             * than ask for it alone. */
+            while (!(b = lookup(n, f, s, true)) && n->batching > 0) {
+                pthread_cond_wait(&n->batch_done, &n->store_lock);
+            }
             pthread_mutex_unlock(&n->store_lock);
             if (!b) {
                 /* Not announced: this rect of this file is requested now, in one go. */
@@ -543,8 +613,8 @@ strata_status st_net_read(st_thread_cache *tc, size_t f, int sample, const st_re
             const unsigned char *p;
             size_t got;
             strata_status st = st_fetch_wait(n->fetch, b->ch->req, &p, &got);
-            bool ok = st == STRATA_OK &&
-                      st_rtiff_decode(t, by, sample, p + b->sub, (size_t)t->cnt[s], buf, buf + work);
+            bool ok = st == STRATA_OK && st_rtiff_decode(t, by, sample, p + b->sub,
+                                                         (size_t)t->cnt[s], buf, buf + work);
             pthread_mutex_lock(&n->store_lock);
             drop_block(n, b);
             pthread_mutex_unlock(&n->store_lock);

@@ -13,8 +13,9 @@
 
 typedef struct st_net st_net;
 
-/* Largest merged request: adjacent blocks are merged up to this many bytes. */
-enum { ST_NET_MERGE_MAX = 4 << 20, ST_NET_HEAD_BYTES = 16384 };
+/* Blocks of a file at most ST_NET_MERGE_GAP bytes apart are fetched in one request of at
+ * most ST_NET_MERGE_MAX bytes; a header is first read as its ST_NET_HEAD_BYTES bytes. */
+enum { ST_NET_MERGE_MAX = 4 << 20, ST_NET_MERGE_GAP = 4096, ST_NET_HEAD_BYTES = 16384 };
 
 /* Frees c's remote state (collection.c, when the collection is freed). */
 void st_net_free(st_net *n);
@@ -26,6 +27,13 @@ void st_net_set_concurrency(const strata_collection *c, int io_concurrency);
  * surface in the reads. */
 void st_net_prefetch(const strata_collection *c, const st_rect *rect, const size_t *steps,
                      size_t t0, size_t nt, int b0, int nb);
+/* Between these, the calling thread's st_net_prefetch calls for c collect their blocks, and
+ * st_net_batch_end requests them together, a file's blocks in file order, so that adjacent
+ * blocks announced for different items are merged into one request. */
+void st_net_batch_begin(const strata_collection *c);
+/* Blocks collected by the calling thread's batch so far. */
+size_t st_net_batch_blocks(void);
+void st_net_batch_end(const strata_collection *c);
 /* True when c is remote and its fetcher has room for more requests: a reader then announces
  * the next work item's blocks. */
 bool st_net_hungry(const strata_collection *c);
@@ -35,7 +43,5 @@ void st_net_drop(const strata_collection *c);
  * reads f (*done true); else *done is false and nothing happened. */
 strata_status st_net_read(st_thread_cache *tc, size_t f, int sample, const st_rect *rect,
                           strata_dtype dtype, void *dst, bool *done);
-/* Bytes received and requests in flight (0 and 0 for a local stack). */
-void st_net_stats(const strata_collection *c, uint64_t *bytes, int *in_flight);
 
 #endif

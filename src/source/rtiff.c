@@ -175,16 +175,16 @@ int st_rtiff_parse(const unsigned char *p, size_t n, st_rtiff *t, uint64_t *need
         default:
             break;
         }
-        uint64_t *dst = e.tag == TAG_WIDTH             ? &w
-                        : e.tag == TAG_HEIGHT          ? &h
-                        : e.tag == TAG_COMPRESSION     ? &comp
-                        : e.tag == TAG_SPP             ? &spp
-                        : e.tag == TAG_ROWS_PER_STRIP  ? &rps
-                        : e.tag == TAG_PLANAR          ? &planar
-                        : e.tag == TAG_PREDICTOR       ? &pred
-                        : e.tag == TAG_TILE_WIDTH      ? &tw
-                        : e.tag == TAG_TILE_LENGTH     ? &th
-                                                       : NULL;
+        uint64_t *dst = e.tag == TAG_WIDTH            ? &w
+                        : e.tag == TAG_HEIGHT         ? &h
+                        : e.tag == TAG_COMPRESSION    ? &comp
+                        : e.tag == TAG_SPP            ? &spp
+                        : e.tag == TAG_ROWS_PER_STRIP ? &rps
+                        : e.tag == TAG_PLANAR         ? &planar
+                        : e.tag == TAG_PREDICTOR      ? &pred
+                        : e.tag == TAG_TILE_WIDTH     ? &tw
+                        : e.tag == TAG_TILE_LENGTH    ? &th
+                                                      : NULL;
         if (dst && !value(&v, &e, 0, dst)) {
             *need = v.need;
             return v.need > n ? ST_RTIFF_MORE : ST_RTIFF_UNSUPPORTED;
