@@ -357,11 +357,6 @@ static void finish(st_fetch *f, CURL *e, CURLcode cc) {
     f->held -= r->len;
     atomic_store(&f->in_flight, f->running);
     atomic_fetch_add(&f->received, r->got);
-    if (getenv("STRATA_FETCH_TRACE")) {
-        fprintf(stderr, "TRACE %.3f end %s %llu+%zu http %ld try %d window %.1f running %d\n",
-                now_s(), r->url, (unsigned long long)r->off, r->len, r->http, r->tries, f->window,
-                f->running);
-    }
     if (r->released) {
         req_free(r);
         return;
