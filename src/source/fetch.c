@@ -55,7 +55,8 @@ struct st_fetch {
     double window;
     double last_failure; /* monotonic seconds */
     int nretry;          /* requests failed once and not done: queued, waiting or running */
-    atomic_int pending;  /* queued, waiting to retry or running */
+    bool limits_changed;
+    atomic_int pending; /* queued, waiting to retry or running */
     size_t held, max_bytes;
     CURL **idle; /* easy handles kept for reuse */
     int nidle, idle_cap;
@@ -412,6 +413,11 @@ static void *fetch_main(void *arg) {
     st_fetch *f = arg;
     pthread_mutex_lock(&f->lock);
     while (!f->stop) {
+        if (f->limits_changed) {
+            f->limits_changed = false;
+            curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)f->concurrency);
+            curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, (long)f->concurrency);
+        }
         start_queued(f);
         long wait = poll_ms(f);
         pthread_mutex_unlock(&f->lock);
@@ -454,6 +460,7 @@ st_fetch *st_fetch_new(void) {
     pthread_cond_init(&f->done, NULL);
     f->concurrency = ST_FETCH_CONCURRENCY;
     f->window = f->concurrency;
+    f->limits_changed = true;
     f->max_bytes = ST_FETCH_MAX_BYTES;
     curl_multi_setopt(f->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     return f;
@@ -464,8 +471,7 @@ void st_fetch_set_limits(st_fetch *f, int concurrency, size_t max_bytes) {
     f->concurrency = concurrency > 0 ? concurrency : ST_FETCH_CONCURRENCY;
     f->window = f->concurrency;
     f->max_bytes = max_bytes ? max_bytes : ST_FETCH_MAX_BYTES;
-    curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)f->concurrency);
-    curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, (long)f->concurrency);
+    f->limits_changed = true; /* the multi handle is the fetch thread's: it applies them */
     pthread_mutex_unlock(&f->lock);
     curl_multi_wakeup(f->multi);
 }
