@@ -59,11 +59,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def serve(self, with_body):
         srv = self.server
-        if srv.log:
+        # Other servers (stac_api_server.py) reuse this handler without these options.
+        log = getattr(srv, "request_log", None)
+        if log:
             with srv.lock:
-                srv.log.write("%s %s %s\n" % (self.command, self.path.split("?", 1)[0],
+                log.write("%s %s %s\n" % (self.command, self.path.split("?", 1)[0],
                                                self.headers.get("Range", "-")))
-                srv.log.flush()
+                log.flush()
         if self.should_fail():
             return self.fail()
         full = self.local_path()
@@ -71,7 +73,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.not_found()
         size = os.path.getsize(full)
         start, end = 0, size - 1
-        m = RANGE.match("" if srv.no_range else self.headers.get("Range", ""))
+        m = RANGE.match("" if getattr(srv, "no_range", False) else self.headers.get("Range", ""))
         partial = m is not None and (m.group(1) or m.group(2))
         if partial:
             if m.group(1):
@@ -95,9 +97,10 @@ class Handler(BaseHTTPRequestHandler):
             with open(full, "rb") as f:
                 f.seek(start)
                 body = f.read(end - start + 1)
+            close_every = getattr(srv, "close_every", 0)
             with srv.lock:
-                srv.answers += 1
-                cut = srv.close_every > 0 and srv.answers % srv.close_every == 0
+                srv.answers = getattr(srv, "answers", 0) + 1
+                cut = close_every > 0 and srv.answers % close_every == 0
             if cut:
                 self.wfile.write(body[: len(body) // 2])
                 self.wfile.flush()
@@ -131,7 +134,7 @@ def main():
     srv.answers = 0
     srv.close_every = a.close_every
     srv.no_range = a.no_range
-    srv.log = open(a.log, "a") if a.log else None
+    srv.request_log = open(a.log, "a") if a.log else None
     srv.lock = threading.Lock()
     timer = threading.Timer(a.lifetime, srv.shutdown)
     timer.daemon = True
