@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config clang-format time bc
           openmpi-bin libopenmpi-dev libgdal-dev gdal-bin libjansson-dev libblosc-dev libzstd-dev zlib1g-dev libhdf5-dev
-          libtiff-dev libdeflate-dev
+          libtiff-dev libdeflate-dev libcurl4-gnutls-dev
           python3-gdal python3-numpy python3-xarray python3-rioxarray python3-dask
           python3-flox python3-zarr python3-netcdf4 python3-fsspec python3-rasterio
           python3-dev python3-distributed python3-pytest python3-pyproj

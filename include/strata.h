@@ -191,6 +191,10 @@ STRATA_API strata_status strata_collection_set_labels(strata_collection *c,
                                                       const char *const *labels);
 /* Bound on open datasets per thread (default 64, minimum 1). */
 STRATA_API strata_status strata_collection_set_cache_capacity(strata_collection *c, int capacity);
+/* Remote (http/https) sources: bytes received so far and range requests in flight now; 0 and
+ * 0 for local stacks or c NULL. Safe to call from a progress callback. */
+STRATA_API void strata_collection_io_stats(const strata_collection *c, uint64_t *bytes,
+                                           int *in_flight);
 
 STRATA_API size_t strata_collection_size(const strata_collection *c);
 STRATA_API const strata_meta *strata_collection_meta(const strata_collection *c);
@@ -387,6 +391,9 @@ STRATA_API strata_dtype strata_op_dtype(strata_op op, strata_dtype input);
 /* How a job runs, in the options of every job. */
 typedef struct strata_run_opts {
     int threads; /* 0 (default): all cores */
+    /* Remote sources (http/https COGs): range requests kept in flight at once, apart from the
+     * threads that decode (0: the default, 64). The result does not depend on it. */
+    int io_concurrency;
     strata_progress_fn progress;
     void *progress_user;
 } strata_run_opts;

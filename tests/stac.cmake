@@ -4,7 +4,7 @@
 # The STAC parsers are fuzzed by tests/fuzz.cmake, in every build.
 
 set(STRATA_STAC_TEST_DIR ${CMAKE_CURRENT_LIST_DIR}/stac)
-foreach(script read input errors search mismatch grid)
+foreach(script read input errors search mismatch grid remote)
   add_test(NAME stac_${script} COMMAND ${STRATA_PYTHON} ${STRATA_STAC_TEST_DIR}/test_${script}.py)
   set_tests_properties(stac_${script} PROPERTIES
     ENVIRONMENT "${STRATA_TEST_ENV}"

@@ -31,6 +31,7 @@ typedef struct source_opts {
     const char *time_pattern; /* --time-pattern */
     int threads;
     int cache;
+    int io_concurrency; /* --io-concurrency N: range requests in flight (0: default) */
     bool quiet;
     /* STAC input instead of files (--stac ITEMS); nothing here is allocated */
     const char *stac;       /* a file, an http(s) URL or "-" */
@@ -89,6 +90,7 @@ enum {
     OPT_MOSAIC,
     OPT_MOSAIC_OP,
     OPT_WARP_ERROR,
+    OPT_IO_CONCURRENCY,
     OPT_FIRST_COMMAND /* commands number their own options from here */
 };
 // clang-format off
@@ -97,6 +99,7 @@ enum {
         {"time-pattern", required_argument, NULL, OPT_TIME_PATTERN},                               \
         {"threads", required_argument, NULL, OPT_THREADS},                                         \
         {"cache", required_argument, NULL, OPT_CACHE}, {"quiet", no_argument, NULL, 'q'},          \
+        {"io-concurrency", required_argument, NULL, OPT_IO_CONCURRENCY},                           \
         {"stac", required_argument, NULL, OPT_STAC},                                               \
         {"asset", required_argument, NULL, OPT_ASSET},                                             \
         {"keep-order", no_argument, NULL, OPT_KEEP_ORDER},                                         \
@@ -183,6 +186,7 @@ typedef struct progress_line {
     const char *what;
     bool enabled;
     double start;
+    const strata_collection *c; /* when set: its network figures, for remote stacks */
 } progress_line;
 void progress_init(progress_line *p, const char *what, bool quiet);
 int progress_cb(double fraction, const char *message, void *user);

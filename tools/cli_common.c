@@ -246,6 +246,14 @@ int source_opt(source_opts *so, int opt, const char *arg) {
         *(opt == OPT_THREADS ? &so->threads : &so->cache) = v;
         return 1;
     }
+    case OPT_IO_CONCURRENCY:
+        if (!parse_int(arg, &so->io_concurrency) || so->io_concurrency < 1 ||
+            so->io_concurrency > 1024) {
+            fprintf(stderr, "strata: --io-concurrency takes an integer from 1 to 1024, not '%s'\n",
+                    arg);
+            return -1;
+        }
+        return 1;
     default:
         return 0;
     }
@@ -437,6 +445,7 @@ static double now_seconds(void) {
 
 void progress_init(progress_line *p, const char *what, bool quiet) {
     p->what = what;
+    p->c = NULL;
     p->enabled = !quiet && isatty(STDERR_FILENO);
     p->start = now_seconds();
 }
@@ -451,13 +460,21 @@ int progress_cb(double fraction, const char *message, void *user) {
     }
     double dt = now_seconds() - p->start;
     double left = fraction > 0 ? dt * (1 - fraction) / fraction : 0;
-    fprintf(stderr, "\r%s: %s  %.0f s left   ", p->what, message, left);
+    uint64_t net = 0;
+    int in_flight = 0;
+    strata_collection_io_stats(p->c, &net, &in_flight);
+    if (net > 0) {
+        fprintf(stderr, "\r%s: %s  net %.0f MB/s, %d requests  %.0f s left   ", p->what, message,
+                dt > 0 ? (double)net / dt / 1e6 : 0, in_flight, left);
+    } else {
+        fprintf(stderr, "\r%s: %s  %.0f s left   ", p->what, message, left);
+    }
     return 1;
 }
 
 void progress_end(progress_line *p) {
     if (p->enabled) {
-        fprintf(stderr, "\r%*s\r", 60, "");
+        fprintf(stderr, "\r%*s\r", 90, "");
     }
 }
 

@@ -29,6 +29,8 @@ static const char *const REDUCE_HELP =
     "  --compress C    zstd (default, level 1), deflate (level 1: for readers\n"
     "                  outside GDAL), lzw or none\n"
     "  --threads N     worker threads (default: all cores)\n"
+    "  --io-concurrency N  remote (http/https) sources: range requests in flight\n"
+    "                  (default 64), apart from the threads\n"
     "  --cache N       open files kept per thread (default 64)\n"
     "  --quiet         no progress line\n" GRID_HELP "  Instead of files:\n" SOURCE_STAC_HELP;
 
@@ -256,6 +258,7 @@ static int parse_args(const char *cmd, int argc, char **argv, reduce_args *a) {
         return rc;
     }
     a->ro.run.threads = a->so.threads;
+    a->ro.run.io_concurrency = a->so.io_concurrency;
     return 0;
 }
 
@@ -285,6 +288,7 @@ static int run_job(const char *cmd, reduce_args *a, strata_collection *c, const 
     }
     progress_line pl;
     progress_init(&pl, cmd, a->so.quiet);
+    pl.c = c;
     a->ro.run.progress = progress_cb;
     a->ro.run.progress_user = &pl;
     cli_catch_signals();

@@ -23,6 +23,8 @@ static const char TO_ZARR_HELP[] =
     "  --times T             ISO 8601 time per file (comma list or @FILE)\n"
     "  --time-pattern P      read times from file names, e.g. %Y%m%d\n"
     "  --threads N           worker threads (default: all cores)\n"
+    "  --io-concurrency N    remote (http/https) sources: range requests in flight\n"
+    "                        (default 64), apart from the threads\n"
     "  --cache N             open files kept per thread (default 64)\n"
     "  -q, --quiet           no progress line, no summary\n" GRID_HELP
     "  Instead of files:\n" SOURCE_STAC_HELP;
@@ -126,6 +128,7 @@ static int parse_args(int argc, char **argv, zarr_args *a) {
         return rc;
     }
     a->zo.run.threads = a->so.threads;
+    a->zo.run.io_concurrency = a->so.io_concurrency;
     return 0;
 }
 
@@ -180,6 +183,7 @@ static int run(const char *cmd, zarr_args *a) {
     }
     progress_line pl;
     progress_init(&pl, cmd, a->so.quiet);
+    pl.c = c;
     a->zo.run.progress = progress_cb;
     a->zo.run.progress_user = &pl;
     cli_catch_signals();

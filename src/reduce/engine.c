@@ -5,6 +5,7 @@
 #include "reduce/accum.h"
 #include "reduce/select.h"
 #include "reduce/sink.h"
+#include "source/netread.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,9 @@ typedef struct job {
     pthread_mutex_t mem_lock;
     pthread_cond_t mem_freed;
     size_t mem_used, budget;
-    atomic_int failed; /* an item failed: nobody waits for memory or ranges any more */
+    atomic_int failed;   /* an item failed: nobody waits for memory or ranges any more */
+    atomic_size_t ahead; /* remote stacks: items before this one had their blocks announced */
+    pthread_mutex_t ahead_lock;
     st_sink *sink;
     tile_slot *slots; /* [ntiles] when nsplit > 1 */
     worker_state *workers;
@@ -244,15 +247,16 @@ static strata_status stream_steps(job *j, worker_state *w, st_acc *a, const st_r
     st_thread_cache *tc;
     ST_TRY(st_cache_for_thread(j->c, &tc));
     size_t npx = (size_t)r->nrows * r->ncols, plane = step_bytes(j, npx);
-    for (size_t b0 = k0; b0 < k1; b0 += w->batch_len) {
+    strata_status st = STRATA_OK;
+    for (size_t b0 = k0; b0 < k1 && st == STRATA_OK; b0 += w->batch_len) {
         size_t n = b0 + w->batch_len < k1 ? w->batch_len : k1 - b0;
         void *dst = vals ? vals + (b0 - k0) * plane : w->batch;
-        ST_TRY(read_batch(j, tc, dst, r, j->order + b0, n));
-        if (j->need_acc) {
+        st = read_batch(j, tc, dst, r, j->order + b0, n);
+        if (st == STRATA_OK && j->need_acc) {
             accumulate_batch(j, dst, a, npx, j->order + b0, n);
         }
     }
-    return STRATA_OK;
+    return st;
 }
 
 static strata_status accumulate_range(job *j, worker_state *w, const st_rect *r, size_t t0,
@@ -490,8 +494,47 @@ static strata_status run_range(job *j, worker_state *w, const st_rect *r, size_t
     return st;
 }
 
+/* Remote stacks: announces the blocks of items after this one while the fetcher has room, so
+ * that requests stay in flight however few threads decode. Items are taken in order, so the
+ * items announced are those taken next. */
+static void read_ahead(job *j, size_t item) {
+    /* Items are announced in batches of up to 32 items or 256 blocks, so that the blocks of
+     * neighbouring tiles merge into one request where the file keeps them together; one
+     * thread at a time, so that a batch holds items that follow each other. */
+    if (pthread_mutex_trylock(&j->ahead_lock) != 0) {
+        return;
+    }
+    st_net_batch_begin(j->c);
+    for (int claimed = 0; claimed < 32 && st_net_batch_blocks() < 256;) {
+        size_t next = atomic_load(&j->ahead);
+        if (next >= j->plan.nitems || (next > item && claimed == 0 && !st_net_hungry(j->c))) {
+            break;
+        }
+        if (next < item) {
+            atomic_compare_exchange_weak(&j->ahead, &next, item);
+            continue;
+        }
+        if (!atomic_compare_exchange_weak(&j->ahead, &next, next + 1)) {
+            continue;
+        }
+        claimed++;
+        st_rect r;
+        size_t tile, range, t0, t1;
+        st_plan_item(&j->plan, st_plan_global_item(&j->plan, next), j->c->n, &r, &tile, &range, &t0,
+                     &t1);
+        if (range < j->plan.nsplit) {
+            st_net_prefetch(j->c, &r, j->order + t0, 0, t1 - t0, 0, j->c->meta->bands);
+        }
+    }
+    st_net_batch_end(j->c);
+    pthread_mutex_unlock(&j->ahead_lock);
+}
+
 static strata_status run_one(job *j, size_t item, int worker) {
     worker_state *w = &j->workers[worker];
+    if (atomic_load(&j->c->net_state) == 2) {
+        read_ahead(j, item);
+    }
     if (!w->batch) {
         ST_TRY(worker_init(j, w));
     }
@@ -649,6 +692,7 @@ static void job_free(job *j) {
     free(j->goff);
     pthread_mutex_destroy(&j->pool_lock);
     pthread_mutex_destroy(&j->mem_lock);
+    pthread_mutex_destroy(&j->ahead_lock);
     pthread_cond_destroy(&j->mem_freed);
 }
 
@@ -694,6 +738,7 @@ static strata_status job_init(job *j, const strata_collection *c, const bool *op
     j->sink = sink;
     j->budget = (o->kernel.memory_mb ? o->kernel.memory_mb : DEFAULT_MEMORY_MB) << 20;
     pthread_mutex_init(&j->mem_lock, NULL);
+    pthread_mutex_init(&j->ahead_lock, NULL);
     pthread_cond_init(&j->mem_freed, NULL);
     plan_for(c, ops, o, ngroups, &j->plan);
     if (j->nvout) {
@@ -738,10 +783,12 @@ strata_status st_engine_run(const strata_collection *c, const bool *ops,
                             const strata_reduce_opts *o, size_t ngroups, size_t *group_of,
                             st_sink *sink) {
     job j;
+    st_net_set_concurrency(c, o->run.io_concurrency);
     strata_status st = job_init(&j, c, ops, o, ngroups, group_of, sink);
     if (st == STRATA_OK) {
         st = st_exec_run(&j.ex);
     }
+    st_net_drop(c);
     job_free(&j);
     return st;
 }

@@ -1,5 +1,6 @@
 /* strata_collection: ordered timesteps (paths, times, labels) over one template geobox. */
 #include "source/grid.h"
+#include "source/netread.h"
 #include "source/source.h"
 
 #include <cpl_string.h>
@@ -47,6 +48,7 @@ void strata_collection_free(strata_collection *c) {
         st_cache_free(c->caches[i]);
     }
     free(c->caches);
+    st_net_free(c->net);
     pthread_mutex_destroy(&c->lock);
     free_strings(c->paths, c->nfiles);
     free(c->grid);

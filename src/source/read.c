@@ -2,6 +2,7 @@
  * buffer and leaves GDAL's global block cache alone, so memory stays flat however many
  * files are read. */
 #include "source/grid.h"
+#include "source/netread.h"
 #include "source/source.h"
 
 #include <cpl_conv.h>
@@ -50,8 +51,13 @@ strata_status st_read_item(st_thread_cache *tc, size_t t, int band, const st_rec
     GDALDatasetH ds;
     TIFF *tif;
     size_t f = t * c->nsrc + (size_t)(band / c->src_bands);
-    ST_TRY(st_cache_acquire(tc, f, &ds, &tif));
     int sample = band % c->src_bands;
+    bool fetched;
+    ST_TRY(st_net_read(tc, f, sample, r, dtype, dst, &fetched));
+    if (fetched) {
+        return STRATA_OK;
+    }
+    ST_TRY(st_cache_acquire(tc, f, &ds, &tif));
     GDALRasterBandH h = sample < GDALGetRasterCount(ds) ? GDALGetRasterBand(ds, sample + 1) : NULL;
     if (!h) {
         return st_fail(STRATA_ERR_MISALIGNED, "%s: has no band %d", c->paths[f], sample + 1);
@@ -119,11 +125,13 @@ strata_status strata_collection_read(const strata_collection *c, const strata_wi
     st_rect r = {w->row0, w->nrows, w->col0, w->ncols};
     size_t plane = (size_t)w->nrows * w->ncols * strata_dtype_size(dtype);
     char *dst = buf;
-    for (size_t t = w->t0; t < w->t0 + w->nt; t++) {
-        for (int b = w->b0; b < w->b0 + w->nb; b++) {
-            ST_TRY(st_read_rect(tc, t, b, &r, dtype, dst));
+    st_net_prefetch(c, &r, NULL, w->t0, w->nt, w->b0, w->nb);
+    strata_status st = STRATA_OK;
+    for (size_t t = w->t0; t < w->t0 + w->nt && st == STRATA_OK; t++) {
+        for (int b = w->b0; b < w->b0 + w->nb && st == STRATA_OK; b++) {
+            st = st_read_rect(tc, t, b, &r, dtype, dst);
             dst += plane;
         }
     }
-    return STRATA_OK;
+    return st;
 }

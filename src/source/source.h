@@ -108,6 +108,8 @@ struct strata_collection {
     pthread_mutex_t lock;  /* guards the caches list, not the caches */
     st_thread_cache **caches;
     size_t ncaches, caches_cap;
+    struct st_net *net;   /* remote reads through the fetcher (source/netread.h) */
+    atomic_int net_state; /* 0: not looked at, 1: none (local), 2: net is set */
 
     struct st_grid *grid;     /* NULL, or the output grid the sources are warped to */
     struct st_mosaic *mosaic; /* NULL, or the items fused into each timestep */

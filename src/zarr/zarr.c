@@ -4,6 +4,7 @@
  * lock. Metadata is written only after every chunk is in place, and the root group's last:
  * until then the store does not open. */
 #include "zarr/zarr.h"
+#include "source/netread.h"
 
 #include "common/opts.h"
 
@@ -87,20 +88,29 @@ static strata_status read_chunk(zjob *j, zworker *w, const uint64_t idx[4]) {
     ST_TRY(st_cache_for_thread(j->plan.c, &tc));
     char *dst = w->raw;
     uint64_t read = 0;
-    for (int tt = 0; tt < ch->t; tt++) {
+    /* Remote files: the chunk's blocks are all requested now. */
+    size_t g0 = (size_t)idx[0] * ch->t, g1 = g0 + (size_t)ch->t;
+    g0 = g0 > j->plan.t_offset ? g0 : j->plan.t_offset;
+    g1 = g1 < j->plan.T ? g1 : j->plan.T;
+    int b0 = (int)idx[1] * ch->b, bn = j->m->bands - b0 < ch->b ? j->m->bands - b0 : ch->b;
+    if (g1 > g0 && bn > 0) {
+        st_net_prefetch(j->plan.c, &r, NULL, g0 - j->plan.t_offset, g1 - g0, b0, bn);
+    }
+    strata_status st = STRATA_OK;
+    for (int tt = 0; tt < ch->t && st == STRATA_OK; tt++) {
         size_t g = (size_t)idx[0] * ch->t + tt;
-        for (int bb = 0; bb < ch->b; bb++, dst += j->plane) {
+        for (int bb = 0; bb < ch->b && st == STRATA_OK; bb++, dst += j->plane) {
             int b = (int)idx[1] * ch->b + bb;
             if (g >= j->plan.T || b >= j->m->bands) {
                 fill_values(j, dst, (size_t)ch->y * ch->x);
                 continue;
             }
-            ST_TRY(read_plane(j, w, tc, g - j->plan.t_offset, b, &r, dst));
+            st = read_plane(j, w, tc, g - j->plan.t_offset, b, &r, dst);
             read += (uint64_t)r.nrows * r.ncols * j->elem;
         }
     }
     atomic_fetch_add(&j->ex.bytes_read, read);
-    return STRATA_OK;
+    return st;
 }
 
 static strata_status write_chunk(zjob *j, zworker *w, const uint64_t idx[4]) {
@@ -278,7 +288,10 @@ static strata_status write_store(zjob *j, const char *store, const strata_zarr_o
     free(dir);
     ST_TRY(st);
     if (o->step != STRATA_ZARR_STEP_FINISH && j->ex.nitems > 0) {
-        ST_TRY(st_exec_run(&j->ex));
+        st_net_set_concurrency(j->plan.c, o->run.io_concurrency);
+        strata_status run = st_exec_run(&j->ex);
+        st_net_drop(j->plan.c);
+        ST_TRY(run);
     }
     if (o->step == STRATA_ZARR_STEP_CHUNKS) {
         return STRATA_OK;

@@ -2,11 +2,15 @@
 """A small HTTP server for the STAC tests: serves a folder on 127.0.0.1 with Range support.
 
     http_server.py ROOT [--fail-every N] [--fail-all] [--lifetime SECONDS]
+                   [--close-every N] [--no-range] [--log FILE]
 
 Prints the port on its first line of stdout once it listens, then serves until killed or
 until --lifetime elapses (so a test that dies never leaves it running). --fail-every N answers
 every Nth request with 503 (transient failures GDAL should retry); --fail-all answers every
-request with 503. A request log goes to stderr when STAC_SERVER_LOG is set.
+request with 503. --close-every N sends half the body of every Nth answer and closes the
+connection (a reset mid-transfer); --no-range ignores Range headers (200, whole file); --log
+FILE appends "METHOD PATH RANGE" per request. A request log goes to stderr when
+STAC_SERVER_LOG is set.
 """
 import argparse
 import os
@@ -54,6 +58,14 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def serve(self, with_body):
+        srv = self.server
+        # Other servers (stac_api_server.py) reuse this handler without these options.
+        log = getattr(srv, "request_log", None)
+        if log:
+            with srv.lock:
+                log.write("%s %s %s\n" % (self.command, self.path.split("?", 1)[0],
+                                               self.headers.get("Range", "-")))
+                log.flush()
         if self.should_fail():
             return self.fail()
         full = self.local_path()
@@ -61,7 +73,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.not_found()
         size = os.path.getsize(full)
         start, end = 0, size - 1
-        m = RANGE.match(self.headers.get("Range", ""))
+        m = RANGE.match("" if getattr(srv, "no_range", False) else self.headers.get("Range", ""))
         partial = m is not None and (m.group(1) or m.group(2))
         if partial:
             if m.group(1):
@@ -84,7 +96,17 @@ class Handler(BaseHTTPRequestHandler):
         if with_body:
             with open(full, "rb") as f:
                 f.seek(start)
-                self.wfile.write(f.read(end - start + 1))
+                body = f.read(end - start + 1)
+            close_every = getattr(srv, "close_every", 0)
+            with srv.lock:
+                srv.answers = getattr(srv, "answers", 0) + 1
+                cut = close_every > 0 and srv.answers % close_every == 0
+            if cut:
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            self.wfile.write(body)
 
     def do_GET(self):
         self.serve(True)
@@ -99,6 +121,9 @@ def main():
     p.add_argument("--fail-every", type=int, default=0)
     p.add_argument("--fail-all", action="store_true")
     p.add_argument("--lifetime", type=float, default=120)
+    p.add_argument("--close-every", type=int, default=0)
+    p.add_argument("--no-range", action="store_true")
+    p.add_argument("--log")
     a = p.parse_args()
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
@@ -106,6 +131,10 @@ def main():
     srv.fail_every = a.fail_every
     srv.fail_all = a.fail_all
     srv.count = 0
+    srv.answers = 0
+    srv.close_every = a.close_every
+    srv.no_range = a.no_range
+    srv.request_log = open(a.log, "a") if a.log else None
     srv.lock = threading.Lock()
     timer = threading.Timer(a.lifetime, srv.shutdown)
     timer.daemon = True
