@@ -454,6 +454,22 @@ STRATA_API void strata_zarr_opts_init(strata_zarr_opts *opts);
 STRATA_API strata_status strata_to_zarr(const strata_collection *c, const char *store,
                                         const strata_zarr_opts *opts);
 
+/* A groupby (as strata_groupby: labels NULL uses the collection's) written to one Zarr store
+ * as it runs: one variable per op (mean, std, p10, ...) of shape (group, band, y, x), chunks
+ * of one group, one band and the engine's tile, so memory stays bounded by the tiles in
+ * flight; the labels as a coordinate named dim (NULL: "group"; "dayofyear" for xarray's
+ * groupby("time.dayofyear")), int64 when every label is an integer, else text (Zarr v2 only);
+ * <dim>_size, the timesteps of each group; band/y/x/spatial_ref and geo attributes as
+ * strata_to_zarr. Floats are float32 (float64 for float64 or 32-bit integer input, or as
+ * opts->float_dtype says), NaN where missing; count is int32. zopts: mode w or w- (not a),
+ * zarr_version, codec; the store is consolidated and appears whole or not at all. The
+ * returned result holds labels and counts but no arrays. */
+STRATA_API strata_status strata_groupby_to_zarr(const strata_collection *c,
+                                                const char *const *labels, const strata_op *ops,
+                                                size_t nops, const strata_reduce_opts *opts,
+                                                const char *dim, const char *store,
+                                                const strata_zarr_opts *zopts, strata_result **out);
+
 /* ---- kerchunk reference indexes ---------------------------------------------------------- */
 
 typedef struct strata_kerchunk_opts {

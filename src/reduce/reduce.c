@@ -146,11 +146,12 @@ static strata_status result_for(const strata_collection *c, const grouping *gr, 
     return STRATA_OK;
 }
 
-typedef enum sink_kind { SINK_MEMORY, SINK_GTIFF } sink_kind;
+typedef enum sink_kind { SINK_MEMORY, SINK_GTIFF, SINK_MADE } sink_kind;
 
 static strata_status run(const strata_collection *c, const char *const *labels,
                          const strata_op *ops, size_t nops, const strata_reduce_opts *o,
-                         sink_kind kind, const char *pattern, strata_result **out) {
+                         sink_kind kind, const char *pattern, const st_sink_maker *mk,
+                         strata_result **out) {
     st_clear_error();
     bool marked[STRATA_OP_COUNT_OF_OPS];
     if (out) {
@@ -185,8 +186,9 @@ static strata_status run(const strata_collection *c, const char *const *labels,
         st_engine_tile(c, marked, o, gr.ngroups, &rows, &cols);
         st_gtiff_spec sp = {pattern, o->float_dtype, o->sum_dtype, o->compress,
                             rows,    cols,           false,        c};
-        st = kind == SINK_MEMORY ? st_memory_sink_new(r, c->meta, &sink)
-                                 : st_gtiff_sink_new(r, c->meta, &sp, &sink);
+        st = kind == SINK_MEMORY  ? st_memory_sink_new(r, c->meta, &sink)
+             : kind == SINK_GTIFF ? st_gtiff_sink_new(r, c->meta, &sp, &sink)
+                                  : mk->open(mk->ctx, r, c->meta, rows, cols, &sink);
     }
     if (st == STRATA_OK) {
         st_gdal_quiet_begin();
@@ -195,6 +197,9 @@ static strata_status run(const strata_collection *c, const char *const *labels,
     }
     if (sink && kind == SINK_GTIFF) {
         strata_status fst = st_gtiff_sink_finish(sink, st == STRATA_OK);
+        st = st == STRATA_OK ? fst : st;
+    } else if (kind == SINK_MADE) {
+        strata_status fst = mk->finish(mk->ctx, sink, st == STRATA_OK);
         st = st == STRATA_OK ? fst : st;
     } else {
         /* A part of a distributed run keeps the values written for missing pixels: rank 0
@@ -219,7 +224,7 @@ static const char *const *labels_or_collection(const strata_collection *c,
 
 strata_status strata_reduce(const strata_collection *c, const strata_op *ops, size_t nops,
                             const strata_reduce_opts *opts, strata_result **out) {
-    return run(c, NULL, ops, nops, opts, SINK_MEMORY, NULL, out);
+    return run(c, NULL, ops, nops, opts, SINK_MEMORY, NULL, NULL, out);
 }
 
 strata_status strata_groupby(const strata_collection *c, const char *const *labels,
@@ -231,14 +236,21 @@ strata_status strata_groupby(const strata_collection *c, const char *const *labe
         return st_fail(STRATA_ERR_INVALID_ARG, "groupby needs labels: pass them or set them on "
                                                "the collection");
     }
-    return run(c, l, ops, nops, opts, SINK_MEMORY, NULL, out);
+    return run(c, l, ops, nops, opts, SINK_MEMORY, NULL, NULL, out);
 }
 
 strata_status strata_reduce_to_gtiff(const strata_collection *c, const char *const *labels,
                                      const strata_op *ops, size_t nops,
                                      const strata_reduce_opts *opts, const char *path_pattern,
                                      strata_result **out) {
-    return run(c, labels_or_collection(c, labels), ops, nops, opts, SINK_GTIFF, path_pattern, out);
+    return run(c, labels_or_collection(c, labels), ops, nops, opts, SINK_GTIFF, path_pattern, NULL,
+               out);
+}
+
+strata_status st_reduce_to_sink(const strata_collection *c, const char *const *labels,
+                                const strata_op *ops, size_t nops, const strata_reduce_opts *o,
+                                const st_sink_maker *mk, strata_result **out) {
+    return run(c, labels_or_collection(c, labels), ops, nops, o, SINK_MADE, NULL, mk, out);
 }
 
 /* ---- writing a result held in memory ------------------------------------------------- */

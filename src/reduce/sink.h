@@ -95,4 +95,17 @@ strata_status st_gtiff_sink_new(strata_result *r, const strata_meta *m, const st
  * deletes them. */
 strata_status st_gtiff_sink_finish(st_sink *s, bool ok);
 
+/* A sink made by another family (the Zarr store of a groupby): opened once the groups and
+ * the engine's tiles are known, finished (ok: the run succeeded) whatever happened. */
+typedef struct st_sink_maker {
+    strata_status (*open)(void *ctx, strata_result *r, const strata_meta *m, int tile_rows,
+                          int tile_cols, st_sink **out);
+    strata_status (*finish)(void *ctx, st_sink *s, bool ok);
+    void *ctx;
+} st_sink_maker;
+/* strata_reduce_to_gtiff's run with the maker's sink. */
+strata_status st_reduce_to_sink(const strata_collection *c, const char *const *labels,
+                                const strata_op *ops, size_t nops, const strata_reduce_opts *o,
+                                const st_sink_maker *mk, strata_result **out);
+
 #endif

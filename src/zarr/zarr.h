@@ -44,6 +44,7 @@ typedef struct st_zarr_array {
     bool has_fill; /* false: v2 writes null, v3 writes 0 */
     double fill;
     json_t *attrs; /* owned; without _ARRAY_DIMENSIONS (added for v2) */
+    int str_len;   /* > 0: fixed-length unicode of that many characters (v2 "<U"), not dtype */
 } st_zarr_array;
 
 /* The whole metadata document of an array: v2 ".zarray", v3 "zarr.json" (with attributes
@@ -120,6 +121,16 @@ void st_zarr_plan_destroy(st_zarr_plan *p);
 strata_status st_zarr_write_coords(const st_zarr_plan *p);
 /* Every metadata document, the root group's last (v2: .zmetadata after .zgroup). */
 strata_status st_zarr_write_metadata(const st_zarr_plan *p);
+/* The coordinates band, y, x and spatial_ref: their chunks (st_zarr_write_spatial needs c,
+ * store and version of p), and their 4 arrays' metadata into a[0..3]. */
+strata_status st_zarr_write_spatial(const st_zarr_plan *p);
+void st_zarr_spatial_arrays(const strata_meta *m, st_zarr_array *a);
+/* What tells xarray, rioxarray and GDAL a variable's grid: grid_mapping, GeoTransform, CRS. */
+json_t *st_zarr_geo_attrs(const strata_meta *m);
+/* The metadata of arrays a[0..n) and of the root group (attributes root, borrowed), the
+ * root's last and consolidated, then the marker of an incomplete store goes. */
+strata_status st_zarr_write_docs(const st_zarr_plan *p, const st_zarr_array *a, int n,
+                                 json_t *root);
 /* True for the names of the coordinate arrays, which the cube variable cannot take. */
 bool st_zarr_reserved_name(const char *name);
 uint64_t st_zarr_nchunks(uint64_t n, uint64_t chunk);
