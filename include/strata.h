@@ -470,6 +470,19 @@ STRATA_API strata_status strata_groupby_to_zarr(const strata_collection *c,
                                                 const char *dim, const char *store,
                                                 const strata_zarr_opts *zopts, strata_result **out);
 
+/* Anomalies: every timestep minus its group's value of variable var (NULL: "mean") of a
+ * climatology store written by strata_groupby_to_zarr, written as a cube store (time, band,
+ * y, x) like strata_to_zarr's, variable opts->name (NULL: "anomaly"), in the climatology's
+ * type and chunks, NaN where the input or the climatology is missing. labels: one per
+ * timestep (NULL: the collection's), matched to the store's group coordinate (as integers
+ * when it holds integers: "001" is day 1). The grid, CRS, bands and every label are checked
+ * before anything is written; one pass over the inputs, memory bounded by the chunks in
+ * flight. opts: mode w or w-, zarr_version, codec, threads, progress. */
+STRATA_API strata_status strata_anomaly_to_zarr(const strata_collection *c,
+                                                const char *const *labels, const char *clim,
+                                                const char *var, const char *store,
+                                                const strata_zarr_opts *opts);
+
 /* ---- kerchunk reference indexes ---------------------------------------------------------- */
 
 typedef struct strata_kerchunk_opts {

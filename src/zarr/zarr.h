@@ -17,6 +17,9 @@ typedef struct st_zarr_coder st_zarr_coder;
 
 st_zarr_coder *st_zarr_coder_new(strata_codec codec, int zarr_version);
 void st_zarr_coder_free(st_zarr_coder *k);
+/* Decodes len bytes of a chunk written with codec into dst, which must receive exactly n
+ * bytes. */
+strata_status st_zarr_decode(strata_codec codec, const void *src, size_t len, void *dst, size_t n);
 /* Largest encoded size of n bytes. */
 size_t st_zarr_bound(strata_codec codec, size_t n);
 /* Encodes n bytes of elements of typesize into dst (cap >= st_zarr_bound); *len receives
@@ -107,6 +110,10 @@ typedef struct st_zarr_plan {
     size_t T;        /* timesteps after the write */
     bool has_fill;
     double fill;
+    /* The stored type: the source's, or (derived) values computed from it, unpacked floats
+     * with NaN for missing, whose attributes carry no source nodata nor packing. */
+    strata_dtype dtype;
+    bool derived;
     bool cf_times;   /* time holds UTC seconds; else an index 0..T-1 */
     int64_t *times;  /* [T] */
     json_t *sources; /* every source path, old and new */

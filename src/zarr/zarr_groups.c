@@ -267,10 +267,11 @@ static json_t *root_attrs(const zgroups *s) {
     for (size_t i = 0; ops && i < s->nvars; i++) {
         json_array_append_new(ops, json_string(s->vars[i].name));
     }
-    return json_pack("{s:i,s:s,s:o,s:o,s:s,s:o,s:i}", "strata_zarr_version", ST_ZARR_LAYOUT_VERSION,
-                     "strata_group_dim", s->dim, "strata_ops", ops, "source_files", src,
-                     "strata_version", strata_version(), "strata_meta", st_meta_to_jobj(c->meta),
-                     "time_length", (int)c->n);
+    return json_pack("{s:i,s:s,s:o,s:o,s:s,s:o,s:i,s:s,s:[iiii]}", "strata_zarr_version",
+                     ST_ZARR_LAYOUT_VERSION, "strata_group_dim", s->dim, "strata_ops", ops,
+                     "source_files", src, "strata_version", strata_version(), "strata_meta",
+                     st_meta_to_jobj(c->meta), "time_length", (int)c->n, "strata_codec",
+                     strata_codec_name(s->zo->codec), "strata_chunks", 1, 1, s->ty, s->tx);
 }
 
 static strata_status write_metadata(zgroups *s) {

@@ -284,6 +284,13 @@ json_t *st_zarr_geo_attrs(const strata_meta *m) {
 
 static json_t *data_attrs(const st_zarr_plan *p) {
     const strata_meta *m = p->c->meta;
+    if (p->derived) {
+        json_t *o = st_zarr_geo_attrs(m);
+        if (o && p->version == 3) {
+            json_object_set_new(o, "_FillValue", st_zarr_fill_b64(p->fill));
+        }
+        return o;
+    }
     char *gt = geotransform_text(m);
     json_t *names = NULL, *nd = band_lists(m, &names);
     json_t *o = gt ? json_pack("{s:s,s:o,s:s,s:s,s:o,s:o,s:s}", "grid_mapping", "spatial_ref",
@@ -390,7 +397,7 @@ static void set_cube(const st_zarr_plan *p, st_zarr_array *a) {
     const uint64_t chunks[4] = {(uint64_t)p->ch.t, (uint64_t)p->ch.b, (uint64_t)p->ch.y,
                                 (uint64_t)p->ch.x};
     snprintf(a->name, sizeof a->name, "%s", p->name);
-    a->dtype = m->dtype;
+    a->dtype = p->dtype;
     a->ndim = 4;
     memcpy(a->shape, shape, sizeof shape);
     memcpy(a->chunks, chunks, sizeof chunks);
@@ -758,6 +765,7 @@ strata_status st_zarr_plan_init(st_zarr_plan *p, const strata_collection *c, con
     p->codec = o->codec;
     snprintf(p->name, sizeof p->name, "%s", o->name ? o->name : "data");
     p->cf_times = all_times(c);
+    p->dtype = c->meta->dtype;
     resolve_fill(p);
     json_t *sources = json_array();
     p->sources = sources;
