@@ -251,7 +251,7 @@ typedef struct strata_reduce_opts {
                                  UNKNOWN (default): float64 for float64 input, else float32 */
     strata_dtype sum_dtype;   /* GeoTIFF type of sums of integers: float64 (UNKNOWN, default:
                                  exact to 2^53, read by every reader) or int64 */
-    int sort_groups;      /* groupby: 1 orders groups by label (strcmp), 0 (default) first-seen */
+    int sort_groups;      /* groupby: 1 sorts labels (integers by value), 0 (default) first-seen */
     const char *compress; /* GeoTIFF outputs: "zstd" (default, level 1), "deflate" (level 1),
                              "lzw" or "none" */
     int part_index, part_count; /* distributed runs: compute only the spatial tiles whose

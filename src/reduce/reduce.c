@@ -3,6 +3,7 @@
 #include "reduce/select.h"
 #include "reduce/sink.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,8 +87,26 @@ static void grouping_free(grouping *gr) {
     free(gr->sizes);
 }
 
+/* Integer labels ("-12", "365") come first, by value ("9" before "10"), then the others by
+ * strcmp: a total order. */
+static bool integer_text(const char *s, long long *v) {
+    char *end = NULL;
+    errno = 0;
+    *v = strtoll(s, &end, 10);
+    return end != s && !*end && errno == 0 && (s[0] == '-' || (s[0] >= '0' && s[0] <= '9'));
+}
+
 static int cmp_label(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    long long u, v;
+    bool xi = integer_text(x, &u), yi = integer_text(y, &v);
+    if (xi != yi) {
+        return xi ? -1 : 1;
+    }
+    if (xi && u != v) {
+        return u < v ? -1 : 1;
+    }
+    return strcmp(x, y);
 }
 
 static size_t find_label(char **labels, size_t n, const char *label) {
