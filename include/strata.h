@@ -420,7 +420,7 @@ typedef struct strata_kernel_opts {
 
 /* How groups are ordered (strata_groupby, strata_reduce_to_gtiff with labels). */
 typedef struct strata_group_opts {
-    int sort; /* 1 orders groups by label (strcmp), 0 (default) first-seen */
+    int sort; /* 1 sorts labels (integers by value, others by strcmp), 0 (default) first-seen */
 } strata_group_opts;
 
 /* The types and encoding of the outputs. */
@@ -618,6 +618,35 @@ STRATA_API void strata_zarr_opts_init(strata_zarr_opts *opts);
  * temporary name then renamed; metadata is written last. */
 STRATA_API strata_status strata_to_zarr(const strata_collection *c, const char *store,
                                         const strata_zarr_opts *opts);
+
+/* A groupby (as strata_groupby: labels NULL uses the collection's) written to one Zarr store
+ * as it runs: one variable per op (mean, std, p10, ...) of shape (group, band, y, x), chunks
+ * of one group, one band and the engine's tile, so memory stays bounded by the tiles in
+ * flight; the labels as a coordinate named dim (NULL: "group"; "dayofyear" for xarray's
+ * groupby("time.dayofyear")), int64 when every label is an integer, else text (Zarr v2 only);
+ * <dim>_size, the timesteps of each group; band/y/x/spatial_ref and geo attributes as
+ * strata_to_zarr. Floats are float32 (float64 for float64 or 32-bit integer input, or as
+ * opts->output.float_dtype says), NaN where missing; count is int32. zopts: mode w or w- (not a),
+ * zarr_version, codec; the store is consolidated and appears whole or not at all. The
+ * returned result holds labels and counts but no arrays. */
+STRATA_API strata_status strata_groupby_to_zarr(const strata_collection *c,
+                                                const char *const *labels, const strata_op *ops,
+                                                size_t nops, const strata_reduce_opts *opts,
+                                                const char *dim, const char *store,
+                                                const strata_zarr_opts *zopts, strata_result **out);
+
+/* Anomalies: every timestep minus its group's value of variable var (NULL: "mean") of a
+ * climatology store written by strata_groupby_to_zarr, written as a cube store (time, band,
+ * y, x) like strata_to_zarr's, variable opts->name (NULL: "anomaly"), in the climatology's
+ * type and chunks, NaN where the input or the climatology is missing. labels: one per
+ * timestep (NULL: the collection's), matched to the store's group coordinate (as integers
+ * when it holds integers: "001" is day 1). The grid, CRS, bands and every label are checked
+ * before anything is written; one pass over the inputs, memory bounded by the chunks in
+ * flight. opts: mode w or w-, zarr_version, codec, threads, progress. */
+STRATA_API strata_status strata_anomaly_to_zarr(const strata_collection *c,
+                                                const char *const *labels, const char *clim,
+                                                const char *var, const char *store,
+                                                const strata_zarr_opts *opts);
 
 /* ---- kerchunk reference indexes ---------------------------------------------------------- */
 

@@ -761,6 +761,107 @@ static PyObject *coll_to_zarr(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* groupby_to_zarr(ops, skipna, ddof, labels, dim, store, mode, quantiles): one Zarr store of
+ * the groups, sorted by label (numerically when every label is an integer). mode 0 "w", 1
+ * "w-". */
+static PyObject *coll_groupby_to_zarr(PyObject *self, PyObject *args) {
+    PyObject *opnames, *labels, *store_obj, *qseq;
+    const char *dim;
+    int mode;
+    strata_reduce_opts o;
+    strata_reduce_opts_init(&o);
+    if (!PyArg_ParseTuple(args, "OiiOsO&iO", &opnames, &o.kernel.skipna, &o.kernel.ddof, &labels,
+                          &dim, PyUnicode_FSConverter, &store_obj, &mode, &qseq)) {
+        return NULL;
+    }
+    double q[64];
+    Py_ssize_t nq = PySequence_Size(qseq);
+    strlist names = {0, NULL, NULL}, lab = {0, NULL, NULL};
+    strata_op ops[STRATA_OP_COUNT_OF_OPS + 1];
+    int bad = nq < 0 || nq > 64 || strlist_from(opnames, "ops", &names) < 0 ||
+              strlist_from(labels, "labels", &lab) < 0;
+    for (Py_ssize_t i = 0; !bad && i < nq; i++) {
+        PyObject *item = PySequence_GetItem(qseq, i);
+        q[i] = item ? PyFloat_AsDouble(item) : -1.0;
+        Py_XDECREF(item);
+        bad = PyErr_Occurred() != NULL;
+    }
+    bad = bad || names.n > STRATA_OP_COUNT_OF_OPS;
+    for (Py_ssize_t i = 0; !bad && i < names.n; i++) {
+        strata_status st = strata_op_from_name(names.items[i], &ops[i]);
+        bad = st != STRATA_OK && !raise_status(st);
+    }
+    if (bad) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_ValueError, "groupby_to_zarr: bad ops, labels or quantiles");
+        }
+        strlist_free(&names);
+        strlist_free(&lab);
+        Py_DECREF(store_obj);
+        return NULL;
+    }
+    size_t nops = (size_t)names.n;
+    if (nq > 0) {
+        o.kernel.quantiles = q;
+        o.kernel.nquantiles = (size_t)nq;
+        ops[nops++] = STRATA_OP_QUANTILE;
+    }
+    o.groups.sort = 1;
+    strata_zarr_opts zo;
+    strata_zarr_opts_init(&zo);
+    zo.mode = mode ? STRATA_ZARR_CREATE : STRATA_ZARR_OVERWRITE;
+    cancel_ctx k = {NULL, 0};
+    o.run.progress = check_signals;
+    o.run.progress_user = &k;
+    strata_result *r = NULL;
+    const char *store = PyBytes_AS_STRING(store_obj);
+    k.ts = PyEval_SaveThread();
+    strata_status st =
+        strata_groupby_to_zarr(((CollObject *)self)->c, (const char *const *)lab.items, ops, nops,
+                               &o, dim, store, &zo, &r);
+    PyObject *out = finish_call(&k, st);
+    strata_result_free(r);
+    strlist_free(&names);
+    strlist_free(&lab);
+    Py_DECREF(store_obj);
+    Py_XINCREF(out);
+    return out;
+}
+
+/* anomaly_to_zarr(labels, clim, var, store, name, mode): mode 0 "w", 1 "w-". */
+static PyObject *coll_anomaly_to_zarr(PyObject *self, PyObject *args) {
+    PyObject *labels, *clim_obj, *store_obj;
+    const char *var, *name;
+    int mode;
+    if (!PyArg_ParseTuple(args, "OO&sO&si", &labels, PyUnicode_FSConverter, &clim_obj, &var,
+                          PyUnicode_FSConverter, &store_obj, &name, &mode)) {
+        return NULL;
+    }
+    strlist lab = {0, NULL, NULL};
+    if (strlist_from(labels, "labels", &lab) < 0) {
+        Py_DECREF(clim_obj);
+        Py_DECREF(store_obj);
+        return NULL;
+    }
+    strata_zarr_opts zo;
+    strata_zarr_opts_init(&zo);
+    zo.mode = mode ? STRATA_ZARR_CREATE : STRATA_ZARR_OVERWRITE;
+    zo.name = name;
+    cancel_ctx k = {NULL, 0};
+    zo.run.progress = check_signals;
+    zo.run.progress_user = &k;
+    const char *clim = PyBytes_AS_STRING(clim_obj), *store = PyBytes_AS_STRING(store_obj);
+    k.ts = PyEval_SaveThread();
+    strata_status st = strata_anomaly_to_zarr(
+        ((CollObject *)self)->c, (const char *const *)lab.items, clim, var, store, &zo);
+    PyObject *out = finish_call(&k, st);
+    strlist_free(&lab);
+    Py_DECREF(clim_obj);
+    Py_DECREF(store_obj);
+    Py_XINCREF(out);
+    return out;
+}
+
 /* kerchunk(paths, out_json, concat_dim) */
 static PyObject *core_kerchunk(PyObject *mod, PyObject *args) {
     (void)mod;
@@ -804,6 +905,8 @@ static PyMethodDef coll_methods[] = {
     {"mosaic", coll_mosaic, METH_VARARGS, "Fuses same-day timesteps."},
     {"set_times", coll_set_times, METH_VARARGS, "Sets UTC seconds per timestep."},
     {"grid", coll_grid, METH_NOARGS, "(resampling, files warped), or None."},
+    {"groupby_to_zarr", coll_groupby_to_zarr, METH_VARARGS, "Groupby into one Zarr store."},
+    {"anomaly_to_zarr", coll_anomaly_to_zarr, METH_VARARGS, "Anomalies into a Zarr store."},
     {NULL, NULL, 0, NULL}};
 
 static PySequenceMethods coll_seq = {.sq_length = coll_len};

@@ -1,8 +1,8 @@
 /* Fault injection: every allocation strata makes through its funnel is made to fail in turn,
- * through a reduce into memory, a groupby into GeoTIFFs and a Zarr write. Each failed run
- * must return an error status with a message, leave no output behind, and leak nothing
- * (LeakSanitizer checks at exit in the ASan build); a run that still succeeds must give the
- * same answer as an undisturbed one. */
+ * through a reduce into memory, a groupby into GeoTIFFs and into a Zarr store, and a Zarr
+ * write. Each failed run must return an error status with a message, leave no output behind,
+ * and leak nothing (LeakSanitizer checks at exit in the ASan build); a run that still succeeds
+ * must give the same answer as an undisturbed one. */
 #include "fixtures.h"
 #include "harness.h"
 #include "common/strata_testing.h"
@@ -107,6 +107,25 @@ static strata_status write_zarr(const char *const *paths, const char *out_dir,
     return st;
 }
 
+static strata_status groupby_to_zarr(const char *const *paths, const char *out_dir,
+                                     strata_result **out) {
+    static const strata_op ops[] = {STRATA_OP_MEAN};
+    char store[1024];
+    snprintf(store, sizeof store, "%s/groups.zarr", out_dir);
+    strata_collection *c = NULL;
+    strata_reduce_opts opts;
+    strata_reduce_opts_init(&opts);
+    opts.run.threads = 2;
+    strata_zarr_opts zo;
+    strata_zarr_opts_init(&zo);
+    strata_status st = strata_collection_from_files(paths, NT, &c);
+    if (!st) {
+        st = strata_groupby_to_zarr(c, LABELS, ops, 1, &opts, "label", store, &zo, out);
+    }
+    strata_collection_free(c);
+    return st;
+}
+
 /* 1 when both results hold the same arrays for (group, op), bit for bit. */
 static int same_array(const strata_result *a, const strata_result *b, size_t g, strata_op op) {
     strata_array x, y;
@@ -187,4 +206,9 @@ static void test_zarr_write(void) {
     CHECK(walk_allocations(write_zarr, paths, 1) > 10);
 }
 
-TEST_MAIN(test_reduce_in_memory, test_groupby_to_gtiff, test_zarr_write)
+static void test_groupby_to_zarr(void) {
+    const char **paths = stack_paths(fx_dir_new());
+    CHECK(walk_allocations(groupby_to_zarr, paths, 1) > 10);
+}
+
+TEST_MAIN(test_reduce_in_memory, test_groupby_to_gtiff, test_zarr_write, test_groupby_to_zarr)

@@ -207,6 +207,7 @@ int cmd_groupby(int argc, char **argv);
 int cmd_read_all(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_to_zarr(int argc, char **argv);
+int cmd_anomaly(int argc, char **argv);
 int cmd_kerchunk(int argc, char **argv);
 int cmd_stac(int argc, char **argv);
 

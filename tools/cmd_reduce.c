@@ -38,7 +38,11 @@ static const char *const GROUPBY_HELP =
     "usage: strata groupby (--by KEY | --labels L1,L2,...|@FILE) --op OP[,OP...] -o OUTDIR\n"
     "                      [--times T1,T2,...|@FILE | --time-pattern PATTERN] [options] FILE...\n"
     "  Reduces each group of timesteps in one pass over the data. Writes OUTDIR/<label>.tif\n"
-    "  (one op) or OUTDIR/<label>_<op>.tif (several), and OUTDIR/index.json.\n"
+    "  (one op) or OUTDIR/<label>_<op>.tif (several), and OUTDIR/index.json; or, with\n"
+    "  -o STORE.zarr or --format zarr, one Zarr store: a variable (KEY, band, y, x) per op,\n"
+    "  the labels as coordinate KEY (--by) or 'group' (--labels).\n"
+    "  --format F      gtiff (default) or zarr (the default when -o ends in .zarr)\n"
+    "  --zarr-version V, --codec C, --mode M   the store's, as in 'strata to-zarr'\n"
     "  --by KEY        year, month, season, dayofyear, yearmonth or yearseason (needs times)\n"
     "  --labels L      one label per file, as a comma list or @FILE (one per line)\n"
     "  --times T       ISO 8601 time per file (comma list or @FILE)\n"
@@ -55,7 +59,11 @@ enum {
     OPT_LABELS,
     OPT_COMPRESS,
     OPT_QUANTILE_METHOD,
-    OPT_MEMORY
+    OPT_MEMORY,
+    OPT_FORMAT,
+    OPT_ZVERSION,
+    OPT_CODEC,
+    OPT_MODE
 };
 
 enum { MAX_QUANTILES = 64 };
@@ -71,6 +79,8 @@ typedef struct reduce_args {
     const char *out;
     const char *by;
     const char *labels;
+    const char *format; /* NULL: from the output's name */
+    strata_zarr_opts zo;
     bool help;
 } reduce_args;
 
@@ -226,6 +236,35 @@ static int parse_option(void *ctx, int opt, const char *arg) {
             return EXIT_USAGE;
         }
         return 0;
+    case OPT_FORMAT:
+        if (strcmp(arg, "gtiff") != 0 && strcmp(arg, "zarr") != 0) {
+            cli_error(cmd, "--format takes gtiff or zarr, not '%s'", arg);
+            return EXIT_USAGE;
+        }
+        a->format = arg;
+        return 0;
+    case OPT_ZVERSION:
+        if (strcmp(arg, "2") != 0 && strcmp(arg, "3") != 0) {
+            cli_error(cmd, "--zarr-version takes 2 or 3, not '%s'", arg);
+            return EXIT_USAGE;
+        }
+        a->zo.zarr_version = arg[0] - '0';
+        return 0;
+    case OPT_CODEC:
+        if (strata_codec_from_name(arg, &a->zo.codec) != STRATA_OK) {
+            cli_error(cmd, "--codec takes blosc-lz4, blosc-zstd, zstd, zlib or none, not '%s'",
+                      arg);
+            return EXIT_USAGE;
+        }
+        return 0;
+    case OPT_MODE:
+        if (strcmp(arg, "w") != 0 && strcmp(arg, "w-") != 0) {
+            cli_error(cmd, "--mode takes w or w- (a groupby store is written whole), not '%s'",
+                      arg);
+            return EXIT_USAGE;
+        }
+        a->zo.mode = arg[1] ? STRATA_ZARR_CREATE : STRATA_ZARR_OVERWRITE;
+        return 0;
     case 'h':
         a->help = true;
         return 0;
@@ -248,11 +287,16 @@ static int parse_args(const char *cmd, int argc, char **argv, reduce_args *a) {
         {"compress", required_argument, NULL, OPT_COMPRESS},
         {"quantile-method", required_argument, NULL, OPT_QUANTILE_METHOD},
         {"memory", required_argument, NULL, OPT_MEMORY},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"zarr-version", required_argument, NULL, OPT_ZVERSION},
+        {"codec", required_argument, NULL, OPT_CODEC},
+        {"mode", required_argument, NULL, OPT_MODE},
         {"help", no_argument, NULL, 'h'},
         {0}};
     memset(a, 0, sizeof *a);
     a->cmd = cmd;
     strata_reduce_opts_init(&a->ro);
+    strata_zarr_opts_init(&a->zo);
     int rc = parse_command_line(argc, argv, longopts, &a->so, parse_option, a);
     if (rc) {
         return rc;
@@ -450,6 +494,47 @@ static int prepare_outdir(const char *dir, const strata_collection *c, bool *mad
     return 0;
 }
 
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static bool zarr_output(const reduce_args *a) {
+    if (a->format) {
+        return strcmp(a->format, "zarr") == 0;
+    }
+    return ends_with(a->out, ".zarr") || ends_with(a->out, ".zarr/");
+}
+
+/* One store for every group and op; the store appears only once the run succeeded. */
+static int groupby_zarr(reduce_args *a, strata_collection *c, const string_list *labels) {
+    if (dist_size() > 1) {
+        cli_error("groupby", "a Zarr output is written by one process; run without MPI or "
+                             "write GeoTIFFs");
+        return EXIT_USAGE;
+    }
+    progress_line pl;
+    progress_init(&pl, "groupby", a->so.quiet);
+    a->ro.run.progress = progress_cb;
+    a->ro.run.progress_user = &pl;
+    cli_catch_signals();
+    strata_result *r = NULL;
+    strata_status st =
+        strata_groupby_to_zarr(c, (const char *const *)labels->items, a->ops, a->nops, &a->ro,
+                               a->by ? a->by : "group", a->out, &a->zo, &r);
+    cli_release_signals();
+    progress_end(&pl);
+    if (st != STRATA_OK) {
+        return cli_fail("groupby");
+    }
+    if (!a->so.quiet) {
+        printf("wrote %s (Zarr v%d, %zu groups along '%s', codec %s)\n", a->out, a->zo.zarr_version,
+               strata_result_groups(r), a->by ? a->by : "group", strata_codec_name(a->zo.codec));
+    }
+    strata_result_free(r);
+    return 0;
+}
+
 static int groupby_run(reduce_args *a) {
     strata_collection *c = open_shared_source("groupby", &a->so);
     if (!c) {
@@ -462,6 +547,12 @@ static int groupby_run(reduce_args *a) {
              outputs_per_group(a) > 1 ? "_{op}" : "");
     bool made = false;
     int rc = group_labels(a, c, &labels);
+    if (!rc && zarr_output(a)) {
+        rc = groupby_zarr(a, c, &labels);
+        sl_free(&labels);
+        strata_collection_free(c);
+        return rc;
+    }
     if (!rc) {
         rc = prepare_outdir(a->out, c, &made);
     }

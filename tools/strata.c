@@ -15,6 +15,7 @@ static const struct command {
     {"reduce", cmd_reduce, "reduce over time: mean, sum, min, max, std, var, count, median"},
     {"groupby", cmd_groupby, "reduce groups of timesteps (months, seasons, labels)"},
     {"to-zarr", cmd_to_zarr, "write the cube to a Zarr store (v2 or v3), in parallel"},
+    {"anomaly", cmd_anomaly, "each timestep minus its group's climatology, as a Zarr cube"},
     {"kerchunk", cmd_kerchunk, "index NetCDF/HDF5/GeoTIFF files as kerchunk references"},
     {"stac", cmd_stac, "search a STAC API and keep the items: stac search URL -o ITEMS.json"},
     {"demo", cmd_demo, "make a sample stack and walk through every capability"},

@@ -119,32 +119,68 @@ def _check_ops_args(skipna, ddof):
 
 
 class _Reductions:
-    """The single-op reductions, each one call of the class's reduce(ops, ...)."""
+    """The single-op reductions, each one call of the class's reduce(ops, ...). A groupby's
+    take out=STORE: the result goes to that Zarr store (see GroupBy.reduce), not memory."""
 
-    def mean(self, *, skipna=True, client=None):
-        return self.reduce(["mean"], skipna=skipna, client=client)["mean"]
+    def _one(self, op, out, **kw):
+        if out is None:
+            return self.reduce([op], **kw)[op]
+        if not isinstance(self, GroupBy):
+            raise TypeError("out= writes a groupby's result: cube.groupby(labels).%s(out=...)"
+                            % op)
+        self.reduce([op], out=out, **kw)
+        return None
 
-    def sum(self, *, skipna=True, client=None):
-        return self.reduce(["sum"], skipna=skipna, client=client)["sum"]
+    def mean(self, *, skipna=True, client=None, out=None):
+        return self._one("mean", out, skipna=skipna, client=client)
 
-    def min(self, *, skipna=True, client=None):
-        return self.reduce(["min"], skipna=skipna, client=client)["min"]
+    def sum(self, *, skipna=True, client=None, out=None):
+        return self._one("sum", out, skipna=skipna, client=client)
 
-    def max(self, *, skipna=True, client=None):
-        return self.reduce(["max"], skipna=skipna, client=client)["max"]
+    def min(self, *, skipna=True, client=None, out=None):
+        return self._one("min", out, skipna=skipna, client=client)
 
-    def std(self, *, skipna=True, ddof=0, client=None):
-        return self.reduce(["std"], skipna=skipna, ddof=ddof, client=client)["std"]
+    def max(self, *, skipna=True, client=None, out=None):
+        return self._one("max", out, skipna=skipna, client=client)
 
-    def var(self, *, skipna=True, ddof=0, client=None):
-        return self.reduce(["var"], skipna=skipna, ddof=ddof, client=client)["var"]
+    def std(self, *, skipna=True, ddof=0, client=None, out=None):
+        return self._one("std", out, skipna=skipna, ddof=ddof, client=client)
 
-    def count(self, *, client=None):
+    def var(self, *, skipna=True, ddof=0, client=None, out=None):
+        return self._one("var", out, skipna=skipna, ddof=ddof, client=client)
+
+    def count(self, *, client=None, out=None):
         """Valid (not nodata, not NaN) values per pixel."""
-        return self.reduce(["count"], client=client)["count"]
+        return self._one("count", out, client=client)
 
-    def median(self, *, skipna=True, client=None):
-        return self.reduce(["median"], skipna=skipna, client=client)["median"]
+    def median(self, *, skipna=True, client=None, out=None):
+        return self._one("median", out, skipna=skipna, client=client)
+
+
+_TIME_KEYS = ("year", "month", "dayofyear", "season")
+_SEASONS = ("DJF", "DJF", "MAM", "MAM", "MAM", "JJA", "JJA", "JJA", "SON", "SON", "SON", "DJF")
+
+
+def _labels_from_times(cube, key):
+    """Per-timestep labels of a time key, as xarray's groupby("time.KEY") makes them."""
+    if key not in _TIME_KEYS:
+        raise TypeError("labels must be a sequence of labels, one per timestep, or a time key "
+                        "(%s), not %r" % (", ".join(_TIME_KEYS), key))
+    times = cube.times
+    if times is None:
+        raise ValueError("groupby(%r) needs times: the collection has none" % key)
+    import pandas as pd
+
+    idx = pd.DatetimeIndex(times)
+    if key == "season":
+        return [_SEASONS[m - 1] for m in idx.month]
+    return [int(v) for v in getattr(idx, key)]
+
+
+def _zarr_mode(mode):
+    if mode not in ("w", "w-"):
+        raise ValueError("mode must be 'w' or 'w-', not %r" % (mode,))
+    return _ZARR_MODES[mode]
 
 
 class DatasetCollection(_Reductions):
@@ -419,7 +455,8 @@ class DatasetCollection(_Reductions):
         return out[0] if scalar else np.stack(out)
 
     def groupby(self, labels):
-        """Per-timestep labels → an object whose reductions return {label: ndarray}."""
+        """Per-timestep labels, or a time key (year, month, dayofyear, season) → an object whose
+        reductions return {label: ndarray}, or write one Zarr store with out=STORE."""
         return GroupBy(self, labels)
 
     # ---- writers --------------------------------------------------------------------
@@ -440,6 +477,16 @@ class DatasetCollection(_Reductions):
 
         return dask.delayed(_write_zarr, pure=False)(src, path, mode)
 
+    def anomaly(self, clim, by, *, out, var="mean", name="anomaly", mode="w"):
+        """Writes each timestep minus its group's value of variable var of the climatology
+        store clim (written by ``cube.groupby(by).mean(out=clim)``) to the Zarr store out, a
+        (time, band, y, x) cube, in one pass. by: the labels, one per timestep, or a time key
+        (year, month, dayofyear, season). The climatology's grid and labels are checked
+        first."""
+        labels = _labels_from_times(self, by) if isinstance(by, str) else _label_list(self, by)
+        self._core.anomaly_to_zarr([str(l) for l in labels], _local_store(clim), str(var),
+                                   _local_store(out), str(name), _zarr_mode(mode))
+
     def to_kerchunk(self, output_path, *, concat_dim="time"):
         """Writes a kerchunk (version 1) index of the files and returns it as a dict."""
         if not isinstance(concat_dim, str):
@@ -454,12 +501,11 @@ class GroupBy(_Reductions):
     """Grouped reductions: one pass in C, {label: ndarray (B, R, C)} in sorted label order."""
 
     def __init__(self, cube, labels):
-        if isinstance(labels, (str, bytes)):
-            raise TypeError("labels must be a sequence of labels, one per timestep")
-        labels = labels.tolist() if hasattr(labels, "tolist") else list(labels)
-        if len(labels) != cube.time_length:
-            raise ValueError("groupby: labels has length %d but the collection has %d timesteps"
-                             % (len(labels), cube.time_length))
+        self._dim = "group"
+        if isinstance(labels, str):
+            self._dim = labels
+            labels = _labels_from_times(cube, labels)
+        labels = _label_list(cube, labels)
         try:
             self._keys = sorted(set(labels))
         except TypeError as e:
@@ -472,9 +518,21 @@ class GroupBy(_Reductions):
     def groups(self):
         return list(self._keys)
 
-    def reduce(self, ops, *, skipna=True, ddof=0, client=None):
-        """{op: {label: ndarray}} for several ops in one pass."""
+    def reduce(self, ops, *, skipna=True, ddof=0, client=None, out=None, dim=None, mode="w"):
+        """{op: {label: ndarray}} for several ops in one pass; or, with out=STORE, one Zarr
+        store written as the tiles finish (memory bounded by tiles, not groups): a variable
+        (dim, band, y, x) per op, the labels as coordinate dim (default: the time key given
+        to groupby, else "group"), sorted; mode "w" or "w-". Returns None then."""
         ops = _op_list(ops)
+        if out is not None:
+            if client is not None:
+                raise ValueError("out= runs in this process: no client")
+            _check_ops_args(skipna, ddof)
+            labels = [str(self._keys[int(c)]) for c in self._codes]
+            self._cube._core.groupby_to_zarr(ops, int(skipna), int(ddof), labels,
+                                             str(dim or self._dim), _local_store(out),
+                                             _zarr_mode(mode), [])
+            return None
         src = self._cube.dtype
         res = self._cube._reduce(ops, skipna, ddof, self._codes, client)
         by_code = {label: arrays for label, _, arrays in res}
@@ -526,6 +584,16 @@ def _op_list(ops):
     if not ops:
         raise ValueError("at least one op is needed")
     return ops
+
+
+def _label_list(cube, labels):
+    if isinstance(labels, (str, bytes)):
+        raise TypeError("labels must be a sequence of labels, one per timestep")
+    labels = labels.tolist() if hasattr(labels, "tolist") else list(labels)
+    if len(labels) != cube.time_length:
+        raise ValueError("groupby: labels has length %d but the collection has %d timesteps"
+                         % (len(labels), cube.time_length))
+    return labels
 
 
 def _local_store(store):

@@ -2,9 +2,11 @@
  * pick a sink and run the engine. */
 #include "common/opts.h"
 #include "gtiff/gtiff.h"
+#include "zarr/zarr.h"
 #include "reduce/engine.h"
 #include "reduce/select.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,8 +105,26 @@ static void grouping_free(grouping *gr) {
     free(gr->sizes);
 }
 
+/* Integer labels ("-12", "365") come first, by value ("9" before "10"), then the others by
+ * strcmp: a total order. */
+static bool integer_text(const char *s, long long *v) {
+    char *end = NULL;
+    errno = 0;
+    *v = strtoll(s, &end, 10);
+    return end != s && !*end && errno == 0 && (s[0] == '-' || (s[0] >= '0' && s[0] <= '9'));
+}
+
 static int cmp_label(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    long long u, v;
+    bool xi = integer_text(x, &u), yi = integer_text(y, &v);
+    if (xi != yi) {
+        return xi ? -1 : 1;
+    }
+    if (xi && u != v) {
+        return u < v ? -1 : 1;
+    }
+    return strcmp(x, y);
 }
 
 static size_t find_label(char **labels, size_t n, const char *label) {
@@ -164,12 +184,13 @@ static strata_status result_for(const strata_collection *c, const grouping *gr, 
     return STRATA_OK;
 }
 
-typedef enum sink_kind { SINK_MEMORY, SINK_GTIFF } sink_kind;
+typedef enum sink_kind { SINK_MEMORY, SINK_GTIFF, SINK_MADE } sink_kind;
 
 static strata_status reduce_into_sink(const strata_collection *c, const char *const *labels,
                                       const strata_op *ops, size_t nops,
                                       const strata_reduce_opts *opts, sink_kind kind,
-                                      const char *pattern, strata_result **out) {
+                                      const char *pattern, const st_sink_maker *mk,
+                                      strata_result **out) {
     st_clear_error();
     bool marked[STRATA_OP_COUNT_OF_OPS];
     if (out) {
@@ -209,8 +230,9 @@ static strata_status reduce_into_sink(const strata_collection *c, const char *co
         st_gtiff_spec sp = {
             pattern, o->output.float_dtype, o->output.sum_dtype, o->output.codec, rows, cols, false,
             c};
-        st = kind == SINK_MEMORY ? st_memory_sink_new(r, c->meta, o->output.float_dtype, &sink)
-                                 : st_gtiff_sink_new(r, c->meta, &sp, &sink);
+        st = kind == SINK_MEMORY  ? st_memory_sink_new(r, c->meta, o->output.float_dtype, &sink)
+             : kind == SINK_GTIFF ? st_gtiff_sink_new(r, c->meta, &sp, &sink)
+                                  : mk->open(mk->ctx, r, c->meta, rows, cols, &sink);
     }
     if (st == STRATA_OK) {
         st_gdal_quiet_begin();
@@ -219,6 +241,9 @@ static strata_status reduce_into_sink(const strata_collection *c, const char *co
     }
     if (sink && kind == SINK_GTIFF) {
         strata_status fst = st_gtiff_sink_finish(sink, st == STRATA_OK);
+        st = st == STRATA_OK ? fst : st;
+    } else if (kind == SINK_MADE) {
+        strata_status fst = mk->finish(mk->ctx, sink, st == STRATA_OK);
         st = st == STRATA_OK ? fst : st;
     } else {
         /* A part of a distributed run keeps the values written for missing pixels: rank 0
@@ -243,7 +268,7 @@ static const char *const *labels_or_collection(const strata_collection *c,
 
 strata_status strata_reduce(const strata_collection *c, const strata_op *ops, size_t nops,
                             const strata_reduce_opts *opts, strata_result **out) {
-    return reduce_into_sink(c, NULL, ops, nops, opts, SINK_MEMORY, NULL, out);
+    return reduce_into_sink(c, NULL, ops, nops, opts, SINK_MEMORY, NULL, NULL, out);
 }
 
 strata_status strata_groupby(const strata_collection *c, const char *const *labels,
@@ -255,7 +280,7 @@ strata_status strata_groupby(const strata_collection *c, const char *const *labe
         return st_fail(STRATA_ERR_INVALID_ARG, "groupby needs labels: pass them or set them on "
                                                "the collection");
     }
-    return reduce_into_sink(c, l, ops, nops, opts, SINK_MEMORY, NULL, out);
+    return reduce_into_sink(c, l, ops, nops, opts, SINK_MEMORY, NULL, NULL, out);
 }
 
 strata_status strata_reduce_to_gtiff(const strata_collection *c, const char *const *labels,
@@ -263,7 +288,27 @@ strata_status strata_reduce_to_gtiff(const strata_collection *c, const char *con
                                      const strata_reduce_opts *opts, const char *path_pattern,
                                      strata_result **out) {
     return reduce_into_sink(c, labels_or_collection(c, labels), ops, nops, opts, SINK_GTIFF,
-                            path_pattern, out);
+                            path_pattern, NULL, out);
+}
+
+strata_status strata_groupby_to_zarr(const strata_collection *c, const char *const *labels,
+                                     const strata_op *ops, size_t nops,
+                                     const strata_reduce_opts *opts, const char *dim,
+                                     const char *store, const strata_zarr_opts *zopts,
+                                     strata_result **out) {
+    st_clear_error();
+    if (out) {
+        *out = NULL;
+    }
+    if (!out) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "strata_groupby_to_zarr: NULL argument");
+    }
+    st_sink_maker mk;
+    ST_TRY(st_zarr_groups_sink(c, opts, dim, store, zopts, &mk));
+    strata_status st = reduce_into_sink(c, labels_or_collection(c, labels), ops, nops, opts,
+                                        SINK_MADE, NULL, &mk, out);
+    free(mk.ctx);
+    return st;
 }
 
 /* ---- writing a result held in memory ------------------------------------------------- */

@@ -54,6 +54,10 @@ typedef struct job {
     size_t *gpos;     /* [T] the positions in order of group 0's steps, then group 1's... */
     size_t *goff;     /* [ngroups + 1] where each group's positions start in gpos */
     size_t max_group; /* timesteps of the largest group */
+    /* Many groups: a tile's work items are runs of whole groups (chunk k: groups
+     * [gchunk[k], gchunk[k + 1])), not ranges of time, so an item keeps the accumulators of
+     * one group, and nothing is folded: see split_by_groups. NULL: ranges of time. */
+    size_t *gchunk; /* [nsplit + 1] */
     /* The kept values of the tiles in work stay within budget bytes: a worker about to keep
      * a tile's values waits until they fit (or nothing else is kept). */
     pthread_mutex_t mem_lock;
@@ -344,8 +348,8 @@ static void select_values(job *j, worker_state *w, const void *vals, size_t npx,
  * out to memory and back. Median and quantiles keep the values of one group at a time. A tile
  * split in time folds its ranges instead (fold_in_order), with the accumulators of every
  * group. */
-static strata_status reduce_group_by_group(job *j, worker_state *w, const st_rect *r, size_t t0,
-                                           size_t t1) {
+static strata_status reduce_group_by_group(job *j, worker_state *w, const st_rect *r, size_t g0,
+                                           size_t g1) {
     size_t npx = (size_t)r->nrows * r->ncols;
     size_t vbytes = j->nvout ? j->max_group * step_bytes(j, npx) : 0;
     st_acc *a = acc_for(j, 1, npx);
@@ -356,13 +360,9 @@ static strata_status reduce_group_by_group(job *j, worker_state *w, const st_rec
         return st_nomem("accumulators");
     }
     strata_status st = STRATA_OK;
-    size_t k = t0;
-    for (size_t g = 0; g < j->ngroups && st == STRATA_OK; g++) {
-        size_t end = k;
-        while (end < t1 && j->group_of[j->order[end]] == g) {
-            end++;
-        }
-        if (g > 0) {
+    for (size_t g = g0; g < g1 && st == STRATA_OK; g++) {
+        size_t k = j->goff[g], end = j->goff[g + 1];
+        if (g > g0) {
             st_acc_reset(a);
         }
         st = stream_steps(j, w, a, r, k, end, vals);
@@ -376,7 +376,6 @@ static strata_status reduce_group_by_group(job *j, worker_state *w, const st_rec
                 st = j->sink->put(j->sink, g, value_slot(j, o), b, r, w->vout[o]);
             }
         }
-        k = end;
     }
     recycle(j, a);
     budget_free(j, vals, vbytes);
@@ -543,7 +542,10 @@ static strata_status run_one(job *j, size_t item, int worker) {
     st_plan_item(&j->plan, st_plan_global_item(&j->plan, item), j->c->n, &r, &tile, &range, &t0,
                  &t1);
     if (j->plan.nsplit == 1) {
-        return reduce_group_by_group(j, w, &r, t0, t1);
+        return reduce_group_by_group(j, w, &r, 0, j->ngroups);
+    }
+    if (j->gchunk) {
+        return reduce_group_by_group(j, w, &r, j->gchunk[range], j->gchunk[range + 1]);
     }
     if (range >= j->plan.nsplit) {
         return finish_part(j, w, &r, tile, range - j->plan.nsplit);
@@ -589,7 +591,7 @@ static int by_group_then_time(const void *pa, const void *pb) {
 }
 
 static strata_status order_by_group(job *j) {
-    size_t T = j->c->n, len = j->plan.range_len;
+    size_t T = j->c->n, len = j->gchunk ? T : j->plan.range_len;
     j->order = st_malloc((T ? T : 1) * sizeof *j->order);
     step_key *keys = j->ngroups > 1 ? st_malloc((T ? T : 1) * sizeof *keys) : NULL;
     if (!j->order || (j->ngroups > 1 && !keys)) {
@@ -637,6 +639,46 @@ static strata_status positions_by_group(job *j) {
             }
         }
     }
+    return STRATA_OK;
+}
+
+/* A tile split among workers takes runs of whole groups rather than ranges of time when
+ * groups are many (a daily climatology: 365): a range of time would keep accumulators of
+ * every group for the whole tile (365 x 64 Ki pixels x 12 bytes a mean: 280 MB an item) and
+ * fold them range by range, where a run of groups keeps those of one group and hands each
+ * group's tile to the sink as soon as it is done. Each group then sees all its steps in time
+ * order in one item, as in a tile not split at all: the result does not depend on the tile
+ * size or the number of threads. Few groups keep ranges of time, whose items stay balanced
+ * (4 runs per item at least: a run differs from the mean by a group at most). */
+enum { GROUPS_PER_ITEM = 4 };
+
+static strata_status split_by_groups(job *j) {
+    if (j->plan.nsplit <= 1 || j->ngroups < GROUPS_PER_ITEM * j->plan.nsplit) {
+        return STRATA_OK;
+    }
+    size_t n = j->plan.nsplit, T = j->c->n;
+    j->gchunk = st_calloc(n + 1, sizeof *j->gchunk);
+    size_t *sizes = st_calloc(j->ngroups, sizeof *sizes);
+    if (!j->gchunk || !sizes) {
+        free(sizes);
+        return st_nomem("group runs");
+    }
+    for (size_t t = 0; t < T; t++) {
+        sizes[j->group_of[t]]++;
+    }
+    /* Run k ends at the first group whose steps reach (k + 1) / n of all: runs of about
+     * equal work whatever the sizes of the groups. */
+    size_t k = 1, done = 0;
+    for (size_t g = 0; g < j->ngroups && k < n; g++) {
+        done += sizes[g];
+        while (k < n && done * n >= k * T) {
+            j->gchunk[k++] = g + 1;
+        }
+    }
+    while (k <= n) {
+        j->gchunk[k++] = j->ngroups;
+    }
+    free(sizes);
     return STRATA_OK;
 }
 
@@ -690,6 +732,7 @@ static void job_free(job *j) {
     free(j->order);
     free(j->gpos);
     free(j->goff);
+    free(j->gchunk);
     pthread_mutex_destroy(&j->pool_lock);
     pthread_mutex_destroy(&j->mem_lock);
     pthread_mutex_destroy(&j->ahead_lock);
@@ -741,7 +784,8 @@ static strata_status job_init(job *j, const strata_collection *c, const bool *op
     pthread_mutex_init(&j->ahead_lock, NULL);
     pthread_cond_init(&j->mem_freed, NULL);
     plan_for(c, ops, o, ngroups, &j->plan);
-    if (j->nvout) {
+    ST_TRY(split_by_groups(j));
+    if (j->nvout && !j->gchunk) {
         st_plan_split_finish(&j->plan);
     }
     st_plan_restrict(&j->plan, o->partition.index, o->partition.count);
@@ -754,7 +798,7 @@ static strata_status job_init(job *j, const strata_collection *c, const bool *op
     }
     ST_TRY(order_by_group(j));
     ST_TRY(positions_by_group(j));
-    if (j->plan.nsplit > 1) {
+    if (j->plan.nsplit > 1 && !j->gchunk) {
         j->slots = st_calloc(j->plan.ntiles, sizeof *j->slots);
         if (!j->slots) {
             return st_nomem("tile slots");

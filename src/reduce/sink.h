@@ -84,4 +84,13 @@ strata_status st_memory_sink_finish(st_sink *s, bool resolve_fills);
 /* The in-memory type of op's output: strata_op_dtype's, float64 for packed input. */
 strata_dtype st_out_dtype(const strata_meta *m, strata_op op);
 
+/* A sink made by another family (the Zarr store of a groupby): opened once the groups and
+ * the engine's tiles are known, finished (ok: the run succeeded) whatever happened. */
+typedef struct st_sink_maker {
+    strata_status (*open)(void *ctx, strata_result *r, const strata_meta *m, int tile_rows,
+                          int tile_cols, st_sink **out);
+    strata_status (*finish)(void *ctx, st_sink *s, bool ok);
+    void *ctx;
+} st_sink_maker;
+
 #endif

@@ -4,6 +4,7 @@
 #define STRATA_ZARR_H
 
 #include "exec/exec.h"
+#include "reduce/sink.h"
 #include "source/source.h"
 
 #include <jansson.h>
@@ -18,6 +19,9 @@ typedef struct st_zarr_coder st_zarr_coder;
 
 st_zarr_coder *st_zarr_coder_new(strata_codec codec, int zarr_version);
 void st_zarr_coder_free(st_zarr_coder *k);
+/* Decodes len bytes of a chunk written with codec into dst, which must receive exactly n
+ * bytes. */
+strata_status st_zarr_decode(strata_codec codec, const void *src, size_t len, void *dst, size_t n);
 /* Largest encoded size of n bytes. */
 size_t st_zarr_bound(strata_codec codec, size_t n);
 /* Encodes n bytes of elements of typesize into dst (cap >= st_zarr_bound); *len receives
@@ -45,6 +49,7 @@ typedef struct st_zarr_array {
     bool has_fill; /* false: v2 writes null, v3 writes 0 */
     double fill;
     json_t *attrs; /* owned; without _ARRAY_DIMENSIONS (added for v2) */
+    int str_len;   /* > 0: fixed-length unicode of that many characters (v2 "<U"), not dtype */
 } st_zarr_array;
 
 /* The whole metadata document of an array: v2 ".zarray", v3 "zarr.json" (with attributes
@@ -107,6 +112,10 @@ typedef struct st_zarr_plan {
     size_t T;        /* timesteps after the write */
     bool has_fill;
     double fill;
+    /* The stored type: the source's, or (derived) values computed from it, unpacked floats
+     * with NaN for missing, whose attributes carry no source nodata nor packing. */
+    strata_dtype dtype;
+    bool derived;
     bool cf_times;   /* time holds UTC seconds; else an index 0..T-1 */
     int64_t *times;  /* [T] */
     json_t *sources; /* every source path, old and new */
@@ -121,10 +130,26 @@ void st_zarr_plan_destroy(st_zarr_plan *p);
 strata_status st_zarr_write_coords(const st_zarr_plan *p);
 /* Every metadata document, the root group's last (v2: .zmetadata after .zgroup). */
 strata_status st_zarr_write_metadata(const st_zarr_plan *p);
+/* The coordinates band, y, x and spatial_ref: their chunks (st_zarr_write_spatial needs c,
+ * store and version of p), and their 4 arrays' metadata into a[0..3]. */
+strata_status st_zarr_write_spatial(const st_zarr_plan *p);
+void st_zarr_spatial_arrays(const strata_meta *m, st_zarr_array *a);
+/* What tells xarray, rioxarray and GDAL a variable's grid: grid_mapping, GeoTransform, CRS. */
+json_t *st_zarr_geo_attrs(const strata_meta *m);
+/* The metadata of arrays a[0..n) and of the root group (attributes root, borrowed), the
+ * root's last and consolidated, then the marker of an incomplete store goes. */
+strata_status st_zarr_write_docs(const st_zarr_plan *p, const st_zarr_array *a, int n,
+                                 json_t *root);
 /* True for the names of the coordinate arrays, which the cube variable cannot take. */
 bool st_zarr_reserved_name(const char *name);
 uint64_t st_zarr_nchunks(uint64_t n, uint64_t chunk);
 /* Relative key of a data chunk ("data/0.1.2.3" or "data/c/0/1/2/3"). */
 void st_zarr_chunk_key(const st_zarr_plan *p, const uint64_t idx[4], char *buf, size_t size);
+
+/* The sink of strata_groupby_to_zarr, after the request is checked (store name, mode, codec,
+ * no input inside the store). mk->ctx is allocated: free() it after the run. */
+strata_status st_zarr_groups_sink(const strata_collection *c, const strata_reduce_opts *opts,
+                                  const char *dim, const char *store, const strata_zarr_opts *zopts,
+                                  st_sink_maker *mk);
 
 #endif

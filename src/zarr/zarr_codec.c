@@ -128,6 +128,46 @@ strata_status st_zarr_encode(st_zarr_coder *k, size_t typesize, const void *src,
     }
 }
 
+strata_status st_zarr_decode(strata_codec codec, const void *src, size_t len, void *dst, size_t n) {
+    bool ok = false;
+    switch (codec) {
+    case STRATA_CODEC_BLOSC_LZ4:
+    case STRATA_CODEC_BLOSC_ZSTD: {
+        size_t nbytes = 0, cbytes = 0, bsize = 0;
+        if (len >= BLOSC_MIN_HEADER_LENGTH) {
+            blosc_cbuffer_sizes(src, &nbytes, &cbytes, &bsize);
+        }
+        ok = nbytes == n && cbytes <= len && blosc_decompress_ctx(src, dst, n, 1) == (int)n;
+        break;
+    }
+    case STRATA_CODEC_ZSTD:
+        ok = ZSTD_decompress(dst, n, src, len) == n;
+        break;
+    case STRATA_CODEC_ZLIB: {
+        /* windowBits 15 + 32: either wrapper, zlib (v2) or gzip (v3). */
+        z_stream zs;
+        memset(&zs, 0, sizeof zs);
+        if (len <= 0xFFFFFFFFu && n <= 0xFFFFFFFFu && inflateInit2(&zs, 15 + 32) == Z_OK) {
+            zs.next_in = (Bytef *)src;
+            zs.avail_in = (uInt)len;
+            zs.next_out = dst;
+            zs.avail_out = (uInt)n;
+            ok = inflate(&zs, Z_FINISH) == Z_STREAM_END && zs.total_out == n;
+            inflateEnd(&zs);
+        }
+        break;
+    }
+    default:
+        ok = len == n;
+        if (ok) {
+            memcpy(dst, src, n);
+        }
+    }
+    return ok ? STRATA_OK
+              : st_fail(STRATA_ERR_IO, "a %s chunk does not decode to %zu bytes",
+                        strata_codec_name(codec), n);
+}
+
 json_t *st_zarr_codec_v2(strata_codec codec) {
     switch (codec) {
     case STRATA_CODEC_BLOSC_LZ4:

@@ -169,7 +169,7 @@ static strata_status write_coord(const st_zarr_plan *p, const char *name, const 
     return st;
 }
 
-static strata_status write_spatial(const st_zarr_plan *p) {
+strata_status st_zarr_write_spatial(const st_zarr_plan *p) {
     const strata_meta *m = p->c->meta;
     size_t n = (size_t)(m->rows > m->cols ? m->rows : m->cols);
     double *v = st_malloc((n > (size_t)m->bands ? n : (size_t)m->bands) * sizeof *v);
@@ -198,7 +198,7 @@ static strata_status write_spatial(const st_zarr_plan *p) {
 
 strata_status st_zarr_write_coords(const st_zarr_plan *p) {
     if (p->t_offset == 0) {
-        ST_TRY(write_spatial(p));
+        ST_TRY(st_zarr_write_spatial(p));
     }
     /* Old readers of an appended store still see the same first t_offset values: chunks
      * are padded to full size, and only the padding changes. */
@@ -269,8 +269,28 @@ static void packing_attrs(const strata_meta *m, json_t *o) {
     json_decref(unit);
 }
 
+json_t *st_zarr_geo_attrs(const strata_meta *m) {
+    char *gt = geotransform_text(m);
+    json_t *o = gt ? json_pack("{s:s,s:o,s:s,s:s}", "grid_mapping", "spatial_ref", "epsg",
+                               m->epsg > 0 ? json_integer(m->epsg) : json_null(), "GeoTransform",
+                               gt, "crs_wkt", m->crs_wkt)
+                   : NULL;
+    free(gt);
+    if (o && m->crs_wkt[0]) {
+        json_object_set_new(o, "_CRS", crs_attr_gdal(m));
+    }
+    return o;
+}
+
 static json_t *data_attrs(const st_zarr_plan *p) {
     const strata_meta *m = p->c->meta;
+    if (p->derived) {
+        json_t *o = st_zarr_geo_attrs(m);
+        if (o && p->version == 3) {
+            json_object_set_new(o, "_FillValue", st_zarr_fill_b64(p->fill));
+        }
+        return o;
+    }
     char *gt = geotransform_text(m);
     json_t *names = NULL, *nd = band_lists(m, &names);
     json_t *o = gt ? json_pack("{s:s,s:o,s:s,s:s,s:o,s:o,s:s}", "grid_mapping", "spatial_ref",
@@ -377,7 +397,7 @@ static void set_cube(const st_zarr_plan *p, st_zarr_array *a) {
     const uint64_t chunks[4] = {(uint64_t)p->ch.t, (uint64_t)p->ch.b, (uint64_t)p->ch.y,
                                 (uint64_t)p->ch.x};
     snprintf(a->name, sizeof a->name, "%s", p->name);
-    a->dtype = m->dtype;
+    a->dtype = p->dtype;
     a->ndim = 4;
     memcpy(a->shape, shape, sizeof shape);
     memcpy(a->chunks, chunks, sizeof chunks);
@@ -388,17 +408,20 @@ static void set_cube(const st_zarr_plan *p, st_zarr_array *a) {
     a->attrs = data_attrs(p);
 }
 
+void st_zarr_spatial_arrays(const strata_meta *m, st_zarr_array *a) {
+    set_1d(&a[0], "band", STRATA_INT64, (uint64_t)m->bands, (uint64_t)m->bands,
+           json_pack("{s:s}", "long_name", "band number (1-based)"));
+    set_1d(&a[1], "y", STRATA_FLOAT64, (uint64_t)m->rows, (uint64_t)m->rows, axis_attrs(m, false));
+    set_1d(&a[2], "x", STRATA_FLOAT64, (uint64_t)m->cols, (uint64_t)m->cols, axis_attrs(m, true));
+    set_1d(&a[3], "spatial_ref", STRATA_INT64, 0, 0, spatial_ref_attrs(m));
+    a[3].ndim = 0;
+}
+
 static bool build_arrays(const st_zarr_plan *p, st_zarr_array *a) {
-    const strata_meta *m = p->c->meta;
     memset(a, 0, NARRAYS * sizeof *a);
     set_cube(p, &a[0]);
     set_1d(&a[1], "time", STRATA_INT64, p->T, TIME_CHUNK, time_attrs(p));
-    set_1d(&a[2], "band", STRATA_INT64, (uint64_t)m->bands, (uint64_t)m->bands,
-           json_pack("{s:s}", "long_name", "band number (1-based)"));
-    set_1d(&a[3], "y", STRATA_FLOAT64, (uint64_t)m->rows, (uint64_t)m->rows, axis_attrs(m, false));
-    set_1d(&a[4], "x", STRATA_FLOAT64, (uint64_t)m->cols, (uint64_t)m->cols, axis_attrs(m, true));
-    set_1d(&a[5], "spatial_ref", STRATA_INT64, 0, 0, spatial_ref_attrs(m));
-    a[5].ndim = 0;
+    st_zarr_spatial_arrays(p->c->meta, &a[2]);
     for (int i = 0; i < NARRAYS; i++) {
         if (!a[i].attrs) {
             return false;
@@ -427,10 +450,10 @@ static strata_status put_doc(const st_zarr_plan *p, const char *dir, const char 
     return st;
 }
 
-static strata_status write_v2(const st_zarr_plan *p, const st_zarr_array *a) {
+static strata_status write_v2(const st_zarr_plan *p, const st_zarr_array *a, int n, json_t *root) {
     json_t *cons = json_object();
     strata_status st = cons ? STRATA_OK : st_nomem("metadata");
-    for (int i = 0; i < NARRAYS && st == STRATA_OK; i++) {
+    for (int i = 0; i < n && st == STRATA_OK; i++) {
         char k1[96], k2[96];
         snprintf(k1, sizeof k1, "%.63s/.zarray", a[i].name);
         snprintf(k2, sizeof k2, "%.63s/.zattrs", a[i].name);
@@ -440,7 +463,7 @@ static strata_status write_v2(const st_zarr_plan *p, const st_zarr_array *a) {
         }
     }
     if (st == STRATA_OK) {
-        st = put_doc(p, ".zattrs", NULL, root_attrs(p), cons, ".zattrs");
+        st = put_doc(p, ".zattrs", NULL, json_incref(root), cons, ".zattrs");
     }
     if (st == STRATA_OK) {
         st = put_doc(p, ".zgroup", NULL, json_pack("{s:i}", "zarr_format", 2), cons, ".zgroup");
@@ -455,19 +478,35 @@ static strata_status write_v2(const st_zarr_plan *p, const st_zarr_array *a) {
 
 /* v3 has no consolidated metadata in its spec; zarr-python 3 reads (and ignores when absent)
  * the inline form in the root zarr.json, written here the same way. */
-static strata_status write_v3(const st_zarr_plan *p, const st_zarr_array *a) {
+static strata_status write_v3(const st_zarr_plan *p, const st_zarr_array *a, int n, json_t *root) {
     json_t *cons = json_object();
     strata_status st = cons ? STRATA_OK : st_nomem("metadata");
-    for (int i = 0; i < NARRAYS && st == STRATA_OK; i++) {
+    for (int i = 0; i < n && st == STRATA_OK; i++) {
         st = put_doc(p, a[i].name, "zarr.json", st_zarr_array_doc(&a[i], 3), cons, a[i].name);
     }
     if (st == STRATA_OK) {
-        json_t *root = json_pack("{s:i,s:s,s:o,s:{s:s,s:b,s:O}}", "zarr_format", 3, "node_type",
-                                 "group", "attributes", root_attrs(p), "consolidated_metadata",
-                                 "kind", "inline", "must_understand", 0, "metadata", cons);
-        st = put_doc(p, "zarr.json", NULL, root, NULL, NULL);
+        json_t *doc = json_pack("{s:i,s:s,s:O,s:{s:s,s:b,s:O}}", "zarr_format", 3, "node_type",
+                                "group", "attributes", root, "consolidated_metadata", "kind",
+                                "inline", "must_understand", 0, "metadata", cons);
+        st = put_doc(p, "zarr.json", NULL, doc, NULL, NULL);
     }
     json_decref(cons);
+    return st;
+}
+
+strata_status st_zarr_write_docs(const st_zarr_plan *p, const st_zarr_array *a, int n,
+                                 json_t *root) {
+    if (!root) {
+        return st_nomem("metadata");
+    }
+    strata_status st = p->version == 3 ? write_v3(p, a, n, root) : write_v2(p, a, n, root);
+    if (st == STRATA_OK) {
+        char *marker = st_zarr_path(p->store, ST_ZARR_MARKER, NULL);
+        if (marker) {
+            remove(marker);
+        }
+        free(marker);
+    }
     return st;
 }
 
@@ -477,15 +516,10 @@ strata_status st_zarr_write_metadata(const st_zarr_plan *p) {
         free_arrays(a);
         return st_nomem("metadata");
     }
-    strata_status st = p->version == 3 ? write_v3(p, a) : write_v2(p, a);
+    json_t *root = root_attrs(p);
+    strata_status st = st_zarr_write_docs(p, a, NARRAYS, root);
+    json_decref(root);
     free_arrays(a);
-    if (st == STRATA_OK) {
-        char *marker = st_zarr_path(p->store, ST_ZARR_MARKER, NULL);
-        if (marker) {
-            remove(marker);
-        }
-        free(marker);
-    }
     return st;
 }
 
@@ -731,6 +765,7 @@ strata_status st_zarr_plan_init(st_zarr_plan *p, const strata_collection *c, con
     p->codec = o->codec;
     snprintf(p->name, sizeof p->name, "%s", o->name ? o->name : "data");
     p->cf_times = all_times(c);
+    p->dtype = c->meta->dtype;
     resolve_fill(p);
     json_t *sources = json_array();
     p->sources = sources;

@@ -65,8 +65,11 @@ static json_t *dim_list(const st_zarr_array *a) {
 }
 
 static json_t *doc_v2(const st_zarr_array *a) {
-    char dtype[8];
+    char dtype[24];
     v2_dtype(a->dtype, dtype, sizeof dtype);
+    if (a->str_len > 0) {
+        snprintf(dtype, sizeof dtype, "<U%d", a->str_len);
+    }
     return json_pack("{s:i,s:o,s:o,s:s,s:o,s:o,s:s,s:n,s:s}", "zarr_format", 2, "shape",
                      u64_list(a->shape, a->ndim), "chunks", u64_list(a->chunks, a->ndim), "dtype",
                      dtype, "compressor", st_zarr_codec_v2(a->codec), "fill_value",

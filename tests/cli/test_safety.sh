@@ -210,10 +210,11 @@ expect_absent g9 "no 1970.tif written"
 expect_rc 2 "info --time-pattern without %Y" info --time-pattern %m%d "$A"
 
 # ---- minor: exit codes, labels, times, STAC, kerchunk, FIFO -----------------------------------------
-for cmd in reduce groupby to-zarr info read-all; do
+for cmd in reduce groupby to-zarr info read-all anomaly; do
   case $cmd in
   reduce) args=(--op mean -o m.tif) ;;
   groupby) args=(--labels a --op mean -o gm) ;;
+  anomaly) args=(--labels a --clim c.zarr -o m.zarr) ;;
   to-zarr) args=(-o m.zarr) ;;
   *) args=() ;;
   esac
@@ -228,6 +229,8 @@ expect_rc 2 "kerchunk -o ''" kerchunk -o '' "$A"
 expect_rc 2 "wrong --times count" reduce --op mean -o m.tif --times 2021-01-01 "$A" "$B"
 expect_stderr_has "--times gives 1 times for 2 files" "the --times count is named"
 expect_rc 2 "wrong --labels count" groupby --labels a --op mean -o gm "$A" "$B"
+expect_rc 2 "wrong --labels count (anomaly)" anomaly --labels a --clim c.zarr -o m.zarr "$A" "$B"
+expect_stderr_has "1 labels for 2 files" "anomaly names the counts"
 expect_rc 2 "label of spaces" groupby --labels '  ,b' --op mean -o gm "$A" "$B"
 expect_stderr_has "only spaces" "spaces-only label refused"
 expect_rc 2 "label with a control character" groupby --labels $'a\tb,b' --op mean -o gm "$A" "$B"

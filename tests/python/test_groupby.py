@@ -53,3 +53,50 @@ def test_length_mismatch(stack):
         c.groupby(["a", "b", "a", "b"])
     with pytest.raises(TypeError):
         c.groupby("aaabbb")
+
+
+def _stac_items(paths, days):
+    return [{"type": "Feature", "stac_version": "1.0.0", "id": "i%d" % k, "geometry": None,
+             "properties": {"datetime": "%sT00:00:00Z" % d}, "links": [],
+             "assets": {"data": {"href": p}}} for k, (p, d) in enumerate(zip(paths, days))]
+
+
+def test_groupby_to_zarr_matches_xarray(stack, tmp_path):
+    labels = np.array([12, 3, 3, 12, 7, 3])
+    cube = DatasetCollection.from_files(stack.paths)
+    out = tmp_path / "g.zarr"
+    assert cube.groupby(labels).reduce(["mean", "std"], out=out) is None
+    ds = xr.open_zarr(out)
+    assert list(ds["group"].values) == [3, 7, 12]
+    assert ds["mean"].dims == ("group", "band", "y", "x")
+    for op in ("mean", "std"):
+        exp = xr_groups(stack.ref, labels, op)
+        for i, k in enumerate([3, 7, 12]):
+            np.testing.assert_allclose(ds[op].values[i], exp[k], rtol=2e-6, atol=1e-3,
+                                       equal_nan=True)
+    assert list(ds["group_size"].values) == [3, 1, 2]
+
+
+def test_time_key_climatology_and_anomaly(stack, tmp_path):
+    days = ["2021-01-05", "2021-02-03", "2022-01-20", "2022-02-11", "2023-01-01", "2023-03-09"]
+    cube = DatasetCollection.from_stac(_stac_items(stack.paths, days), "data")
+    clim = tmp_path / "clim.zarr"
+    cube.groupby("month").mean(out=clim)
+    ds = xr.open_zarr(clim)
+    months = [int(d[5:7]) for d in days]
+    assert list(ds["month"].values) == [1, 2, 3]
+    exp = xr_groups(stack.ref, months, "mean")
+    for i, m in enumerate([1, 2, 3]):
+        np.testing.assert_allclose(ds["mean"].values[i], exp[m], rtol=2e-6, equal_nan=True)
+    anom = tmp_path / "anom.zarr"
+    cube.anomaly(clim, by="month", out=anom)
+    got = xr.open_zarr(anom)["anomaly"].values
+    cl = ds["mean"].values.astype(np.float64)
+    want = stack.ref - cl[[m - 1 for m in months]]
+    np.testing.assert_allclose(got, want.astype(np.float32), atol=1e-4, equal_nan=True)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    with pytest.raises(ValueError, match="has no group"):
+        cube.anomaly(clim, by=[1, 2, 3, 4, 1, 2], out=tmp_path / "bad.zarr")
+    assert not (tmp_path / "bad.zarr").exists()
+    with pytest.raises(TypeError, match="groupby"):
+        cube.mean(out=tmp_path / "x.zarr")
