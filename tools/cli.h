@@ -192,6 +192,15 @@ void progress_init(progress_line *p, const char *what, bool quiet);
 int progress_cb(double fraction, const char *message, void *user);
 void progress_end(progress_line *p);
 
+/* Per-timestep labels from --by KEY (derived from the times) or --labels LIST, exactly one a
+ * timestep: 0, or the error printed and an exit code. */
+int cli_labels(const char *cmd, strata_collection *c, const char *by, const char *list,
+               string_list *labels);
+/* --zarr-version V and --codec C of a Zarr store, as every command that writes one takes them:
+ * 0, or the error printed and EXIT_USAGE. */
+int zarr_version_opt(const char *cmd, const char *arg, strata_zarr_opts *zo);
+int zarr_codec_opt(const char *cmd, const char *arg, strata_zarr_opts *zo);
+
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints strata's last error, prefixed with the command; returns EXIT_RUN, or 128 + the
  * signal when SIGINT/SIGTERM cancelled the run. */

@@ -502,3 +502,42 @@ strata_collection *open_shared_source(const char *cmd, source_opts *so) {
     free(shared);
     return c;
 }
+
+int cli_labels(const char *cmd, strata_collection *c, const char *by, const char *list,
+               string_list *labels) {
+    size_t n = strata_collection_size(c);
+    if (by) {
+        char **derived = NULL;
+        if (strata_labels_from_times(c, by, &derived) != STRATA_OK) {
+            return cli_fail(cmd);
+        }
+        for (size_t t = 0; t < n; t++) {
+            sl_push(labels, derived[t]);
+        }
+        strata_labels_free(derived, n);
+    } else if (!sl_split(labels, list)) {
+        return EXIT_RUN;
+    }
+    if (labels->n != n) {
+        cli_error(cmd, "%zu labels for %zu files: give exactly one label per file", labels->n, n);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+int zarr_version_opt(const char *cmd, const char *arg, strata_zarr_opts *zo) {
+    if (strcmp(arg, "2") != 0 && strcmp(arg, "3") != 0) {
+        cli_error(cmd, "--zarr-version takes 2 or 3, not '%s'", arg);
+        return EXIT_USAGE;
+    }
+    zo->zarr_version = arg[0] - '0';
+    return 0;
+}
+
+int zarr_codec_opt(const char *cmd, const char *arg, strata_zarr_opts *zo) {
+    if (strata_codec_from_name(arg, &zo->codec) != STRATA_OK || !strata_codec_for_zarr(zo->codec)) {
+        cli_error(cmd, "unknown codec '%s' (one of blosc-lz4, blosc-zstd, zstd, zlib, none)", arg);
+        return EXIT_USAGE;
+    }
+    return 0;
+}

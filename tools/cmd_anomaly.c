@@ -74,44 +74,12 @@ static int parse_option(void *ctx, int opt, const char *arg) {
         a->zo.mode = arg[1] ? STRATA_ZARR_CREATE : STRATA_ZARR_OVERWRITE;
         return 0;
     case OPT_ZV:
-        if (strcmp(arg, "2") != 0 && strcmp(arg, "3") != 0) {
-            cli_error(cmd, "--zarr-version takes 2 or 3, not '%s'", arg);
-            return EXIT_USAGE;
-        }
-        a->zo.zarr_version = arg[0] - '0';
-        return 0;
+        return zarr_version_opt(cmd, arg, &a->zo);
     case OPT_CODEC:
-        if (strata_codec_from_name(arg, &a->zo.codec) != STRATA_OK) {
-            cli_error(cmd, "%s", strata_errmsg());
-            return EXIT_USAGE;
-        }
-        return 0;
+        return zarr_codec_opt(cmd, arg, &a->zo);
     default:
         return EXIT_USAGE;
     }
-}
-
-/* Labels given on the command line, or derived from times with --by. */
-static int labels_of(const anomaly_args *a, strata_collection *c, string_list *labels) {
-    size_t n = strata_collection_size(c);
-    if (a->by) {
-        char **derived = NULL;
-        if (strata_labels_from_times(c, a->by, &derived) != STRATA_OK) {
-            return cli_fail("anomaly");
-        }
-        for (size_t t = 0; t < n; t++) {
-            sl_push(labels, derived[t]);
-        }
-        strata_labels_free(derived, n);
-    } else if (!sl_split(labels, a->labels)) {
-        return EXIT_RUN;
-    }
-    if (labels->n != n) {
-        cli_error("anomaly", "%zu labels for %zu files: give exactly one label per file", labels->n,
-                  n);
-        return EXIT_USAGE;
-    }
-    return 0;
 }
 
 static int run(anomaly_args *a) {
@@ -124,7 +92,7 @@ static int run(anomaly_args *a) {
         return source_fail_code(&a->so);
     }
     string_list labels = {0};
-    int rc = labels_of(a, c, &labels);
+    int rc = cli_labels("anomaly", c, a->by, a->labels, &labels);
     if (!rc) {
         progress_line pl;
         progress_init(&pl, "anomaly", a->so.quiet);

@@ -244,19 +244,9 @@ static int parse_option(void *ctx, int opt, const char *arg) {
         a->format = arg;
         return 0;
     case OPT_ZVERSION:
-        if (strcmp(arg, "2") != 0 && strcmp(arg, "3") != 0) {
-            cli_error(cmd, "--zarr-version takes 2 or 3, not '%s'", arg);
-            return EXIT_USAGE;
-        }
-        a->zo.zarr_version = arg[0] - '0';
-        return 0;
+        return zarr_version_opt(cmd, arg, &a->zo);
     case OPT_CODEC:
-        if (strata_codec_from_name(arg, &a->zo.codec) != STRATA_OK) {
-            cli_error(cmd, "--codec takes blosc-lz4, blosc-zstd, zstd, zlib or none, not '%s'",
-                      arg);
-            return EXIT_USAGE;
-        }
-        return 0;
+        return zarr_codec_opt(cmd, arg, &a->zo);
     case OPT_MODE:
         if (strcmp(arg, "w") != 0 && strcmp(arg, "w-") != 0) {
             cli_error(cmd, "--mode takes w or w- (a groupby store is written whole), not '%s'",
@@ -399,26 +389,14 @@ static const char *label_problem(const char *s) {
 
 /* Labels given on the command line, or derived from times with --by. */
 static int group_labels(reduce_args *a, strata_collection *c, string_list *labels) {
-    size_t n = strata_collection_size(c);
+    int rc = cli_labels("groupby", c, a->by, a->labels, labels);
+    if (rc) {
+        return rc;
+    }
     if (a->by) {
-        char **derived = NULL;
-        if (strata_labels_from_times(c, a->by, &derived) != STRATA_OK) {
-            return cli_fail("groupby");
-        }
-        for (size_t t = 0; t < n; t++) {
-            sl_push(labels, derived[t]);
-        }
-        strata_labels_free(derived, n);
-        a->ro.groups.sort = 1;
-    } else if (!sl_split(labels, a->labels)) {
-        return EXIT_RUN;
+        a->ro.groups.sort = 1; /* labels from times sort as dates do */
     }
-    if (labels->n != n) {
-        cli_error("groupby", "%zu labels for %zu files: give exactly one label per file", labels->n,
-                  n);
-        return EXIT_USAGE;
-    }
-    for (size_t t = 0; t < n; t++) {
+    for (size_t t = 0; t < labels->n; t++) {
         const char *why = label_problem(labels->items[t]);
         if (why) {
             cli_error("groupby", "label '%s' of timestep %zu (%s) cannot name a file: it %s",

@@ -84,13 +84,8 @@ static int parse_option(void *ctx, int opt, const char *arg) {
         }
         return 0;
     case OPT_ZVERSION:
-        if (strcmp(arg, "2") != 0 && strcmp(arg, "3") != 0) {
-            cli_error(cmd, "--zarr-version takes 2 or 3, not '%s'", arg);
-            return EXIT_USAGE;
-        }
-        a->zo.zarr_version = arg[0] - '0';
         a->version_given = true;
-        return 0;
+        return zarr_version_opt(cmd, arg, &a->zo);
     case OPT_CHUNKS:
         if (!parse_chunks(arg, &a->zo.chunks)) {
             cli_error(cmd, "--chunks takes four sizes >= 1, T,B,Y,X, not '%s'", arg);
@@ -98,13 +93,7 @@ static int parse_option(void *ctx, int opt, const char *arg) {
         }
         return 0;
     case OPT_CODEC:
-        if (strata_codec_from_name(arg, &a->zo.codec) != STRATA_OK ||
-            !strata_codec_for_zarr(a->zo.codec)) {
-            cli_error(cmd, "unknown codec '%s' (one of blosc-lz4, blosc-zstd, zstd, zlib, none)",
-                      arg);
-            return EXIT_USAGE;
-        }
-        return 0;
+        return zarr_codec_opt(cmd, arg, &a->zo);
     default:
         return EXIT_USAGE;
     }
