@@ -102,8 +102,10 @@ static st_net *net_of(const strata_collection *cc) {
     if (atomic_load(&c->net_state) == 0) {
         const char *url;
         st_net *n = NULL;
-        if (st_fetch_handles(c->paths[0], &url) && (n = st_calloc(1, sizeof *n))) {
-            n->nfiles = c->n * c->nsrc;
+        /* Files on an output grid other than their own are read through GDAL's warper, and
+         * this path reads blocks as they are: it serves collections without a grid only. */
+        if (!c->grid && st_fetch_handles(c->paths[0], &url) && (n = st_calloc(1, sizeof *n))) {
+            n->nfiles = c->nfiles; /* a mosaic's further items come after the n * nsrc first */
             n->files = st_calloc(n->nfiles, sizeof *n->files);
             n->fetch = st_fetch_new();
             pthread_mutex_init(&n->lock, NULL);
