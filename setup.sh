@@ -55,11 +55,11 @@ python_cookbook() {
 run_tests() {
     build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE=address,undefined
     ctest --test-dir build-asan --output-on-failure -j"$(nproc)" --timeout 600
-    # The parsers of outside text under libFuzzer (clang), 20 s each, one per core.
+    # The parsers of outside text under libFuzzer (clang), 10 s each, one per core.
     # Only what those tests run is built.
     TARGETS=fuzzers \
         build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_BUILD_FUZZERS=ON \
-        -DCMAKE_C_COMPILER=clang -DSTRATA_BUILD_BENCH=OFF
+        -DCMAKE_C_COMPILER=clang -DSTRATA_BUILD_BENCH=OFF -DSTRATA_FUZZ_SECONDS=10
     ctest --test-dir build-fuzz --output-on-failure -L fuzz -j"$(nproc)" --timeout 600
     # Threaded tests again under ThreadSanitizer (it cannot share a build with ASan).
     TARGETS=tsan_tests build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
