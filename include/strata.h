@@ -465,7 +465,7 @@ STRATA_API strata_status strata_reduce(const strata_collection *c, const strata_
                                        strata_result **out);
 /* Groups timesteps by labels (n = collection size; NULL uses the collection's labels) and
  * reduces each group in a single pass. Groups are in first-seen order, or sorted by label
- * with opts->sort_groups. */
+ * with opts->groups.sort (integer labels by value). */
 STRATA_API strata_status strata_groupby(const strata_collection *c, const char *const *labels,
                                         const strata_op *ops, size_t nops,
                                         const strata_reduce_opts *opts, strata_result **out);
