@@ -18,7 +18,7 @@ endif()
 
 set(_src ${PROJECT_SOURCE_DIR}/src)
 file(GLOB_RECURSE _all_sources ${_src}/*.c)
-set(_fuzz_libs GDAL::GDAL PkgConfig::TIFF PkgConfig::DEFLATE PkgConfig::JANSSON PkgConfig::BLOSC
+set(_fuzz_libs GDAL::GDAL PkgConfig::TIFF PkgConfig::DEFLATE PkgConfig::CURL PkgConfig::JANSSON PkgConfig::BLOSC
   PkgConfig::ZSTD ZLIB::ZLIB hdf5::hdf5 Threads::Threads m)
 
 # "fuzzers" builds the libFuzzer targets, and nothing else (setup.sh's fuzz build).
