@@ -529,22 +529,6 @@ bool st_net_hungry(const strata_collection *c) {
 
 /* ---- reading --------------------------------------------------------------------------------- */
 
-/* Copies the part of one decoded block (bw x bh) that falls in rect into dst (as read.c). */
-static void copy_block(const void *blk, GDALDataType src_type, int bx, int by, int bw, int bh,
-                       const st_rect *r, void *dst, GDALDataType dst_type) {
-    int row0 = by * bh > r->row0 ? by * bh : r->row0;
-    int row1 = (by + 1) * bh < r->row0 + r->nrows ? (by + 1) * bh : r->row0 + r->nrows;
-    int col0 = bx * bw > r->col0 ? bx * bw : r->col0;
-    int col1 = (bx + 1) * bw < r->col0 + r->ncols ? (bx + 1) * bw : r->col0 + r->ncols;
-    int ssize = GDALGetDataTypeSizeBytes(src_type), dsize = GDALGetDataTypeSizeBytes(dst_type);
-    for (int row = row0; row < row1; row++) {
-        const char *s =
-            (const char *)blk + ((size_t)(row - by * bh) * bw + (col0 - bx * bw)) * ssize;
-        char *d = (char *)dst + ((size_t)(row - r->row0) * r->ncols + (col0 - r->col0)) * dsize;
-        GDALCopyWords64(s, src_type, ssize, d, dst_type, dsize, col1 - col0);
-    }
-}
-
 /* True when every block of rect has bytes (sparse blocks are GDAL's to fill). */
 static bool all_present(const st_rtiff *t, int sample, const st_rect *r) {
     int by0 = r->row0 / (int)t->bh, by1 = (r->row0 + r->nrows - 1) / (int)t->bh;
@@ -628,7 +612,8 @@ strata_status st_net_read(st_thread_cache *tc, size_t f, int sample, const st_re
                 set_state(n, &n->files[f], F_GDAL);
                 return STRATA_OK;
             }
-            copy_block(buf + work, t->type, bx, by, (int)t->bw, (int)t->bh, r, dst, dst_type);
+            st_copy_from_block(buf + work, t->type, bx, by, (int)t->bw, (int)t->bh, r, dst,
+                               dst_type);
         }
     }
     *done = true;

@@ -16,9 +16,8 @@ static block_span blocks_of(int start, int len, int block) {
     return (block_span){start / block, (start + len - 1) / block};
 }
 
-/* Copies the part of one decoded block that falls in rect into dst. */
-static void copy_from_block(const void *blk, GDALDataType src_type, int bx, int by, int bw, int bh,
-                            const st_rect *r, void *dst, GDALDataType dst_type) {
+void st_copy_from_block(const void *blk, GDALDataType src_type, int bx, int by, int bw, int bh,
+                        const st_rect *r, void *dst, GDALDataType dst_type) {
     int row0 = by * bh > r->row0 ? by * bh : r->row0;
     int row1 = (by + 1) * bh < r->row0 + r->nrows ? (by + 1) * bh : r->row0 + r->nrows;
     int col0 = bx * bw > r->col0 ? bx * bw : r->col0;
@@ -86,7 +85,7 @@ strata_status st_read_item(st_thread_cache *tc, size_t t, int band, const st_rec
                 st = st_fail_gdal(STRATA_ERR_IO, "%s: cannot read band %d block (%d, %d)",
                                   c->paths[f], sample + 1, bx, by);
             } else if (!direct) {
-                copy_from_block(blk, src_type, bx, by, bw, bh, r, dst, dst_type);
+                st_copy_from_block(blk, src_type, bx, by, bw, bh, r, dst, dst_type);
             }
         }
     }

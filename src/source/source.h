@@ -161,6 +161,10 @@ bool st_geokeys(const char *path, unsigned char **blob, size_t *len);
 
 /* ---- reading (read.c) ---------------------------------------------------------------- */
 
+/* Copies the part of decoded block (bx, by) of bw x bh values that falls in rect into dst,
+ * converting src_type to dst_type: what every window read does with a decoded block. */
+void st_copy_from_block(const void *blk, GDALDataType src_type, int bx, int by, int bw, int bh,
+                        const st_rect *r, void *dst, GDALDataType dst_type);
 /* Reads band (0-based) of timestep t over rect into dst [nrows][ncols] of dtype, decoding
  * each intersecting source block once, bypassing GDAL's block cache. */
 strata_status st_read_rect(st_thread_cache *tc, size_t t, int band, const st_rect *rect,
