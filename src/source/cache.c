@@ -233,8 +233,7 @@ static int thread_capacity(const strata_collection *c) {
     return share < 1 ? 1 : share < c->cache_capacity ? (int)share : c->cache_capacity;
 }
 
-/* True when source k's bands have source 0's nodata in the meta. */
-static bool nodata_of_source_0(const strata_collection *c, size_t k) {
+bool st_source_nodata_as_first(const strata_collection *c, size_t k) {
     const strata_meta *m = c->meta;
     for (int b = 0; b < c->src_bands; b++) {
         int kb = (int)k * c->src_bands + b;
@@ -255,7 +254,7 @@ static bool same_header(st_thread_cache *tc, size_t f) {
     const char *drv = c->meta->driver;
     const char *path = c->paths[f];
     if ((strcmp(drv, "GTiff") != 0 && strcmp(drv, "COG") != 0) || c->sidecars ||
-        !atomic_load(&c->checked[0]) || !nodata_of_source_0(c, f % c->nsrc)) {
+        !atomic_load(&c->checked[0]) || !st_source_nodata_as_first(c, f % c->nsrc)) {
         return false;
     }
     if (!tc->keys_read) {

@@ -224,19 +224,6 @@ static int head_ready(const strata_collection *c, st_net *n, size_t f) {
     return state;
 }
 
-/* True when source k's bands have source 0's nodata in the meta (as in cache.c). */
-static bool nodata_of_source_0(const strata_collection *c, size_t k) {
-    const strata_meta *m = c->meta;
-    for (int b = 0; b < c->src_bands; b++) {
-        int kb = (int)k * c->src_bands + b;
-        if (m->has_nodata[kb] != m->has_nodata[b] ||
-            (m->has_nodata[b] && memcmp(&m->nodata[kb], &m->nodata[b], sizeof(double)) != 0)) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static void set_state(st_net *n, nfile *nf, int state) {
     pthread_mutex_lock(&n->lock);
     nf->state = state;
@@ -271,7 +258,7 @@ static int file_ready(st_thread_cache *tc, st_net *n, size_t f) {
         if (f == 0) {
             same = true;
         } else if ((strcmp(drv, "GTiff") == 0 || strcmp(drv, "COG") == 0) && !c->sidecars &&
-                   nodata_of_source_0(c, f % c->nsrc) && nf->keys &&
+                   st_source_nodata_as_first(c, f % c->nsrc) && nf->keys &&
                    head_ready(c, n, 0) != F_FAILED && n->files[0].keys) {
             same = nf->keys_len == n->files[0].keys_len &&
                    memcmp(nf->keys, n->files[0].keys, nf->keys_len) == 0;

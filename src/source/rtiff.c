@@ -8,24 +8,6 @@
 #include <string.h>
 #include <zstd.h>
 
-enum {
-    TAG_WIDTH = 256,
-    TAG_HEIGHT = 257,
-    TAG_BPS = 258,
-    TAG_COMPRESSION = 259,
-    TAG_STRIP_OFFSETS = 273,
-    TAG_SPP = 277,
-    TAG_ROWS_PER_STRIP = 278,
-    TAG_STRIP_COUNTS = 279,
-    TAG_PLANAR = 284,
-    TAG_PREDICTOR = 317,
-    TAG_TILE_WIDTH = 322,
-    TAG_TILE_LENGTH = 323,
-    TAG_TILE_OFFSETS = 324,
-    TAG_TILE_COUNTS = 325,
-    TAG_SAMPLE_FORMAT = 339,
-};
-
 typedef struct view {
     const unsigned char *p;
     size_t n;
@@ -152,16 +134,16 @@ int st_rtiff_parse(const unsigned char *p, size_t n, st_rtiff *t, uint64_t *need
         }
         uint64_t x = 0;
         switch (e.tag) {
-        case TAG_STRIP_OFFSETS:
-        case TAG_TILE_OFFSETS:
+        case TIFFTAG_STRIPOFFSETS:
+        case TIFFTAG_TILEOFFSETS:
             offs = e;
             continue;
-        case TAG_STRIP_COUNTS:
-        case TAG_TILE_COUNTS:
+        case TIFFTAG_STRIPBYTECOUNTS:
+        case TIFFTAG_TILEBYTECOUNTS:
             cnts = e;
             continue;
-        case TAG_BPS:
-        case TAG_SAMPLE_FORMAT:
+        case TIFFTAG_BITSPERSAMPLE:
+        case TIFFTAG_SAMPLEFORMAT:
             /* Every sample must have the same: GDAL's bands share one type. */
             for (uint64_t k = 0; k < e.count; k++) {
                 uint64_t y;
@@ -170,21 +152,21 @@ int st_rtiff_parse(const unsigned char *p, size_t n, st_rtiff *t, uint64_t *need
                 }
                 x = y;
             }
-            *(e.tag == TAG_BPS ? &bps : &fmt) = x;
+            *(e.tag == TIFFTAG_BITSPERSAMPLE ? &bps : &fmt) = x;
             continue;
         default:
             break;
         }
-        uint64_t *dst = e.tag == TAG_WIDTH            ? &w
-                        : e.tag == TAG_HEIGHT         ? &h
-                        : e.tag == TAG_COMPRESSION    ? &comp
-                        : e.tag == TAG_SPP            ? &spp
-                        : e.tag == TAG_ROWS_PER_STRIP ? &rps
-                        : e.tag == TAG_PLANAR         ? &planar
-                        : e.tag == TAG_PREDICTOR      ? &pred
-                        : e.tag == TAG_TILE_WIDTH     ? &tw
-                        : e.tag == TAG_TILE_LENGTH    ? &th
-                                                      : NULL;
+        uint64_t *dst = e.tag == TIFFTAG_IMAGEWIDTH        ? &w
+                        : e.tag == TIFFTAG_IMAGELENGTH     ? &h
+                        : e.tag == TIFFTAG_COMPRESSION     ? &comp
+                        : e.tag == TIFFTAG_SAMPLESPERPIXEL ? &spp
+                        : e.tag == TIFFTAG_ROWSPERSTRIP    ? &rps
+                        : e.tag == TIFFTAG_PLANARCONFIG    ? &planar
+                        : e.tag == TIFFTAG_PREDICTOR       ? &pred
+                        : e.tag == TIFFTAG_TILEWIDTH       ? &tw
+                        : e.tag == TIFFTAG_TILELENGTH      ? &th
+                                                           : NULL;
         if (dst && !value(&v, &e, 0, dst)) {
             *need = v.need;
             return v.need > n ? ST_RTIFF_MORE : ST_RTIFF_UNSUPPORTED;
