@@ -42,23 +42,28 @@ size_t st_plan_global_item(const st_plan *plan, size_t local);
 
 /* ---- executor (executor.c) ----------------------------------------------------------- */
 
-/* Runs fn(ctx, item, worker) for item in [0, nitems) on a pool of threads. The first error
- * is sticky: workers stop taking items and its message is set on the calling thread.
- * Progress runs on the calling thread. Each worker calls start (if set) before its first
- * item and stop (if set) after its last, on its own thread: where a job keeps per-thread
- * state, such as open files, which the executor knows nothing of. */
-typedef strata_status (*st_work_fn)(void *ctx, size_t item, int worker);
+/* Runs fn(ctx, worker, item) for item in [0, nitems) on a pool of threads: the skeleton of
+ * every job (reduce, Zarr writes, anomalies). The first error is sticky: workers stop taking
+ * items and its message is set on the calling thread. Progress runs on the calling thread.
+ *
+ * Each worker owns worker_size bytes of state, zeroed, which the executor allocates before the
+ * run and frees after it: a job's per-thread buffers and open files, which the executor knows
+ * nothing of. start (if set) fills it on the worker's own thread before its first item; stop
+ * (if set) releases what it holds after its last item, on the same thread, whether start,
+ * an item or nothing failed (so stop must accept a half-filled state). */
+typedef strata_status (*st_work_fn)(void *ctx, void *worker, size_t item);
 typedef struct st_exec {
     size_t nitems;
-    int threads;
+    int threads; /* 0: one per core; never more than nitems */
     st_work_fn fn;
     void *ctx;
+    size_t worker_size;
+    strata_status (*start)(void *ctx, void *worker);
+    void (*stop)(void *ctx, void *worker);
     strata_progress_fn progress;
     void *progress_user;
     const char *unit;                /* what an item is in progress messages ("tiles") */
     atomic_uint_fast64_t bytes_read; /* workers add what they decode */
-    strata_status (*start)(void *ctx, int worker);
-    void (*stop)(void *ctx, int worker);
 } st_exec;
 
 int st_thread_count(int requested, size_t nitems);

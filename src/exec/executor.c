@@ -3,6 +3,7 @@
 #include "exec/exec.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,7 +44,7 @@ static void record_failure(pool *p, strata_status st) {
 
 typedef struct worker_arg {
     pool *p;
-    int id;
+    void *state; /* the worker's worker_size bytes */
 } worker_arg;
 
 static void *worker_main(void *arg) {
@@ -51,7 +52,7 @@ static void *worker_main(void *arg) {
     pool *p = wa->p;
     st_gdal_quiet_begin();
     if (p->ex->start) {
-        strata_status st = p->ex->start(p->ex->ctx, wa->id);
+        strata_status st = p->ex->start(p->ex->ctx, wa->state);
         if (st != STRATA_OK) {
             record_failure(p, st);
         }
@@ -61,7 +62,7 @@ static void *worker_main(void *arg) {
         if (item >= p->ex->nitems) {
             break;
         }
-        strata_status st = p->ex->fn(p->ex->ctx, item, wa->id);
+        strata_status st = p->ex->fn(p->ex->ctx, wa->state, item);
         if (st != STRATA_OK) {
             record_failure(p, st);
             break;
@@ -69,7 +70,7 @@ static void *worker_main(void *arg) {
         atomic_fetch_add(&p->done, 1);
     }
     if (p->ex->stop) {
-        p->ex->stop(p->ex->ctx, wa->id);
+        p->ex->stop(p->ex->ctx, wa->state);
     }
     st_gdal_quiet_end();
     pthread_mutex_lock(&p->lock);
@@ -134,11 +135,18 @@ strata_status st_exec_run(st_exec *ex) {
     pthread_cond_init(&p.wake, NULL);
     clock_gettime(CLOCK_MONOTONIC, &p.start);
     int n = st_thread_count(ex->threads, ex->nitems);
+    size_t state_size = (ex->worker_size + 63) & ~(size_t)63; /* no false sharing */
+    char *states = st_calloc((size_t)n, state_size ? state_size : 1);
+    if (!states) {
+        pthread_cond_destroy(&p.wake);
+        pthread_mutex_destroy(&p.lock);
+        return st_nomem("worker states");
+    }
     pthread_t tids[256];
     worker_arg args[256];
     int started = 0;
     for (; started < n; started++) {
-        args[started] = (worker_arg){&p, started};
+        args[started] = (worker_arg){&p, states + (size_t)started * state_size};
         pthread_mutex_lock(&p.lock);
         p.running++;
         pthread_mutex_unlock(&p.lock);
@@ -157,6 +165,7 @@ strata_status st_exec_run(st_exec *ex) {
         pthread_join(tids[i], NULL);
     }
     report_progress(&p);
+    free(states);
     pthread_cond_destroy(&p.wake);
     pthread_mutex_destroy(&p.lock);
     if (p.status != STRATA_OK) {

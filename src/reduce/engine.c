@@ -68,12 +68,10 @@ typedef struct job {
     pthread_mutex_t ahead_lock;
     st_sink *sink;
     tile_slot *slots; /* [ntiles] when nsplit > 1 */
-    worker_state *workers;
-    int nworkers;
     /* Accumulators done with, for the next item: a fresh allocation costs more in page
      * faults than the work on a large tile. At most one per worker, so memory stays bounded. */
     pthread_mutex_t pool_lock;
-    st_acc **pool; /* [nworkers] */
+    st_acc **pool; /* [ex.threads] */
     int npool;
     st_exec ex;
 } job;
@@ -87,7 +85,9 @@ static size_t step_bytes(const job *j, size_t npx) {
     return npx * j->c->meta->bands * strata_dtype_size(j->c->meta->dtype);
 }
 
-static strata_status worker_init(job *j, worker_state *w) {
+static strata_status worker_init(void *ctx, void *worker) {
+    const job *j = ctx;
+    worker_state *w = worker;
     size_t plane = step_bytes(j, tile_pixels(j));
     size_t len = BATCH_BYTES / plane;
     w->batch_len = len < 1 ? 1 : len > MAX_BATCH ? MAX_BATCH : len;
@@ -111,7 +111,11 @@ static strata_status worker_init(job *j, worker_state *w) {
     return STRATA_OK;
 }
 
-static void worker_free(const job *j, worker_state *w) {
+/* A worker out of work frees its buffers and closes its files while the others finish. */
+static void worker_free(void *ctx, void *worker) {
+    const job *j = ctx;
+    worker_state *w = worker;
+    st_cache_drop_thread(j->c);
     free(w->batch);
     free(w->out);
     free(w->scratch);
@@ -217,7 +221,7 @@ static void accumulate_batch(job *j, const void *batch, st_acc *a, size_t npx, c
 
 static void recycle(job *j, st_acc *a) {
     pthread_mutex_lock(&j->pool_lock);
-    if (j->npool < j->nworkers) {
+    if (j->npool < j->ex.threads) {
         j->pool[j->npool++] = a;
         a = NULL;
     }
@@ -529,13 +533,9 @@ static void read_ahead(job *j, size_t item) {
     pthread_mutex_unlock(&j->ahead_lock);
 }
 
-static strata_status run_one(job *j, size_t item, int worker) {
-    worker_state *w = &j->workers[worker];
+static strata_status run_one(job *j, worker_state *w, size_t item) {
     if (atomic_load(&j->c->net_state) == 2) {
         read_ahead(j, item);
-    }
-    if (!w->batch) {
-        ST_TRY(worker_init(j, w));
     }
     st_rect r;
     size_t tile, range, t0, t1;
@@ -554,9 +554,9 @@ static strata_status run_one(job *j, size_t item, int worker) {
 }
 
 /* A failed item wakes whoever waits for memory or for the ranges of a tile: they give up. */
-static strata_status run_item(void *ctx, size_t item, int worker) {
+static strata_status run_item(void *ctx, void *worker, size_t item) {
     job *j = ctx;
-    strata_status st = run_one(j, item, worker);
+    strata_status st = run_one(j, worker, item);
     if (st != STRATA_OK) {
         atomic_store(&j->failed, 1);
         pthread_mutex_lock(&j->mem_lock);
@@ -721,10 +721,6 @@ static void job_free(job *j) {
         pthread_cond_destroy(&j->slots[i].ranges_in);
     }
     free(j->slots);
-    for (int i = 0; j->workers && i < j->nworkers; i++) {
-        worker_free(j, &j->workers[i]);
-    }
-    free(j->workers);
     for (int i = 0; i < j->npool; i++) {
         st_acc_free(j->pool[i]);
     }
@@ -737,13 +733,6 @@ static void job_free(job *j) {
     pthread_mutex_destroy(&j->mem_lock);
     pthread_mutex_destroy(&j->ahead_lock);
     pthread_cond_destroy(&j->mem_freed);
-}
-
-/* A worker out of work closes its files while the others finish, rather than the caller
- * closing every thread's at the end. */
-static void close_worker_files(void *ctx, int worker) {
-    (void)worker;
-    st_cache_drop_thread(((const job *)ctx)->c);
 }
 
 static strata_status job_init(job *j, const strata_collection *c, const bool *ops,
@@ -789,11 +778,10 @@ static strata_status job_init(job *j, const strata_collection *c, const bool *op
         st_plan_split_finish(&j->plan);
     }
     st_plan_restrict(&j->plan, o->partition.index, o->partition.count);
-    j->nworkers = st_thread_count(o->run.threads, j->plan.nitems);
-    j->workers = st_calloc((size_t)j->nworkers, sizeof *j->workers);
-    j->pool = st_calloc((size_t)j->nworkers, sizeof *j->pool);
+    int threads = st_thread_count(o->run.threads, j->plan.nitems);
+    j->pool = st_calloc((size_t)threads, sizeof *j->pool);
     pthread_mutex_init(&j->pool_lock, NULL);
-    if (!j->workers || !j->pool) {
+    if (!j->pool) {
         return st_nomem("workers");
     }
     ST_TRY(order_by_group(j));
@@ -813,13 +801,15 @@ static strata_status job_init(job *j, const strata_collection *c, const bool *op
         }
     }
     j->ex = (st_exec){.nitems = j->plan.nitems,
-                      .threads = j->nworkers,
+                      .threads = threads,
                       .fn = run_item,
                       .ctx = j,
+                      .worker_size = sizeof(worker_state),
+                      .start = worker_init,
+                      .stop = worker_free,
                       .progress = o->run.progress,
                       .progress_user = o->run.progress_user,
-                      .unit = "tiles",
-                      .stop = close_worker_files};
+                      .unit = "tiles"};
     return STRATA_OK;
 }
 

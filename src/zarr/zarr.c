@@ -28,13 +28,13 @@ typedef struct zjob {
     size_t elem;   /* bytes per value */
     size_t plane;  /* bytes of one (y, x) plane of a chunk */
     unsigned char fill[8];
-    zworker *workers;
-    int nworkers;
     st_exec ex;
     size_t part_index, part_count;
 } zjob;
 
-static strata_status worker_init(zjob *j, zworker *w) {
+static strata_status worker_init(void *ctx, void *worker) {
+    const zjob *j = ctx;
+    zworker *w = worker;
     const strata_chunks *ch = &j->plan.ch;
     size_t raw = (size_t)ch->t * ch->b * j->plane;
     w->raw = st_malloc(raw);
@@ -48,7 +48,10 @@ static strata_status worker_init(zjob *j, zworker *w) {
     return STRATA_OK;
 }
 
-static void worker_free(zworker *w) {
+/* A worker out of work frees its buffers and closes its files while the others finish. */
+static void worker_free(void *ctx, void *worker) {
+    zworker *w = worker;
+    st_cache_drop_thread(((const zjob *)ctx)->plan.c);
     free(w->raw);
     free(w->scratch);
     free(w->enc);
@@ -134,12 +137,9 @@ static strata_status write_chunk(zjob *j, zworker *w, const uint64_t idx[4]) {
     return st;
 }
 
-static strata_status run_item(void *ctx, size_t item, int worker) {
+static strata_status run_item(void *ctx, void *worker, size_t item) {
     zjob *j = ctx;
-    zworker *w = &j->workers[worker];
-    if (!w->raw) {
-        ST_TRY(worker_init(j, w));
-    }
+    zworker *w = worker;
     uint64_t idx[4], rest = j->part_index + item * j->part_count;
     for (int d = 3; d >= 0; d--) {
         idx[d] = rest % j->n[d];
@@ -159,12 +159,6 @@ static void set_fill_bytes(zjob *j) {
     }
 }
 
-/* A worker out of work closes its files while the others finish. */
-static void close_worker_files(void *ctx, int worker) {
-    (void)worker;
-    st_cache_drop_thread(((const zjob *)ctx)->plan.c);
-}
-
 static strata_status job_init(zjob *j, const strata_zarr_opts *o) {
     const strata_chunks *ch = &j->plan.ch;
     j->m = j->plan.c->meta;
@@ -182,27 +176,20 @@ static strata_status job_init(zjob *j, const strata_zarr_opts *o) {
     j->part_index = o->partition.count > 1 ? (size_t)o->partition.index : 0;
     nitems =
         nitems > j->part_index ? (nitems - j->part_index + j->part_count - 1) / j->part_count : 0;
-    j->nworkers = st_thread_count(o->run.threads, nitems);
-    j->workers = st_calloc((size_t)j->nworkers, sizeof *j->workers);
-    if (!j->workers) {
-        return st_nomem("workers");
-    }
     j->ex = (st_exec){.nitems = nitems,
-                      .threads = j->nworkers,
+                      .threads = o->run.threads,
                       .fn = run_item,
                       .ctx = j,
+                      .worker_size = sizeof(zworker),
+                      .start = worker_init,
+                      .stop = worker_free,
                       .progress = o->run.progress,
                       .progress_user = o->run.progress_user,
-                      .unit = "chunks",
-                      .stop = close_worker_files};
+                      .unit = "chunks"};
     return STRATA_OK;
 }
 
 static void job_free(zjob *j) {
-    for (int i = 0; j->workers && i < j->nworkers; i++) {
-        worker_free(&j->workers[i]);
-    }
-    free(j->workers);
     st_zarr_plan_destroy(&j->plan);
 }
 

@@ -29,7 +29,6 @@ typedef struct aworker {
     double *vals; /* [cy * cx] the timestep's tile */
     double *diff; /* [cy * cx] the climatology's chunk, then the anomalies */
     void *cl;     /* [cy * cx] the climatology's chunk, its type */
-    void *file;   /* a chunk file as read */
     void *out, *enc;
     size_t enc_cap;
     st_zarr_coder *coder;
@@ -41,15 +40,8 @@ typedef struct ajob {
     st_zarr_plan plan;
     uint64_t n[4]; /* chunks along t, b, y, x */
     size_t esize;  /* bytes per value, in and out */
-    aworker *workers;
     st_exec ex;
 } ajob;
-
-/* A worker out of work closes its files while the others finish. */
-static void close_worker_files(void *ctx, int worker) {
-    (void)worker;
-    st_cache_drop_thread(((const ajob *)ctx)->c);
-}
 
 /* ---- the climatology ---------------------------------------------------------------------- */
 
@@ -267,7 +259,9 @@ static strata_status load_clim(clim *cl, const strata_collection *c, const char 
 
 /* ---- the job ------------------------------------------------------------------------------ */
 
-static strata_status worker_init(ajob *j, aworker *w) {
+static strata_status worker_init(void *ctx, void *worker) {
+    const ajob *j = ctx;
+    aworker *w = worker;
     size_t n = (size_t)j->cl.cy * j->cl.cx;
     w->vals = st_malloc(n * sizeof *w->vals);
     w->diff = st_malloc(n * sizeof *w->diff);
@@ -282,7 +276,10 @@ static strata_status worker_init(ajob *j, aworker *w) {
     return STRATA_OK;
 }
 
-static void worker_free(aworker *w) {
+/* A worker out of work frees its buffers and closes its files while the others finish. */
+static void worker_free(void *ctx, void *worker) {
+    aworker *w = worker;
+    st_cache_drop_thread(((const ajob *)ctx)->c);
     free(w->vals);
     free(w->diff);
     free(w->cl);
@@ -328,12 +325,9 @@ static strata_status read_clim(ajob *j, aworker *w, size_t g, int b, uint64_t cy
     return STRATA_OK;
 }
 
-static strata_status run_item(void *ctx, size_t item, int worker) {
+static strata_status run_item(void *ctx, void *worker, size_t item) {
     ajob *j = ctx;
-    aworker *w = &j->workers[worker];
-    if (!w->vals) {
-        ST_TRY(worker_init(j, w));
-    }
+    aworker *w = worker;
     uint64_t idx[4], rest = item;
     for (int d = 3; d >= 0; d--) {
         idx[d] = rest % j->n[d];
@@ -409,19 +403,16 @@ static strata_status write_store(ajob *j, const char *target, const strata_zarr_
     j->n[2] = st_zarr_nchunks((uint64_t)m->rows, (uint64_t)j->cl.cy);
     j->n[3] = st_zarr_nchunks((uint64_t)m->cols, (uint64_t)j->cl.cx);
     size_t nitems = (size_t)(j->n[0] * j->n[1] * j->n[2] * j->n[3]);
-    int threads = st_thread_count(o->run.threads, nitems);
-    j->workers = st_calloc((size_t)threads, sizeof *j->workers);
-    if (!j->workers) {
-        return st_nomem("workers");
-    }
     j->ex = (st_exec){.nitems = nitems,
-                      .threads = threads,
+                      .threads = o->run.threads,
                       .fn = run_item,
                       .ctx = j,
+                      .worker_size = sizeof(aworker),
+                      .start = worker_init,
+                      .stop = worker_free,
                       .progress = o->run.progress,
                       .progress_user = o->run.progress_user,
-                      .unit = "chunks",
-                      .stop = close_worker_files};
+                      .unit = "chunks"};
     char *dir = st_zarr_path(target, j->plan.name, NULL);
     strata_status st = dir ? st_zarr_mkdir(dir) : st_nomem("path");
     free(dir);
@@ -498,10 +489,6 @@ strata_status strata_anomaly_to_zarr(const strata_collection *c, const char *con
             st_set_errmsg(saved);
         }
     }
-    for (int i = 0; j.workers && i < j.ex.threads; i++) {
-        worker_free(&j.workers[i]);
-    }
-    free(j.workers);
     free(j.cl.group_of);
     st_zarr_plan_destroy(&j.plan);
     free(target);
