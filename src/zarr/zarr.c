@@ -15,8 +15,6 @@
 typedef struct zworker {
     void *raw;     /* one chunk, decoded: [t][b][y][x] in the source type */
     void *scratch; /* one plane of an edge chunk, as read */
-    void *enc;     /* the encoded chunk */
-    size_t enc_cap;
     st_zarr_coder *coder;
 } zworker;
 
@@ -39,10 +37,8 @@ static strata_status worker_init(void *ctx, void *worker) {
     size_t raw = (size_t)ch->t * ch->b * j->plane;
     w->raw = st_malloc(raw);
     w->scratch = st_malloc(j->plane);
-    w->enc_cap = st_zarr_bound(j->plan.codec, raw);
-    w->enc = j->plan.codec == STRATA_CODEC_NONE ? NULL : st_malloc(w->enc_cap);
-    w->coder = st_zarr_coder_new(j->plan.codec, j->plan.version);
-    if (!w->raw || !w->scratch || (j->plan.codec != STRATA_CODEC_NONE && !w->enc) || !w->coder) {
+    w->coder = st_zarr_coder_new(j->plan.codec, j->plan.version, raw);
+    if (!w->raw || !w->scratch || !w->coder) {
         return st_nomem("chunk buffers");
     }
     return STRATA_OK;
@@ -54,7 +50,6 @@ static void worker_free(void *ctx, void *worker) {
     st_cache_drop_thread(((const zjob *)ctx)->plan.c);
     free(w->raw);
     free(w->scratch);
-    free(w->enc);
     st_zarr_coder_free(w->coder);
 }
 
@@ -117,24 +112,10 @@ static strata_status read_chunk(zjob *j, zworker *w, const uint64_t idx[4]) {
 }
 
 static strata_status write_chunk(zjob *j, zworker *w, const uint64_t idx[4]) {
-    size_t raw = (size_t)j->plan.ch.t * j->plan.ch.b * j->plane, len = raw;
-    const void *out = w->raw;
-    if (j->plan.codec != STRATA_CODEC_NONE) {
-        ST_TRY(st_zarr_encode(w->coder, j->elem, w->raw, raw, w->enc, w->enc_cap, &len));
-        out = w->enc;
-    }
+    size_t raw = (size_t)j->plan.ch.t * j->plan.ch.b * j->plane;
     char key[160];
     st_zarr_chunk_key(&j->plan, idx, key, sizeof key);
-    char *path = st_zarr_path(j->plan.store, key, NULL);
-    if (!path) {
-        return st_nomem("path");
-    }
-    strata_status st = j->plan.version == 3 ? st_zarr_make_parents(path) : STRATA_OK;
-    if (st == STRATA_OK) {
-        st = st_zarr_write_atomic(path, out, len);
-    }
-    free(path);
-    return st;
+    return st_zarr_write_chunk(w->coder, j->plan.store, key, j->elem, w->raw, raw);
 }
 
 static strata_status run_item(void *ctx, void *worker, size_t item) {
@@ -245,13 +226,7 @@ static strata_status check_inputs(const strata_collection *c, const char *store)
     for (size_t i = 0; i < n; i++) {
         ST_TRY(st_check_utf8("file name", c->paths[i]));
     }
-    ST_TRY(st_check_utf8("store name", store));
-    char *tmp = st_zarr_sibling(store, ST_ZARR_NEW_SUFFIX);
-    strata_status st =
-        tmp ? st_guard_store((const char *const *)c->paths, n, tmp) : st_nomem("path");
-    free(tmp);
-    ST_TRY(st);
-    return st_guard_store((const char *const *)c->paths, n, store);
+    return st_zarr_guard((const char *const *)c->paths, n, store);
 }
 
 /* A folder created by this call (a new store, or the one beside the store it replaces) is

@@ -14,11 +14,16 @@ enum { ST_ZARR_LAYOUT_VERSION = 1 };
 
 /* ---- codecs (zarr_codec.c) ------------------------------------------------------------- */
 
-/* Per-worker compression state (zstd keeps a context; the others need none). */
+/* A writing thread's chunk encoder: its compression state (zstd keeps a context) and an
+ * output buffer for chunks of up to max_chunk bytes. */
 typedef struct st_zarr_coder st_zarr_coder;
 
-st_zarr_coder *st_zarr_coder_new(strata_codec codec, int zarr_version);
+st_zarr_coder *st_zarr_coder_new(strata_codec codec, int zarr_version, size_t max_chunk);
 void st_zarr_coder_free(st_zarr_coder *k);
+/* Encodes a chunk of n bytes (elements of typesize, n <= max_chunk) and writes it to
+ * root/key atomically, making the key's folders in v3. */
+strata_status st_zarr_write_chunk(st_zarr_coder *k, const char *root, const char *key,
+                                  size_t typesize, const void *chunk, size_t n);
 /* Decodes len bytes of a chunk written with codec into dst, which must receive exactly n
  * bytes. */
 strata_status st_zarr_decode(strata_codec codec, const void *src, size_t len, void *dst, size_t n);
@@ -90,6 +95,9 @@ char *st_zarr_target(const char *store);
 strata_status st_zarr_swap(const char *tmp, const char *store);
 /* "dir/.name" + suffix beside store. */
 char *st_zarr_sibling(const char *store, const char *suffix);
+/* Refuses a store (or the folder beside it that a replacing write goes to) that is one of the
+ * n inputs or holds one, and a store name JSON cannot hold. */
+strata_status st_zarr_guard(const char *const *inputs, size_t n, const char *store);
 /* Deletes a store folder, its root metadata first. */
 strata_status st_zarr_delete(const char *store);
 /* Name of the marker file present while a store is being written. */
@@ -143,7 +151,10 @@ strata_status st_zarr_write_docs(const st_zarr_plan *p, const st_zarr_array *a, 
 /* True for the names of the coordinate arrays, which the cube variable cannot take. */
 bool st_zarr_reserved_name(const char *name);
 uint64_t st_zarr_nchunks(uint64_t n, uint64_t chunk);
-/* Relative key of a data chunk ("data/0.1.2.3" or "data/c/0/1/2/3"). */
+/* Relative key of chunk idx of a 4-d array name ("data/0.1.2.3" or "data/c/0/1/2/3"). */
+void st_zarr_key4(int zarr_version, const char *name, const uint64_t idx[4], char *buf,
+                  size_t size);
+/* The key of a data chunk of the plan's variable. */
 void st_zarr_chunk_key(const st_zarr_plan *p, const uint64_t idx[4], char *buf, size_t size);
 
 /* The sink of strata_groupby_to_zarr, after the request is checked (store name, mode, codec,

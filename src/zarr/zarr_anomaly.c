@@ -29,8 +29,7 @@ typedef struct aworker {
     double *vals; /* [cy * cx] the timestep's tile */
     double *diff; /* [cy * cx] the climatology's chunk, then the anomalies */
     void *cl;     /* [cy * cx] the climatology's chunk, its type */
-    void *out, *enc;
-    size_t enc_cap;
+    void *out;
     st_zarr_coder *coder;
 } aworker;
 
@@ -267,10 +266,8 @@ static strata_status worker_init(void *ctx, void *worker) {
     w->diff = st_malloc(n * sizeof *w->diff);
     w->cl = st_malloc(n * j->esize);
     w->out = st_malloc(n * j->esize);
-    w->enc_cap = st_zarr_bound(j->plan.codec, n * j->esize);
-    w->enc = st_malloc(w->enc_cap);
-    w->coder = st_zarr_coder_new(j->plan.codec, j->plan.version);
-    if (!w->vals || !w->diff || !w->cl || !w->out || !w->enc || !w->coder) {
+    w->coder = st_zarr_coder_new(j->plan.codec, j->plan.version, n * j->esize);
+    if (!w->vals || !w->diff || !w->cl || !w->out || !w->coder) {
         return st_nomem("chunk buffers");
     }
     return STRATA_OK;
@@ -284,7 +281,6 @@ static void worker_free(void *ctx, void *worker) {
     free(w->diff);
     free(w->cl);
     free(w->out);
-    free(w->enc);
     st_zarr_coder_free(w->coder);
 }
 
@@ -295,8 +291,7 @@ static strata_status read_clim(ajob *j, aworker *w, size_t g, int b, uint64_t cy
     const clim *cl = &j->cl;
     size_t n = (size_t)cl->cy * cl->cx;
     char key[200];
-    snprintf(key, sizeof key, cl->version == 3 ? "%s/c/%zu/%d/%llu/%llu" : "%s/%zu.%d.%llu.%llu",
-             cl->var, g, b, (unsigned long long)cy, (unsigned long long)cx);
+    st_zarr_key4(cl->version, cl->var, (uint64_t[4]){g, (uint64_t)b, cy, cx}, key, sizeof key);
     char *path = st_zarr_path(cl->store, key, NULL);
     if (!path) {
         return st_nomem("path");
@@ -365,24 +360,9 @@ static strata_status run_item(void *ctx, void *worker, size_t item) {
         }
     }
     st_convert_out(clv, n, cl->dtype, NAN, w->out);
-    size_t len = n * j->esize;
-    const void *out = w->out;
-    if (j->plan.codec != STRATA_CODEC_NONE) {
-        ST_TRY(st_zarr_encode(w->coder, j->esize, w->out, len, w->enc, w->enc_cap, &len));
-        out = w->enc;
-    }
     char key[160];
     st_zarr_chunk_key(&j->plan, idx, key, sizeof key);
-    char *path = st_zarr_path(j->plan.store, key, NULL);
-    if (!path) {
-        return st_nomem("path");
-    }
-    st = j->plan.version == 3 ? st_zarr_make_parents(path) : STRATA_OK;
-    if (st == STRATA_OK) {
-        st = st_zarr_write_atomic(path, out, len);
-    }
-    free(path);
-    return st;
+    return st_zarr_write_chunk(w->coder, j->plan.store, key, j->esize, w->out, n * j->esize);
 }
 
 static strata_status write_store(ajob *j, const char *target, const strata_zarr_opts *o) {
@@ -457,21 +437,14 @@ strata_status strata_anomaly_to_zarr(const strata_collection *c, const char *con
     }
     ST_TRY(st_meta_crs(c->meta));
     /* Neither an input nor the climatology may be in the way of the new store. */
-    size_t n = c->n * c->nsrc;
-    const char *both[2] = {clim_store, NULL};
-    ST_TRY(st_guard_store((const char *const *)c->paths, n, store));
-    ST_TRY(st_guard_store(both, 1, store));
-    char *tmp = st_zarr_sibling(store, ST_ZARR_NEW_SUFFIX);
-    strata_status st = tmp ? st_guard_store(both, 1, tmp) : st_nomem("path");
-    st = st == STRATA_OK ? st_guard_store((const char *const *)c->paths, n, tmp) : st;
-    free(tmp);
-    ST_TRY(st);
+    ST_TRY(st_zarr_guard((const char *const *)c->paths, c->nfiles, store));
+    ST_TRY(st_zarr_guard(&clim_store, 1, store));
     ajob j;
     memset(&j, 0, sizeof j);
     j.c = c;
     j.cl.store = clim_store;
     snprintf(j.cl.var, sizeof j.cl.var, "%.48s", var ? var : "mean");
-    st = load_clim(&j.cl, c, labels);
+    strata_status st = load_clim(&j.cl, c, labels);
     bool append = false;
     char *target = NULL;
     if (st == STRATA_OK) {

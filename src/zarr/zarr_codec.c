@@ -16,21 +16,25 @@ struct st_zarr_coder {
     strata_codec codec;
     int zarr_version; /* v3 has no zlib codec: "zlib" is written as gzip there */
     ZSTD_CCtx *zstd;
+    void *out; /* the encoded chunk; none for STRATA_CODEC_NONE, whose chunks go as they are */
+    size_t cap;
 };
 
-st_zarr_coder *st_zarr_coder_new(strata_codec codec, int zarr_version) {
+st_zarr_coder *st_zarr_coder_new(strata_codec codec, int zarr_version, size_t max_chunk) {
     st_zarr_coder *k = st_calloc(1, sizeof *k);
     if (!k) {
         return NULL;
     }
     k->codec = codec;
     k->zarr_version = zarr_version;
-    if (codec == STRATA_CODEC_ZSTD) {
-        k->zstd = ZSTD_createCCtx();
-        if (!k->zstd) {
-            free(k);
-            return NULL;
-        }
+    k->cap = st_zarr_bound(codec, max_chunk);
+    bool ok = codec == STRATA_CODEC_NONE || (k->out = st_malloc(k->cap)) != NULL;
+    if (ok && codec == STRATA_CODEC_ZSTD) {
+        ok = (k->zstd = ZSTD_createCCtx()) != NULL;
+    }
+    if (!ok) {
+        st_zarr_coder_free(k);
+        return NULL;
     }
     return k;
 }
@@ -38,6 +42,7 @@ st_zarr_coder *st_zarr_coder_new(strata_codec codec, int zarr_version) {
 void st_zarr_coder_free(st_zarr_coder *k) {
     if (k) {
         ZSTD_freeCCtx(k->zstd);
+        free(k->out);
         free(k);
     }
 }
@@ -126,6 +131,26 @@ strata_status st_zarr_encode(st_zarr_coder *k, size_t typesize, const void *src,
         *len = n;
         return STRATA_OK;
     }
+}
+
+strata_status st_zarr_write_chunk(st_zarr_coder *k, const char *root, const char *key,
+                                  size_t typesize, const void *chunk, size_t n) {
+    const void *out = chunk;
+    size_t len = n;
+    if (k->codec != STRATA_CODEC_NONE) {
+        ST_TRY(st_zarr_encode(k, typesize, chunk, n, k->out, k->cap, &len));
+        out = k->out;
+    }
+    char *path = st_zarr_path(root, key, NULL);
+    if (!path) {
+        return st_nomem("path");
+    }
+    strata_status st = k->zarr_version == 3 ? st_zarr_make_parents(path) : STRATA_OK;
+    if (st == STRATA_OK) {
+        st = st_zarr_write_atomic(path, out, len);
+    }
+    free(path);
+    return st;
 }
 
 strata_status st_zarr_decode(strata_codec codec, const void *src, size_t len, void *dst, size_t n) {

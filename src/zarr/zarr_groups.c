@@ -28,8 +28,7 @@ typedef struct zvar {
 /* A writing thread's buffers: taken from the pool for one put, then given back. */
 typedef struct zkit {
     st_zarr_coder *coder;
-    void *raw, *enc;
-    size_t enc_cap;
+    void *raw;
 } zkit;
 
 typedef struct zgroups {
@@ -80,6 +79,14 @@ static bool integer_label(const char *s) {
     return true;
 }
 
+static void kit_free(zkit *k) {
+    if (k) {
+        st_zarr_coder_free(k->coder);
+        free(k->raw);
+        free(k);
+    }
+}
+
 static zkit *take_kit(zgroups *s) {
     pthread_mutex_lock(&s->lock);
     zkit *k = s->nkits ? s->kits[--s->nkits] : NULL;
@@ -92,27 +99,13 @@ static zkit *take_kit(zgroups *s) {
     if (!k) {
         return NULL;
     }
-    k->coder = st_zarr_coder_new(s->zo->codec, s->zo->zarr_version);
+    k->coder = st_zarr_coder_new(s->zo->codec, s->zo->zarr_version, raw);
     k->raw = st_malloc(raw);
-    k->enc_cap = st_zarr_bound(s->zo->codec, raw);
-    k->enc = st_malloc(k->enc_cap);
-    if (!k->coder || !k->raw || !k->enc) {
-        st_zarr_coder_free(k->coder);
-        free(k->raw);
-        free(k->enc);
-        free(k);
+    if (!k->coder || !k->raw) {
+        kit_free(k);
         return NULL;
     }
     return k;
-}
-
-static void kit_free(zkit *k) {
-    if (k) {
-        st_zarr_coder_free(k->coder);
-        free(k->raw);
-        free(k->enc);
-        free(k);
-    }
 }
 
 static void give_back_kit(zgroups *s, zkit *k) {
@@ -160,30 +153,10 @@ static strata_status zg_put(st_sink *base, size_t g, size_t slot, int band, cons
             }
         }
     }
-    size_t len = n * esize;
-    const void *out = k->raw;
-    strata_status st = STRATA_OK;
-    if (s->zo->codec != STRATA_CODEC_NONE) {
-        st = st_zarr_encode(k->coder, esize, k->raw, len, k->enc, k->enc_cap, &len);
-        out = k->enc;
-    }
     char key[160];
-    unsigned long long cy = (unsigned long long)(r->row0 / s->ty),
-                       cx = (unsigned long long)(r->col0 / s->tx);
-    snprintf(key, sizeof key,
-             s->zo->zarr_version == 3 ? "%s/c/%zu/%d/%llu/%llu" : "%s/%zu.%d.%llu.%llu", v->name, g,
-             band, cy, cx);
-    char *path = st == STRATA_OK ? st_zarr_path(s->target, key, NULL) : NULL;
-    if (st == STRATA_OK && !path) {
-        st = st_nomem("path");
-    }
-    if (st == STRATA_OK && s->zo->zarr_version == 3) {
-        st = st_zarr_make_parents(path);
-    }
-    if (st == STRATA_OK) {
-        st = st_zarr_write_atomic(path, out, len);
-    }
-    free(path);
+    uint64_t idx[4] = {g, (uint64_t)band, (uint64_t)(r->row0 / s->ty), (uint64_t)(r->col0 / s->tx)};
+    st_zarr_key4(s->zo->zarr_version, v->name, idx, key, sizeof key);
+    strata_status st = st_zarr_write_chunk(k->coder, s->target, key, esize, k->raw, n * esize);
     give_back_kit(s, k);
     return st;
 }
@@ -494,14 +467,7 @@ strata_status st_zarr_groups_sink(const strata_collection *c, const strata_reduc
                        "cannot hold a rotation: warp the files north-up first (gdalwarp)",
                        strata_collection_path(c, 0));
     }
-    size_t n = c->nfiles;
-    ST_TRY(st_check_utf8("store name", store));
-    char *tmp = st_zarr_sibling(store, ST_ZARR_NEW_SUFFIX);
-    strata_status st =
-        tmp ? st_guard_store((const char *const *)c->paths, n, tmp) : st_nomem("path");
-    free(tmp);
-    ST_TRY(st);
-    ST_TRY(st_guard_store((const char *const *)c->paths, n, store));
+    ST_TRY(st_zarr_guard((const char *const *)c->paths, c->nfiles, store));
     zrequest *q = st_calloc(1, sizeof *q);
     if (!q) {
         return st_nomem("groupby store");

@@ -121,10 +121,15 @@ static strata_status new_times(st_zarr_plan *p) {
 
 /* ---- keys ------------------------------------------------------------------------------- */
 
-void st_zarr_chunk_key(const st_zarr_plan *p, const uint64_t idx[4], char *buf, size_t size) {
-    const char *fmt = p->version == 3 ? "%s/c/%llu/%llu/%llu/%llu" : "%s/%llu.%llu.%llu.%llu";
-    snprintf(buf, size, fmt, p->name, (unsigned long long)idx[0], (unsigned long long)idx[1],
+void st_zarr_key4(int zarr_version, const char *name, const uint64_t idx[4], char *buf,
+                  size_t size) {
+    const char *fmt = zarr_version == 3 ? "%s/c/%llu/%llu/%llu/%llu" : "%s/%llu.%llu.%llu.%llu";
+    snprintf(buf, size, fmt, name, (unsigned long long)idx[0], (unsigned long long)idx[1],
              (unsigned long long)idx[2], (unsigned long long)idx[3]);
+}
+
+void st_zarr_chunk_key(const st_zarr_plan *p, const uint64_t idx[4], char *buf, size_t size) {
+    st_zarr_key4(p->version, p->name, idx, buf, size);
 }
 
 /* Key of chunk k of a 1-d array, or of the one chunk of a scalar (k < 0). */

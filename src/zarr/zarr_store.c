@@ -282,6 +282,15 @@ static strata_status check_replaceable(const char *store, const struct stat *sb)
     return STRATA_OK;
 }
 
+strata_status st_zarr_guard(const char *const *inputs, size_t n, const char *store) {
+    ST_TRY(st_check_utf8("store name", store));
+    ST_TRY(st_guard_store(inputs, n, store));
+    char *tmp = st_zarr_sibling(store, ST_ZARR_NEW_SUFFIX);
+    strata_status st = tmp ? st_guard_store(inputs, n, tmp) : st_nomem("path");
+    free(tmp);
+    return st;
+}
+
 char *st_zarr_sibling(const char *store, const char *suffix) {
     size_t len = strlen(store);
     while (len > 1 && store[len - 1] == '/') {
