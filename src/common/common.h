@@ -54,6 +54,24 @@ void *st_calloc(size_t count, size_t size);
 void *st_realloc(void *p, size_t n);
 char *st_strdup(const char *s);
 strata_status st_nomem(const char *what);
+/* Makes *array (of esize-byte elements, *cap of them) hold at least need, doubling from
+ * first; false when out of memory, the array unchanged. */
+bool st_grow(void *array, size_t *cap, size_t need, size_t esize, size_t first);
+
+/* Objects a thread takes for one call and gives back, so that each exists once per thread at
+ * most (encoders, buffers of sinks called from worker threads). Zero-initialised is empty. */
+typedef struct st_pool {
+    pthread_mutex_t lock;
+    void **items;
+    size_t n, cap;
+} st_pool;
+void st_pool_init(st_pool *p);
+/* An object given back earlier, or NULL (make a new one). */
+void *st_pool_take(st_pool *p);
+/* Keeps item for the next take; false when out of memory (free it yourself). */
+bool st_pool_give(st_pool *p, void *item);
+/* Frees the pool's list and each object it holds with free_item. */
+void st_pool_destroy(st_pool *p, void (*free_item)(void *));
 
 /* ---- data types (dtype.c) ------------------------------------------------------------- */
 

@@ -141,6 +141,55 @@ void *st_realloc(void *p, size_t n) {
     return alloc_should_fail() ? NULL : realloc(p, n ? n : 1);
 }
 
+bool st_grow(void *array, size_t *cap, size_t need, size_t esize, size_t first) {
+    void **a = array;
+    if (need <= *cap) {
+        return true;
+    }
+    size_t n = *cap ? *cap : first;
+    while (n < need) {
+        n *= 2;
+    }
+    void *grown = st_realloc(*a, n * esize);
+    if (!grown) {
+        return false;
+    }
+    *a = grown;
+    *cap = n;
+    return true;
+}
+
+void st_pool_init(st_pool *p) {
+    memset(p, 0, sizeof *p);
+    pthread_mutex_init(&p->lock, NULL);
+}
+
+void *st_pool_take(st_pool *p) {
+    pthread_mutex_lock(&p->lock);
+    void *item = p->n ? p->items[--p->n] : NULL;
+    pthread_mutex_unlock(&p->lock);
+    return item;
+}
+
+bool st_pool_give(st_pool *p, void *item) {
+    pthread_mutex_lock(&p->lock);
+    bool kept = st_grow(&p->items, &p->cap, p->n + 1, sizeof *p->items, 4);
+    if (kept) {
+        p->items[p->n++] = item;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return kept;
+}
+
+void st_pool_destroy(st_pool *p, void (*free_item)(void *)) {
+    for (size_t i = 0; i < p->n; i++) {
+        free_item(p->items[i]);
+    }
+    free(p->items);
+    pthread_mutex_destroy(&p->lock);
+    memset(p, 0, sizeof *p);
+}
+
 char *st_strdup(const char *s) {
     size_t n = strlen(s) + 1;
     char *d = st_malloc(n);

@@ -35,9 +35,7 @@ typedef struct gtiff_sink {
     out_file **files;       /* [ngroups][ops], NULL where the op was not asked */
     char **tmp_paths;       /* parallel to files */
     size_t nfiles;
-    pthread_mutex_t enc_lock; /* the block encoders not in use, one per writing thread at most */
-    st_tiff_block **encoders;
-    size_t nenc, enc_cap;
+    st_pool encoders; /* the block encoders not in use, one per writing thread at most */
 } gtiff_sink;
 
 static const char *const TMP_SUFFIX = ".part";
@@ -297,11 +295,13 @@ static CPLErr write_blocks(out_file *f, int band, const st_rect *r, const double
     return err;
 }
 
+static void free_encoder(void *e) {
+    st_tiff_block_free(e);
+}
+
 /* A block encoder not in use by another thread; NULL when out of memory. */
 static st_tiff_block *take_encoder(gtiff_sink *s) {
-    pthread_mutex_lock(&s->enc_lock);
-    st_tiff_block *e = s->nenc ? s->encoders[--s->nenc] : NULL;
-    pthread_mutex_unlock(&s->enc_lock);
+    st_tiff_block *e = st_pool_take(&s->encoders);
     if (!e) {
         size_t esize = 8; /* the widest output type; level 1 as in compressions[] */
         e = st_tiff_block_new(compressions[compression_index(s->codec)].encoder, 1,
@@ -311,21 +311,9 @@ static st_tiff_block *take_encoder(gtiff_sink *s) {
 }
 
 static void give_back_encoder(gtiff_sink *s, st_tiff_block *e) {
-    pthread_mutex_lock(&s->enc_lock);
-    if (s->nenc == s->enc_cap) {
-        size_t cap = s->enc_cap ? 2 * s->enc_cap : 4;
-        st_tiff_block **grown = realloc(s->encoders, cap * sizeof *grown);
-        if (grown) {
-            s->encoders = grown;
-            s->enc_cap = cap;
-        }
+    if (!st_pool_give(&s->encoders, e)) {
+        st_tiff_block_free(e);
     }
-    if (s->nenc < s->enc_cap) {
-        s->encoders[s->nenc++] = e;
-        e = NULL;
-    }
-    pthread_mutex_unlock(&s->enc_lock);
-    st_tiff_block_free(e);
 }
 
 static CPLErr write_window(out_file *f, int band, const st_rect *r, const double *values,
@@ -415,7 +403,7 @@ strata_status st_gtiff_sink_new(strata_result *r, const strata_meta *m, const st
         return st_nomem("GeoTIFF sink");
     }
     s->base.put = gtiff_put;
-    pthread_mutex_init(&s->enc_lock, NULL);
+    st_pool_init(&s->encoders);
     s->r = r;
     s->m = m;
     s->codec = sp->codec;
@@ -601,11 +589,7 @@ strata_status st_gtiff_sink_finish(st_sink *base, bool ok) {
     }
     free(s->tmp_paths);
     free(s->files);
-    for (size_t i = 0; i < s->nenc; i++) {
-        st_tiff_block_free(s->encoders[i]);
-    }
-    free(s->encoders);
-    pthread_mutex_destroy(&s->enc_lock);
+    st_pool_destroy(&s->encoders, free_encoder);
     free(s);
     return st;
 }

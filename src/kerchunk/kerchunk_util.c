@@ -71,14 +71,8 @@ strata_status kc_read(const kc_src *s, uint64_t off, void *dst, size_t n) {
 /* ---- arrays -------------------------------------------------------------------------- */
 
 kc_var *kc_file_add(kc_file *f, const char *name) {
-    if (f->nvars == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 8;
-        kc_var *grown = st_realloc(f->vars, cap * sizeof *grown);
-        if (!grown) {
-            return NULL;
-        }
-        f->vars = grown;
-        f->cap = cap;
+    if (!st_grow(&f->vars, &f->cap, f->nvars + 1, sizeof *f->vars, 8)) {
+        return NULL;
     }
     kc_var *v = &f->vars[f->nvars];
     memset(v, 0, sizeof *v);

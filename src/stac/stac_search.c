@@ -41,18 +41,9 @@ static void buf_add(buf *b, const char *s, size_t n) {
     if (b->nomem) {
         return;
     }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-        char *grown = st_realloc(b->s, cap);
-        if (!grown) {
-            b->nomem = true;
-            return;
-        }
-        b->s = grown;
-        b->cap = cap;
+    if (!st_grow(&b->s, &b->cap, b->len + n + 1, 1, 256)) {
+        b->nomem = true;
+        return;
     }
     memcpy(b->s + b->len, s, n);
     b->len += n;
@@ -659,15 +650,9 @@ static bool hash_add(hashes *s, uint64_t h, bool *nomem) {
             return false;
         }
     }
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        uint64_t *grown = st_realloc(s->v, cap * sizeof *grown);
-        if (!grown) {
-            *nomem = true;
-            return true;
-        }
-        s->v = grown;
-        s->cap = cap;
+    if (!st_grow(&s->v, &s->cap, s->n + 1, sizeof *s->v, 64)) {
+        *nomem = true;
+        return true;
     }
     s->v[s->n++] = h;
     return true;

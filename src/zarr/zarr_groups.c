@@ -44,9 +44,7 @@ typedef struct zgroups {
     size_t nvars;
     int *var_of; /* [nslots]: index in vars, or -1 */
     bool int_labels;
-    pthread_mutex_t lock;
-    zkit **kits;
-    size_t nkits, kit_cap;
+    st_pool kits; /* writing buffers not in use, one per writing thread at most */
 } zgroups;
 
 /* Floats keep what the input can hold: float64 for float64 input and for integers wider
@@ -79,7 +77,8 @@ static bool integer_label(const char *s) {
     return true;
 }
 
-static void kit_free(zkit *k) {
+static void kit_free(void *item) {
+    zkit *k = item;
     if (k) {
         st_zarr_coder_free(k->coder);
         free(k->raw);
@@ -88,9 +87,7 @@ static void kit_free(zkit *k) {
 }
 
 static zkit *take_kit(zgroups *s) {
-    pthread_mutex_lock(&s->lock);
-    zkit *k = s->nkits ? s->kits[--s->nkits] : NULL;
-    pthread_mutex_unlock(&s->lock);
+    zkit *k = st_pool_take(&s->kits);
     if (k) {
         return k;
     }
@@ -109,21 +106,9 @@ static zkit *take_kit(zgroups *s) {
 }
 
 static void give_back_kit(zgroups *s, zkit *k) {
-    pthread_mutex_lock(&s->lock);
-    if (s->nkits == s->kit_cap) {
-        size_t cap = s->kit_cap ? 2 * s->kit_cap : 4;
-        zkit **grown = realloc(s->kits, cap * sizeof *grown);
-        if (grown) {
-            s->kits = grown;
-            s->kit_cap = cap;
-        }
+    if (!st_pool_give(&s->kits, k)) {
+        kit_free(k);
     }
-    if (s->nkits < s->kit_cap) {
-        s->kits[s->nkits++] = k;
-        k = NULL;
-    }
-    pthread_mutex_unlock(&s->lock);
-    kit_free(k);
 }
 
 /* Converts rect's values into a full chunk (the part outside the raster holds the fill, as
@@ -318,14 +303,10 @@ typedef struct zrequest {
 } zrequest;
 
 static void zgroups_free(zgroups *s) {
-    for (size_t i = 0; i < s->nkits; i++) {
-        kit_free(s->kits[i]);
-    }
-    free(s->kits);
+    st_pool_destroy(&s->kits, kit_free);
     free(s->vars);
     free(s->var_of);
     free(s->target);
-    pthread_mutex_destroy(&s->lock);
     free(s);
 }
 
@@ -364,7 +345,7 @@ static strata_status zg_open(void *ctx, strata_result *r, const strata_meta *m, 
     if (!s) {
         return st_nomem("Zarr sink");
     }
-    pthread_mutex_init(&s->lock, NULL);
+    st_pool_init(&s->kits);
     s->base.put = zg_put;
     s->c = q->c;
     s->store = q->store;
