@@ -19,11 +19,9 @@
 typedef struct out_file {
     GDALDatasetH ds;
     pthread_mutex_t lock;
-    TIFF *tif; /* GDAL's libtiff handle, when workers write encoded blocks (see raw_handle) */
-    strata_dtype dtype;
-    strata_op op;
-    st_fill fill;     /* integer outputs whose nodata is settled at the end (fill.c) */
-    double nodata[1]; /* per band, allocated with the file array */
+    TIFF *tif;     /* GDAL's libtiff handle, when workers write encoded blocks (see raw_handle) */
+    st_output out; /* as decided for this file */
+    st_fill fill;  /* integer outputs whose nodata is settled at the end (fill.c) */
 } out_file;
 
 typedef struct gtiff_sink {
@@ -64,24 +62,6 @@ static char *expand_pattern(const char *pattern, const char *op, const char *lab
     }
     out[len] = '\0';
     return out;
-}
-
-/* Sums of integers are Float64 unless asked otherwise: exact up to 2^53, and read by every
- * reader, where GDAL 3.6's Int64 nodata reaches rasterio 1.3 as 18446744073709518848. */
-static strata_dtype disk_dtype(strata_op op, const strata_meta *m, const st_gtiff_spec *sp) {
-    strata_dtype t = st_out_dtype(m, op), float_dtype = sp->float_dtype;
-    bool packed = st_meta_packed(m);
-    if (op == STRATA_OP_SUM) {
-        return t == STRATA_INT64 && sp->sum_dtype == STRATA_INT64 ? STRATA_INT64 : STRATA_FLOAT64;
-    }
-    if (op == STRATA_OP_MEAN || op == STRATA_OP_STD || op == STRATA_OP_VAR ||
-        op == STRATA_OP_MEDIAN || op == STRATA_OP_QUANTILE || (packed && op != STRATA_OP_COUNT)) {
-        if (float_dtype != STRATA_DTYPE_UNKNOWN) {
-            return float_dtype;
-        }
-        return m->dtype == STRATA_FLOAT64 ? STRATA_FLOAT64 : STRATA_FLOAT32;
-    }
-    return t;
 }
 
 static void set_band_nodata(GDALRasterBandH h, strata_dtype dtype, double nd) {
@@ -172,15 +152,15 @@ static strata_status set_georeferencing(GDALDatasetH ds, const strata_meta *m) {
     return STRATA_OK;
 }
 
-static strata_status create_file(gtiff_sink *s, strata_op op, const char *tmp, strata_dtype dtype,
+static strata_status create_file(gtiff_sink *s, const st_output *o, const char *tmp,
                                  out_file **out) {
     const strata_meta *m = s->m;
-    out_file *f = st_calloc(1, sizeof *f + (size_t)m->bands * sizeof(double));
+    strata_dtype dtype = o->dtype;
+    out_file *f = st_calloc(1, sizeof *f);
     if (!f) {
         return st_nomem("output file");
     }
-    f->dtype = dtype;
-    f->op = op;
+    f->out = *o;
     pthread_mutex_init(&f->lock, NULL);
     *out = f;
     int ci = compression_index(s->codec);
@@ -209,22 +189,16 @@ static strata_status create_file(gtiff_sink *s, strata_op op, const char *tmp, s
         return st_fail_gdal(STRATA_ERR_WRITE, "cannot create %.*s", (int)(strlen(tmp) - 5), tmp);
     }
     ST_TRY(set_georeferencing(f->ds, m));
-    ST_TRY(st_fill_init(&f->fill, m, op, dtype));
-    /* Values are unpacked (packed input) and in the input's unit, but for var and count. */
-    bool unit = op != STRATA_OP_VAR && op != STRATA_OP_COUNT;
+    ST_TRY(st_fill_init(&f->fill, m, o));
     for (int b = 0; b < m->bands; b++) {
         GDALRasterBandH h = GDALGetRasterBand(f->ds, b + 1);
-        int has;
-        st_output_nodata(m, b, op, dtype, false, &has, &f->nodata[b]);
-        if (f->fill.tracked) {
-            f->nodata[b] = f->fill.value; /* declared, or not, at the end */
-        } else if (has) {
-            set_band_nodata(h, dtype, f->nodata[b]);
+        if (o->has_nodata && !o->tracked) { /* a tracked nodata is declared, or not, at the end */
+            set_band_nodata(h, dtype, o->nodata);
         }
         if (m->band_names[b][0]) {
             GDALSetDescription(h, m->band_names[b]);
         }
-        if (unit && m->unit[b][0]) {
+        if (o->in_unit && m->unit[b][0]) {
             GDALSetRasterUnitType(h, m->unit[b]);
         }
     }
@@ -269,7 +243,8 @@ static CPLErr put_block(out_file *f, GDALRasterBandH h, int band, int bx, int by
     }
     const void *data;
     size_t len;
-    if (st_tiff_block_encode(enc, blk, f->dtype, OUT_BLOCK, OUT_BLOCK, &data, &len) != STRATA_OK) {
+    if (st_tiff_block_encode(enc, blk, f->out.dtype, OUT_BLOCK, OUT_BLOCK, &data, &len) !=
+        STRATA_OK) {
         return CE_Failure;
     }
     pthread_mutex_lock(&f->lock);
@@ -288,7 +263,7 @@ static CPLErr write_blocks(out_file *f, int band, const st_rect *r, const double
          by++) {
         for (int bx = r->col0 / OUT_BLOCK; err == CE_None && bx * OUT_BLOCK < r->col0 + r->ncols;
              bx++) {
-            fill_block(values, r, by, bx, f->dtype, f->nodata[band], blk);
+            fill_block(values, r, by, bx, f->out.dtype, f->out.nodata, blk);
             err = put_block(f, h, band, bx, by, blk, enc);
         }
     }
@@ -318,11 +293,11 @@ static void give_back_encoder(gtiff_sink *s, st_tiff_block *e) {
 
 static CPLErr write_window(out_file *f, int band, const st_rect *r, const double *values,
                            void *buf) {
-    st_convert_out(values, (size_t)r->nrows * r->ncols, f->dtype, f->nodata[band], buf);
+    st_convert_out(values, (size_t)r->nrows * r->ncols, f->out.dtype, f->out.nodata, buf);
     pthread_mutex_lock(&f->lock);
     CPLErr err =
         GDALRasterIO(GDALGetRasterBand(f->ds, band + 1), GF_Write, r->col0, r->row0, r->ncols,
-                     r->nrows, buf, r->ncols, r->nrows, st_dtype_to_gdal(f->dtype), 0, 0);
+                     r->nrows, buf, r->ncols, r->nrows, st_dtype_to_gdal(f->out.dtype), 0, 0);
     pthread_mutex_unlock(&f->lock);
     return err;
 }
@@ -334,7 +309,7 @@ static strata_status gtiff_put(st_sink *base, size_t g, size_t slot, int band, c
     ST_TRY(st_fill_note(&f->fill, band, rect, values));
     bool blocks = covers_whole_blocks(rect, s->m->rows, s->m->cols);
     size_t n = blocks ? (size_t)OUT_BLOCK * OUT_BLOCK : (size_t)rect->nrows * rect->ncols;
-    void *buf = st_malloc(n * strata_dtype_size(f->dtype));
+    void *buf = st_malloc(n * strata_dtype_size(f->out.dtype));
     if (!buf) {
         return st_nomem("output tile");
     }
@@ -356,7 +331,7 @@ static strata_status gtiff_put(st_sink *base, size_t g, size_t slot, int band, c
     return STRATA_OK;
 }
 
-static strata_status open_all(gtiff_sink *s, const st_gtiff_spec *sp) {
+static strata_status open_all(gtiff_sink *s, const st_gtiff_spec *sp, const st_outputs *outs) {
     strata_result *r = s->r;
     for (size_t g = 0; g < r->ngroups; g++) {
         for (size_t slot = 0; slot < r->nslots; slot++) {
@@ -372,8 +347,7 @@ static strata_status open_all(gtiff_sink *s, const st_gtiff_spec *sp) {
                 return st_nomem("output paths");
             }
             sprintf(s->tmp_paths[i], "%s%s", r->paths[i], TMP_SUFFIX);
-            strata_op op = st_slot_op(slot);
-            ST_TRY(create_file(s, op, s->tmp_paths[i], disk_dtype(op, s->m, sp), &s->files[i]));
+            ST_TRY(create_file(s, &outs->slot[slot], s->tmp_paths[i], &s->files[i]));
         }
     }
     return STRATA_OK;
@@ -391,8 +365,8 @@ static bool distinct_paths(const strata_result *r) {
     return true;
 }
 
-strata_status st_gtiff_sink_new(strata_result *r, const strata_meta *m, const st_gtiff_spec *sp,
-                                st_sink **out) {
+strata_status st_gtiff_sink_new(strata_result *r, const strata_meta *m, const st_outputs *outs,
+                                const st_gtiff_spec *sp, st_sink **out) {
     gtiff_sink *s = st_calloc(1, sizeof *s);
     size_t n = r->ngroups * r->nslots;
     if (!s || !(r->paths = st_calloc(n, sizeof *r->paths)) ||
@@ -407,7 +381,7 @@ strata_status st_gtiff_sink_new(strata_result *r, const strata_meta *m, const st
     s->r = r;
     s->m = m;
     s->codec = sp->codec;
-    st_rect first = {0, sp->tile_rows, 0, sp->tile_cols};
+    st_rect first = {0, outs->tile_rows, 0, outs->tile_cols};
     s->worker_compresses = !sp->one_writer && covers_whole_blocks(&first, m->rows, m->cols);
     s->nfiles = n;
     *out = &s->base;
@@ -440,14 +414,14 @@ strata_status st_gtiff_sink_new(strata_result *r, const strata_meta *m, const st
         r->paths[i] = NULL;
     }
     st_gdal_quiet_begin();
-    st = open_all(s, sp);
+    st = open_all(s, sp, outs);
     st_gdal_quiet_end();
     return st;
 }
 
 /* Copies the closed output i into a file of dtype whose missing pixels hold value, and puts
  * it in its place: the value first written for them occurs in the output (see fill.c). */
-static strata_status rewrite(gtiff_sink *s, size_t i, const st_fill *fill, strata_op op,
+static strata_status rewrite(gtiff_sink *s, size_t i, const st_fill *fill, const st_output *was,
                              strata_dtype dtype, double value) {
     const strata_meta *m = s->m;
     const char *tmp = s->tmp_paths[i];
@@ -464,13 +438,14 @@ static strata_status rewrite(gtiff_sink *s, size_t i, const st_fill *fill, strat
     out_file *nf = NULL;
     bool workers = s->worker_compresses;
     s->worker_compresses = false; /* one writer: GDAL's threads compress */
-    strata_status st = src ? create_file(s, op, tmp2, dtype, &nf)
+    st_output o = {
+        .op = was->op, .dtype = dtype, .has_nodata = 1, .nodata = value, .in_unit = was->in_unit};
+    strata_status st = src ? create_file(s, &o, tmp2, &nf)
                            : st_fail_gdal(STRATA_ERR_WRITE, "%s: cannot reopen", tmp);
     s->worker_compresses = workers;
     GDALDataType gt = st_dtype_to_gdal(dtype);
     for (int b = 0; st == STRATA_OK && b < m->bands; b++) {
         GDALRasterBandH in = GDALGetRasterBand(src, b + 1), out = GDALGetRasterBand(nf->ds, b + 1);
-        set_band_nodata(out, dtype, value);
         for (int row0 = 0; st == STRATA_OK && row0 < m->rows; row0 += OUT_BLOCK) {
             int n = m->rows - row0 < OUT_BLOCK ? m->rows - row0 : OUT_BLOCK;
             if (GDALRasterIO(in, GF_Read, 0, row0, m->cols, n, buf, m->cols, n, gt, 0, 0) !=
@@ -516,7 +491,7 @@ static strata_status rewrite(gtiff_sink *s, size_t i, const st_fill *fill, strat
 static strata_status close_file(gtiff_sink *s, size_t i, bool ok) {
     out_file *f = s->files[i];
     strata_status st = STRATA_OK;
-    strata_dtype dtype = f->dtype;
+    strata_dtype dtype = f->out.dtype;
     int has = 0;
     double value = 0;
     bool patch = false;
@@ -534,7 +509,7 @@ static strata_status close_file(gtiff_sink *s, size_t i, bool ok) {
         }
     }
     if (st == STRATA_OK && patch) {
-        st = rewrite(s, i, &f->fill, f->op, dtype, value);
+        st = rewrite(s, i, &f->fill, &f->out, dtype, value);
     }
     st_fill_free(&f->fill);
     pthread_mutex_destroy(&f->lock);

@@ -224,15 +224,19 @@ static strata_status reduce_into_sink(const strata_collection *c, const char *co
         st = result_for(c, &gr, marked, o, &r);
     }
     if (st == STRATA_OK) {
-        /* The engine's tiles, which median and quantiles shrink to their memory budget. */
+        /* Every output's type, nodata and tiles (the engine's, which median and quantiles
+         * shrink to their memory budget), decided before any sink exists. */
         int rows, cols;
         st_engine_tile(c, marked, o, gr.ngroups, &rows, &cols);
-        st_gtiff_spec sp = {
-            pattern, o->output.float_dtype, o->output.sum_dtype, o->output.codec, rows, cols, false,
-            c};
-        st = kind == SINK_MEMORY  ? st_memory_sink_new(r, c->meta, o->output.float_dtype, &sink)
-             : kind == SINK_GTIFF ? st_gtiff_sink_new(r, c->meta, &sp, &sink)
-                                  : mk->open(mk->ctx, r, c->meta, rows, cols, &sink);
+        st_target target = kind == SINK_MEMORY  ? ST_TARGET_MEMORY
+                           : kind == SINK_GTIFF ? ST_TARGET_GTIFF
+                                                : mk->target;
+        st_outputs outs;
+        st_outputs_decide(r, c->meta, o, target, rows, cols, &outs);
+        st_gtiff_spec sp = {pattern, o->output.codec, false, c};
+        st = kind == SINK_MEMORY  ? st_memory_sink_new(r, c->meta, &outs, &sink)
+             : kind == SINK_GTIFF ? st_gtiff_sink_new(r, c->meta, &outs, &sp, &sink)
+                                  : mk->open(mk->ctx, r, c->meta, &outs, &sink);
     }
     if (st == STRATA_OK) {
         st_gdal_quiet_begin();
@@ -353,12 +357,12 @@ strata_status strata_result_to_gtiff(strata_result *r, const strata_collection *
                                                "of this collection's shape and an output pattern");
     }
     ST_TRY(check_codec(o->output.codec));
-    st_gtiff_spec sp = {
-        pattern, o->output.float_dtype, o->output.sum_dtype, o->output.codec, STRIP, r->cols, true,
-        c};
+    st_outputs outs;
+    st_outputs_decide(r, c->meta, o, ST_TARGET_GTIFF, STRIP, r->cols, &outs);
+    st_gtiff_spec sp = {pattern, o->output.codec, true, c};
     st_sink *sink = NULL;
     st_gdal_quiet_begin();
-    strata_status st = st_gtiff_sink_new(r, c->meta, &sp, &sink);
+    strata_status st = st_gtiff_sink_new(r, c->meta, &outs, &sp, &sink);
     for (size_t g = 0; g < r->ngroups && st == STRATA_OK; g++) {
         for (size_t slot = 0; slot < r->nslots && st == STRATA_OK; slot++) {
             const strata_array *a = &r->arrays[g * r->nslots + slot];

@@ -39,28 +39,19 @@ static strata_dtype wider(strata_dtype t) {
     }
 }
 
-strata_status st_fill_init(st_fill *f, const strata_meta *m, strata_op op, strata_dtype out) {
+strata_status st_fill_init(st_fill *f, const strata_meta *m, const st_output *out) {
     memset(f, 0, sizeof *f);
-    f->dtype = out;
+    f->dtype = out->dtype;
     f->rows = m->rows;
     f->cols = m->cols;
     f->npx = (size_t)m->bands * m->rows * m->cols;
-    if (op == STRATA_OP_COUNT || st_dtype_is_float(out)) {
-        return STRATA_OK;
-    }
-    /* A min or max is one of its pixel's valid values, never the input's nodata. */
-    bool same = true;
-    for (int b = 1; b < m->bands; b++) {
-        same = same && m->has_nodata[b] == m->has_nodata[0] && m->nodata[b] == m->nodata[0];
-    }
-    if ((op == STRATA_OP_MIN || op == STRATA_OP_MAX) && same && m->has_nodata[0] &&
-        st_dtype_holds(out, m->nodata[0])) {
+    if (!out->tracked) {
         return STRATA_OK;
     }
     f->tracked = true;
-    f->value = st_dtype_sentinel(out);
-    if (is_small(out)) {
-        size_t n = (size_t)(st_dtype_max(out) - st_dtype_min(out)) + 1;
+    f->value = out->nodata;
+    if (is_small(f->dtype)) {
+        size_t n = (size_t)(st_dtype_max(f->dtype) - st_dtype_min(f->dtype)) + 1;
         if (!(f->seen = st_calloc((n + 63) / 64, sizeof *f->seen))) {
             return st_nomem("output values seen");
         }

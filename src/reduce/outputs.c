@@ -1,4 +1,5 @@
-/* Outputs of a reduction: types, nodata, conversion from double, and the result object. */
+/* Outputs of a reduction: their types and nodata, decided once for the whole request before
+ * any sink exists; conversion from double; and the result object. */
 #include "reduce/sink.h"
 
 #include <math.h>
@@ -40,30 +41,118 @@ strata_dtype strata_op_dtype(strata_op op, strata_dtype input) {
     }
 }
 
-strata_dtype st_out_dtype(const strata_meta *m, strata_op op) {
+/* ---- deciding the outputs ---------------------------------------------------------------- */
+
+/* The exact type of op's values: strata_op_dtype's, float64 for packed input. */
+static strata_dtype exact_dtype(const strata_meta *m, strata_op op) {
     if (op != STRATA_OP_COUNT && st_meta_packed(m)) {
         return STRATA_FLOAT64;
     }
     return strata_op_dtype(op, m->dtype);
 }
 
-void st_output_nodata(const strata_meta *m, int band, strata_op op, strata_dtype out,
-                      bool nan_floats, int *has, double *value) {
-    double in_nd = m->nodata[band];
-    bool in_has = m->has_nodata[band] != 0;
-    *has = op != STRATA_OP_COUNT;
-    if (op == STRATA_OP_COUNT) {
-        *value = 0;
-    } else if (st_dtype_is_float(out)) {
-        /* The nodata of packed input is a packed value: unpacked results are on another scale. */
-        bool keep = !nan_floats && in_has && st_dtype_holds(out, in_nd) && !st_meta_packed(m);
-        for (int b = 0; b < m->bands; b++) {
-            /* A GeoTIFF has one nodata for all its bands. */
-            keep = keep && m->has_nodata[b] && m->nodata[b] == in_nd;
+/* Ops whose values are fractions of the input's: float whatever the input. */
+static bool float_op(const strata_meta *m, strata_op op) {
+    return op == STRATA_OP_MEAN || op == STRATA_OP_STD || op == STRATA_OP_VAR ||
+           op == STRATA_OP_MEDIAN || op == STRATA_OP_QUANTILE ||
+           (st_meta_packed(m) && op != STRATA_OP_COUNT && op != STRATA_OP_SUM);
+}
+
+/* In memory: the exact type, float64 for the float ops unless float32 is asked (a float32
+ * stack's mean need not take twice its output's memory). */
+static strata_dtype memory_dtype(const strata_meta *m, strata_op op, const strata_reduce_opts *o) {
+    bool f32 = o->output.float_dtype == STRATA_FLOAT32 && float_op(m, op);
+    return f32 ? STRATA_FLOAT32 : exact_dtype(m, op);
+}
+
+/* GeoTIFF: sums of integers are Float64 unless Int64 is asked: exact up to 2^53, and read by
+ * every reader, where GDAL 3.6's Int64 nodata reaches rasterio 1.3 as 18446744073709518848.
+ * The float ops are Float32 (Float64 for Float64 input) unless a float type is asked. */
+static strata_dtype gtiff_dtype(const strata_meta *m, strata_op op, const strata_reduce_opts *o) {
+    strata_dtype t = exact_dtype(m, op);
+    if (op == STRATA_OP_SUM) {
+        return t == STRATA_INT64 && o->output.sum_dtype == STRATA_INT64 ? STRATA_INT64
+                                                                        : STRATA_FLOAT64;
+    }
+    if (float_op(m, op)) {
+        if (o->output.float_dtype != STRATA_DTYPE_UNKNOWN) {
+            return o->output.float_dtype;
         }
-        *value = keep ? in_nd : NAN;
+        return m->dtype == STRATA_FLOAT64 ? STRATA_FLOAT64 : STRATA_FLOAT32;
+    }
+    return t;
+}
+
+/* Zarr: floats with NaN for missing, as xarray writes them: float64 for float64 input and for
+ * integers wider than float32's 24-bit mantissa, else float32, unless the caller chose; sums
+ * of integers are float64 (exact to 2^53); count is int32. */
+static strata_dtype zarr_dtype(const strata_meta *m, strata_op op, const strata_reduce_opts *o) {
+    if (op == STRATA_OP_COUNT) {
+        return STRATA_INT32;
+    }
+    if (op == STRATA_OP_SUM && !st_dtype_is_float(m->dtype)) {
+        return STRATA_FLOAT64;
+    }
+    if (o->output.float_dtype == STRATA_FLOAT32 || o->output.float_dtype == STRATA_FLOAT64) {
+        return o->output.float_dtype;
+    }
+    bool wide = m->dtype == STRATA_FLOAT64 || strata_dtype_size(m->dtype) >= 4;
+    return wide && m->dtype != STRATA_FLOAT32 ? STRATA_FLOAT64 : STRATA_FLOAT32;
+}
+
+static bool same_nodata_in_every_band(const strata_meta *m) {
+    for (int b = 1; b < m->bands; b++) {
+        if (m->has_nodata[b] != m->has_nodata[0] || m->nodata[b] != m->nodata[0]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The nodata of an output, one for all bands (a GeoTIFF has one for all its bands).
+ * nan_floats: float outputs use NaN rather than the input's nodata (the in-memory
+ * convention). An integer output whose missing pixels are written with a value that might
+ * also be a result is tracked (fill.c): everything but a count, and a min or max of input
+ * whose nodata fits (a min or max is one of its pixel's valid values, never the nodata). */
+static void decide_nodata(const strata_meta *m, bool nan_floats, st_output *out) {
+    double in_nd = m->nodata[0];
+    bool in_has = m->has_nodata[0] != 0, same = same_nodata_in_every_band(m);
+    strata_op op = out->op;
+    out->has_nodata = op != STRATA_OP_COUNT;
+    if (op == STRATA_OP_COUNT) {
+        out->nodata = 0;
+    } else if (st_dtype_is_float(out->dtype)) {
+        /* The nodata of packed input is a packed value: unpacked results are on another scale. */
+        bool keep = !nan_floats && in_has && same && st_dtype_holds(out->dtype, in_nd) &&
+                    !st_meta_packed(m);
+        out->nodata = keep ? in_nd : NAN;
     } else {
-        *value = (in_has && st_dtype_holds(out, in_nd)) ? in_nd : st_dtype_sentinel(out);
+        bool minmax = op == STRATA_OP_MIN || op == STRATA_OP_MAX;
+        out->tracked = !(minmax && same && in_has && st_dtype_holds(out->dtype, in_nd));
+        out->nodata = out->tracked ? st_dtype_sentinel(out->dtype) : in_nd;
+    }
+}
+
+void st_outputs_decide(const strata_result *r, const strata_meta *m, const strata_reduce_opts *o,
+                       st_target target, int tile_rows, int tile_cols, st_outputs *out) {
+    memset(out, 0, sizeof *out);
+    out->target = target;
+    out->nslots = r->nslots;
+    out->tile_rows = tile_rows;
+    out->tile_cols = tile_cols;
+    for (size_t slot = 0; slot < r->nslots; slot++) {
+        st_output *s = &out->slot[slot];
+        s->op = st_slot_op(slot);
+        s->in_unit = s->op != STRATA_OP_VAR && s->op != STRATA_OP_COUNT;
+        if (target == ST_TARGET_ZARR) {
+            s->dtype = zarr_dtype(m, s->op, o);
+            s->has_nodata = s->op != STRATA_OP_COUNT;
+            s->nodata = s->has_nodata ? NAN : 0;
+            continue;
+        }
+        s->dtype =
+            target == ST_TARGET_MEMORY ? memory_dtype(m, s->op, o) : gtiff_dtype(m, s->op, o);
+        decide_nodata(m, target == ST_TARGET_MEMORY, s);
     }
 }
 

@@ -3,9 +3,9 @@
 #define STRATA_SELECT_H
 
 #include "reduce/engine.h"
+#include "reduce/sink.h"
 
-/* Quantiles a job may ask for: the bound keeps a pixel's plan on the stack. */
-enum { ST_MAX_QUANTILES = 64, ST_MAX_VALUE_OUTPUTS = ST_MAX_QUANTILES + 1 };
+enum { ST_MAX_VALUE_OUTPUTS = ST_MAX_QUANTILES + 1 };
 
 /* The value outputs of a job: the median (when asked) first, then each quantile. */
 typedef struct st_vspec {

@@ -6,6 +6,9 @@
 
 #include "source/source.h"
 
+/* Quantiles a job may ask for: the bound keeps a pixel's plan on the stack. */
+enum { ST_MAX_QUANTILES = 64 };
+
 typedef struct st_sink st_sink;
 struct st_sink {
     /* Receives values of (group, output slot, band) over rect, row-major; NaN marks
@@ -38,17 +41,43 @@ static inline bool st_slot_used(const strata_result *r, size_t slot) {
 }
 const char *st_slot_name(const strata_result *r, size_t slot, char *buf, size_t len);
 
-/* The nodata of an output: what missing pixels hold. nan_floats: float outputs use NaN
- * rather than the input's nodata (the in-memory convention). */
-void st_output_nodata(const strata_meta *m, int band, strata_op op, strata_dtype out,
-                      bool nan_floats, int *has, double *value);
+/* ---- the outputs of a request, decided once before any sink exists (outputs.c) ---------- */
+
+/* Where outputs go: each kind has its own rule for types and nodata. */
+typedef enum st_target { ST_TARGET_MEMORY, ST_TARGET_GTIFF, ST_TARGET_ZARR } st_target;
+
+/* One output slot, the same for every group. */
+typedef struct st_output {
+    strata_op op;       /* STRATA_OP_QUANTILE for every quantile */
+    strata_dtype dtype; /* the type written */
+    int has_nodata;     /* missing pixels are marked (count: never missing) */
+    double nodata;      /* what missing pixels are written with */
+    bool tracked;       /* an integer output whose nodata is settled after the run (fill.c):
+                           nodata is the value written meanwhile, declared only if needed */
+    bool in_unit;       /* values are in the input's unit (all but var and count) */
+} st_output;
+
+typedef struct st_outputs {
+    st_target target;
+    size_t nslots; /* as the result's */
+    st_output slot[STRATA_OP_COUNT_OF_OPS + ST_MAX_QUANTILES];
+    /* The tiles handed to put, a grid from (0, 0) clipped at the edges: the engine's, or a
+     * strip of rows for a result written from memory. The Zarr store's chunks. */
+    int tile_rows, tile_cols;
+} st_outputs;
+
+/* The outputs of result r of a reduction of m into target, with o's choices of float and
+ * sum types. */
+void st_outputs_decide(const strata_result *r, const strata_meta *m, const strata_reduce_opts *o,
+                       st_target target, int tile_rows, int tile_cols, st_outputs *out);
+
 /* Converts values (NaN = missing) to dtype, writing nodata where missing. */
 void st_convert_out(const double *values, size_t n, strata_dtype dtype, double nodata, void *dst);
 
 /* The nodata of an integer output whose missing pixels are written with a value that might
  * also be a result (fill.c): not a count, and not a min or max of input whose nodata fits. */
 typedef struct st_fill {
-    bool tracked;       /* false: the output's nodata is st_output_nodata's, nothing to track */
+    bool tracked;       /* false: the output's nodata is known up front, nothing to track */
     strata_dtype dtype; /* the output type */
     double value;       /* what missing pixels are written with (the type's sentinel) */
     int rows, cols;
@@ -58,7 +87,7 @@ typedef struct st_fill {
     uint64_t near;  /* wider types: which of the 64 values from value inward occur */
     uint64_t *mask; /* the missing pixels, a bit each over (bands, rows, cols); NULL if none */
 } st_fill;
-strata_status st_fill_init(st_fill *f, const strata_meta *m, strata_op op, strata_dtype out);
+strata_status st_fill_init(st_fill *f, const strata_meta *m, const st_output *out);
 void st_fill_free(st_fill *f);
 /* Notes the missing pixels and the values of band's rect (NaN = missing). Thread-safe for
  * rects that do not overlap. */
@@ -75,20 +104,16 @@ void st_fill_patch(const st_fill *f, int band, size_t row, size_t col0, size_t n
 strata_result *st_result_new(size_t ngroups, const bool *ops, const double *q, size_t nq,
                              const strata_meta *m);
 
-/* float_dtype: STRATA_FLOAT32 keeps the float ops' arrays (mean, std, var, median, quantiles,
- * unpacked values) in float32; anything else, float64. */
-strata_status st_memory_sink_new(strata_result *r, const strata_meta *m, strata_dtype float_dtype,
+strata_status st_memory_sink_new(strata_result *r, const strata_meta *m, const st_outputs *outs,
                                  st_sink **out);
 /* Frees the sink; with resolve_fills, first declares the integer arrays' nodata (fill.c). */
 strata_status st_memory_sink_finish(st_sink *s, bool resolve_fills);
-/* The in-memory type of op's output: strata_op_dtype's, float64 for packed input. */
-strata_dtype st_out_dtype(const strata_meta *m, strata_op op);
-
-/* A sink made by another family (the Zarr store of a groupby): opened once the groups and
- * the engine's tiles are known, finished (ok: the run succeeded) whatever happened. */
+/* A sink made by another family (the Zarr store of a groupby): opened once the outputs are
+ * decided, finished (ok: the run succeeded) whatever happened. */
 typedef struct st_sink_maker {
-    strata_status (*open)(void *ctx, strata_result *r, const strata_meta *m, int tile_rows,
-                          int tile_cols, st_sink **out);
+    st_target target;
+    strata_status (*open)(void *ctx, strata_result *r, const strata_meta *m, const st_outputs *outs,
+                          st_sink **out);
     strata_status (*finish)(void *ctx, st_sink *s, bool ok);
     void *ctx;
 } st_sink_maker;

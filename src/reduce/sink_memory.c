@@ -27,18 +27,7 @@ static strata_status memory_put(st_sink *s, size_t g, size_t slot, int band, con
     return STRATA_OK;
 }
 
-/* The in-memory type of op's output: float64 for the float ops unless float_dtype asks for
- * float32 (a float32 stack's mean need not take twice its output's memory). */
-static strata_dtype memory_dtype(const strata_meta *m, strata_op op, strata_dtype float_dtype) {
-    strata_dtype t = st_out_dtype(m, op);
-    bool float_op = op == STRATA_OP_MEAN || op == STRATA_OP_STD || op == STRATA_OP_VAR ||
-                    op == STRATA_OP_MEDIAN || op == STRATA_OP_QUANTILE ||
-                    (st_meta_packed(m) && op != STRATA_OP_COUNT && op != STRATA_OP_SUM);
-    return float_op && float_dtype == STRATA_FLOAT32 ? STRATA_FLOAT32 : t;
-}
-
-/* In memory, one nodata per array: NaN for float outputs, the first band's marker else. */
-strata_status st_memory_sink_new(strata_result *r, const strata_meta *m, strata_dtype float_dtype,
+strata_status st_memory_sink_new(strata_result *r, const strata_meta *m, const st_outputs *outs,
                                  st_sink **out) {
     memory_sink *s = st_calloc(1, sizeof *s);
     if (!s || !(s->fills = st_calloc(r->ngroups * r->nslots, sizeof *s->fills))) {
@@ -54,18 +43,16 @@ strata_status st_memory_sink_new(strata_result *r, const strata_meta *m, strata_
             if (!st_slot_used(r, slot)) {
                 continue;
             }
-            strata_op op = st_slot_op(slot);
+            const st_output *o = &outs->slot[slot];
             size_t i = g * r->nslots + slot;
             strata_array *a = &r->arrays[i];
-            a->dtype = memory_dtype(m, op, float_dtype);
+            a->dtype = o->dtype;
             a->bands = m->bands;
             a->rows = m->rows;
             a->cols = m->cols;
-            st_output_nodata(m, 0, op, a->dtype, true, &a->has_nodata, &a->nodata);
-            ST_TRY(st_fill_init(&s->fills[i], m, op, a->dtype));
-            if (s->fills[i].tracked) {
-                a->nodata = s->fills[i].value;
-            }
+            a->has_nodata = o->has_nodata;
+            a->nodata = o->nodata;
+            ST_TRY(st_fill_init(&s->fills[i], m, o));
             if (!(a->data = st_calloc(plane, strata_dtype_size(a->dtype)))) {
                 return st_nomem("result arrays");
             }

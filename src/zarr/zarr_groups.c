@@ -47,23 +47,6 @@ typedef struct zgroups {
     st_pool kits; /* writing buffers not in use, one per writing thread at most */
 } zgroups;
 
-/* Floats keep what the input can hold: float64 for float64 input and for integers wider
- * than float32's 24-bit mantissa, else float32, unless the caller chose; sums of integers
- * are float64 (exact to 2^53); count is int32. */
-static strata_dtype var_dtype(const strata_meta *m, strata_op op, const strata_reduce_opts *o) {
-    if (op == STRATA_OP_COUNT) {
-        return STRATA_INT32;
-    }
-    if (op == STRATA_OP_SUM && !st_dtype_is_float(m->dtype)) {
-        return STRATA_FLOAT64;
-    }
-    if (o->output.float_dtype == STRATA_FLOAT32 || o->output.float_dtype == STRATA_FLOAT64) {
-        return o->output.float_dtype;
-    }
-    bool wide = m->dtype == STRATA_FLOAT64 || strata_dtype_size(m->dtype) >= 4;
-    return wide && m->dtype != STRATA_FLOAT32 ? STRATA_FLOAT64 : STRATA_FLOAT32;
-}
-
 static bool integer_label(const char *s) {
     const char *p = s + (*s == '-');
     if (!*p || strlen(p) > 18) {
@@ -298,7 +281,6 @@ typedef struct zrequest {
     const strata_collection *c;
     const char *store, *dim;
     const strata_zarr_opts *zo;
-    const strata_reduce_opts *ro;
     zgroups *sink;
 } zrequest;
 
@@ -310,7 +292,7 @@ static void zgroups_free(zgroups *s) {
     free(s);
 }
 
-static strata_status make_vars(zgroups *s, const strata_reduce_opts *ro) {
+static strata_status make_vars(zgroups *s, const st_outputs *outs) {
     strata_result *r = s->r;
     s->vars = st_calloc(r->nslots, sizeof *s->vars);
     s->var_of = st_calloc(r->nslots, sizeof *s->var_of);
@@ -331,15 +313,15 @@ static strata_status make_vars(zgroups *s, const strata_reduce_opts *ro) {
                            s->dim);
         }
         v->slot = slot;
-        v->dtype = var_dtype(s->c->meta, st_slot_op(slot), ro);
-        v->has_fill = st_slot_op(slot) != STRATA_OP_COUNT;
+        v->dtype = outs->slot[slot].dtype;
+        v->has_fill = outs->slot[slot].has_nodata != 0;
         s->var_of[slot] = (int)s->nvars++;
     }
     return STRATA_OK;
 }
 
-static strata_status zg_open(void *ctx, strata_result *r, const strata_meta *m, int tile_rows,
-                             int tile_cols, st_sink **out) {
+static strata_status zg_open(void *ctx, strata_result *r, const strata_meta *m,
+                             const st_outputs *outs, st_sink **out) {
     zrequest *q = ctx;
     zgroups *s = st_calloc(1, sizeof *s);
     if (!s) {
@@ -352,8 +334,8 @@ static strata_status zg_open(void *ctx, strata_result *r, const strata_meta *m, 
     s->dim = q->dim;
     s->zo = q->zo;
     s->r = r;
-    s->ty = tile_rows;
-    s->tx = tile_cols;
+    s->ty = outs->tile_rows;
+    s->tx = outs->tile_cols;
     (void)m;
     q->sink = s;
     s->int_labels = r->ngroups > 0;
@@ -367,7 +349,7 @@ static strata_status zg_open(void *ctx, strata_result *r, const strata_meta *m, 
                        "can be written to version 3",
                        q->store, r->ngroups ? r->labels[0] : "");
     }
-    ST_TRY(make_vars(s, q->ro));
+    ST_TRY(make_vars(s, outs));
     bool append = false;
     ST_TRY(st_zarr_prepare(q->store, q->zo->mode, &append, &s->target));
     s->created = true;
@@ -453,7 +435,7 @@ strata_status st_zarr_groups_sink(const strata_collection *c, const strata_reduc
     if (!q) {
         return st_nomem("groupby store");
     }
-    *q = (zrequest){c, store, dim, zopts, opts, NULL};
-    *mk = (st_sink_maker){zg_open, zg_finish, q};
+    *q = (zrequest){c, store, dim, zopts, NULL};
+    *mk = (st_sink_maker){ST_TARGET_ZARR, zg_open, zg_finish, q};
     return STRATA_OK;
 }
