@@ -6,10 +6,88 @@
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "strata.h"
+
+/* ---- the library's log ------------------------------------------------------------------- */
+
+/* strata calls its log function from its worker threads, while the calling thread waits with
+ * the GIL released: calling into Python there would contend for the GIL with every worker,
+ * and a worker started by a call that holds the GIL would deadlock. So messages wait in a
+ * bounded queue, and the thread that made the call hands them to the logging module
+ * (logger "strata") when it takes the GIL back (retake_gil). */
+enum { LOG_QUEUE_MAX = 256 };
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    strata_log_level level;
+    char *message;
+} log_queue[LOG_QUEUE_MAX];
+static int log_len;
+static unsigned long log_dropped;
+
+static void queue_log(strata_log_level level, const char *message, void *user) {
+    (void)user;
+    char *copy = strdup(message);
+    pthread_mutex_lock(&log_lock);
+    if (copy && log_len < LOG_QUEUE_MAX) {
+        log_queue[log_len].level = level;
+        log_queue[log_len++].message = copy;
+        copy = NULL;
+    } else {
+        log_dropped++;
+    }
+    pthread_mutex_unlock(&log_lock);
+    free(copy);
+}
+
+/* Hands the queued messages to logging.getLogger("strata"); a Python error raised meanwhile
+ * is kept as it was. Needs the GIL. */
+static void emit_log(void) {
+    pthread_mutex_lock(&log_lock);
+    int n = log_len;
+    unsigned long dropped = log_dropped;
+    char *messages[LOG_QUEUE_MAX];
+    strata_log_level levels[LOG_QUEUE_MAX];
+    for (int i = 0; i < n; i++) {
+        messages[i] = log_queue[i].message;
+        levels[i] = log_queue[i].level;
+    }
+    log_len = 0;
+    log_dropped = 0;
+    pthread_mutex_unlock(&log_lock);
+    if (n == 0 && dropped == 0) {
+        return;
+    }
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyObject *logging = PyImport_ImportModule("logging");
+    PyObject *logger = logging ? PyObject_CallMethod(logging, "getLogger", "s", "strata") : NULL;
+    static const int py_level[] = {10, 20, 30}; /* logging.DEBUG, INFO, WARNING */
+    for (int i = 0; i < n; i++) {
+        PyObject *r =
+            logger ? PyObject_CallMethod(logger, "log", "is", py_level[levels[i]], messages[i])
+                   : NULL;
+        Py_XDECREF(r);
+        free(messages[i]);
+    }
+    if (logger && dropped) {
+        PyObject *r =
+            PyObject_CallMethod(logger, "warning", "sk", "%d more messages were dropped", dropped);
+        Py_XDECREF(r);
+    }
+    Py_XDECREF(logger);
+    Py_XDECREF(logging);
+    PyErr_Clear();
+    PyErr_Restore(type, value, tb);
+}
+
+static void retake_gil(PyThreadState *ts) {
+    PyEval_RestoreThread(ts);
+    emit_log();
+}
 
 /* ---- errors ------------------------------------------------------------------------------ */
 
@@ -62,7 +140,7 @@ static int check_signals(double fraction, const char *message, void *user) {
     (void)fraction;
     (void)message;
     cancel_ctx *k = user;
-    PyEval_RestoreThread(k->ts);
+    retake_gil(k->ts);
     if (!k->interrupted && PyErr_CheckSignals() < 0) {
         k->interrupted = 1;
     }
@@ -72,7 +150,7 @@ static int check_signals(double fraction, const char *message, void *user) {
 
 /* Finishes a call made with the GIL released: a pending Python error (the interrupt) wins. */
 static PyObject *finish_call(cancel_ctx *k, strata_status st) {
-    PyEval_RestoreThread(k->ts);
+    retake_gil(k->ts);
     if (st == STRATA_OK) {
         return Py_None;
     }
@@ -200,7 +278,7 @@ static PyObject *core_from_files(PyObject *mod, PyObject *args) {
     strata_status st;
     PyThreadState *ts = PyEval_SaveThread();
     st = strata_collection_from_files(l.items, (size_t)l.n, &c);
-    PyEval_RestoreThread(ts);
+    retake_gil(ts);
     strlist_free(&l);
     return st == STRATA_OK ? wrap(c) : raise_status(st);
 }
@@ -251,7 +329,7 @@ static PyObject *coll_set_grid(PyObject *self, PyObject *args) {
     strata_status st;
     PyThreadState *ts = PyEval_SaveThread();
     st = strata_collection_set_grid(((CollObject *)self)->c, &g);
-    PyEval_RestoreThread(ts);
+    retake_gil(ts);
     if (st != STRATA_OK) {
         return raise_status(st);
     }
@@ -273,7 +351,7 @@ static PyObject *coll_mosaic(PyObject *self, PyObject *args) {
     if (st == STRATA_OK) {
         PyThreadState *ts = PyEval_SaveThread();
         st = strata_collection_mosaic(((CollObject *)self)->c, by, op);
-        PyEval_RestoreThread(ts);
+        retake_gil(ts);
     }
     if (st != STRATA_OK) {
         return raise_status(st);
@@ -356,7 +434,7 @@ static PyObject *core_from_stac(PyObject *mod, PyObject *args) {
     strata_status st;
     PyThreadState *ts = PyEval_SaveThread();
     st = strata_collection_from_stac(json, base, &o, &c);
-    PyEval_RestoreThread(ts);
+    retake_gil(ts);
     strlist_free(&l);
     return st == STRATA_OK ? wrap(c) : raise_status(st);
 }
@@ -398,7 +476,7 @@ static PyObject *core_stac_search(PyObject *mod, PyObject *args) {
     char *json = NULL;
     PyThreadState *ts = PyEval_SaveThread();
     strata_status st = strata_stac_search(url, &o, &json);
-    PyEval_RestoreThread(ts);
+    retake_gil(ts);
     strlist_free(&cols);
     if (st != STRATA_OK) {
         return raise_status(st);
@@ -532,7 +610,7 @@ static PyObject *coll_validate(PyObject *self, PyObject *unused) {
     strata_status st;
     PyThreadState *ts = PyEval_SaveThread();
     st = strata_collection_validate(((CollObject *)self)->c);
-    PyEval_RestoreThread(ts);
+    retake_gil(ts);
     if (st != STRATA_OK) {
         return raise_status(st);
     }
@@ -566,7 +644,7 @@ static PyObject *coll_read(PyObject *self, PyObject *args) {
     if (PyArray_SIZE(a) > 0) {
         PyThreadState *ts = PyEval_SaveThread();
         st = strata_collection_read(c, &w, dt, buf);
-        PyEval_RestoreThread(ts);
+        retake_gil(ts);
     }
     if (st != STRATA_OK) {
         Py_DECREF(a);
@@ -881,7 +959,7 @@ static PyObject *core_kerchunk(PyObject *mod, PyObject *args) {
     strata_status st;
     PyThreadState *ts = PyEval_SaveThread();
     st = strata_kerchunk(l.items, (size_t)l.n, PyBytes_AS_STRING(out_obj), &o);
-    PyEval_RestoreThread(ts);
+    retake_gil(ts);
     strlist_free(&l);
     Py_DECREF(out_obj);
     if (st != STRATA_OK) {
@@ -942,6 +1020,7 @@ PyMODINIT_FUNC PyInit__core(void) {
     if (!m) {
         return NULL;
     }
+    strata_set_log(queue_log, STRATA_LOG_INFO, NULL);
     Py_INCREF(&CollType);
     if (PyModule_AddObject(m, "Collection", (PyObject *)&CollType) < 0 ||
         PyModule_AddStringConstant(m, "version", strata_version()) < 0) {
