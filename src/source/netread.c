@@ -14,6 +14,7 @@
 #include "source/fetch.h"
 #include "source/rtiff.h"
 
+#include <cpl_vsi.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,7 +144,9 @@ void strata_collection_io_stats(const strata_collection *c, uint64_t *bytes, int
 
 /* ---- headers ------------------------------------------------------------------------------- */
 
-/* Queues file f's header request unless asked already. Under n->lock. */
+/* Queues file f's header request unless asked already. Under n->lock. The template's header
+ * is not asked for: GDAL read it when it opened the template (the meta, the check against
+ * it), and load_head takes it from GDAL's cache of /vsicurl/ bytes. */
 static void request_head(const strata_collection *c, st_net *n, size_t f) {
     nfile *nf = &n->files[f];
     const char *url;
@@ -154,8 +157,8 @@ static void request_head(const strata_collection *c, st_net *n, size_t f) {
         nf->state = F_GDAL;
         return;
     }
-    nf->head = st_fetch_submit(n->fetch, url, 0, ST_NET_HEAD_BYTES, 8);
-    nf->state = nf->head ? F_REQUESTED : F_GDAL;
+    nf->head = f == 0 ? NULL : st_fetch_submit(n->fetch, url, 0, ST_NET_HEAD_BYTES, 8);
+    nf->state = nf->head || f == 0 ? F_REQUESTED : F_GDAL;
 }
 
 static void fail_file(nfile *nf, strata_status st) {
@@ -164,12 +167,37 @@ static void fail_file(nfile *nf, strata_status st) {
     nf->message = strdup(strata_errmsg());
 }
 
+/* The first n bytes of path read through GDAL (fewer at the end of the file), from its
+ * cache of /vsicurl/ bytes when GDAL read them already; NULL when they cannot be read. */
+static unsigned char *gdal_head(const char *path, size_t n, size_t *got) {
+    VSILFILE *fp = VSIFOpenL(path, "rb");
+    unsigned char *p = fp ? st_malloc(n) : NULL;
+    *got = p ? VSIFReadL(p, 1, n, fp) : 0;
+    if (fp) {
+        VSIFCloseL(fp);
+    }
+    if (*got < 8) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
 /* Waits for file f's header and parses it. Not under the lock: nf->busy keeps others off. */
 static void load_head(const strata_collection *c, st_net *n, size_t f, nfile *nf) {
     const unsigned char *p;
     size_t len;
-    strata_status st = st_fetch_wait(n->fetch, nf->head, &p, &len);
-    if (st != STRATA_OK) {
+    unsigned char *own = NULL; /* the template's header, read through GDAL */
+    strata_status st = STRATA_OK;
+    if (f == 0) {
+        st_gdal_quiet_begin();
+        p = own = gdal_head(c->paths[0], ST_NET_HEAD_BYTES, &len);
+        st_gdal_quiet_end();
+        if (!own) {
+            nf->state = F_GDAL; /* GDAL reads it, and says what is wrong */
+            return;
+        }
+    } else if ((st = st_fetch_wait(n->fetch, nf->head, &p, &len)) != STRATA_OK) {
         fail_file(nf, st);
         return;
     }
@@ -179,13 +207,18 @@ static void load_head(const strata_collection *c, st_net *n, size_t f, nfile *nf
     if (r == ST_RTIFF_MORE && len == ST_NET_HEAD_BYTES && need > len && need <= HEAD_MAX) {
         const char *url;
         st_fetch_handles(c->paths[f], &url);
-        more = st_fetch_submit(n->fetch, url, 0, (size_t)need, (size_t)need);
-        if (more && (st = st_fetch_wait(n->fetch, more, &p, &len)) != STRATA_OK) {
+        if (f == 0) {
+            free(own);
+            st_gdal_quiet_begin();
+            p = own = gdal_head(c->paths[0], (size_t)need, &len);
+            st_gdal_quiet_end();
+        } else if ((more = st_fetch_submit(n->fetch, url, 0, (size_t)need, (size_t)need)) &&
+                   (st = st_fetch_wait(n->fetch, more, &p, &len)) != STRATA_OK) {
             st_fetch_release(n->fetch, more);
             fail_file(nf, st);
             return;
         }
-        r = more ? st_rtiff_parse(p, len, &nf->tiff, &need) : ST_RTIFF_UNSUPPORTED;
+        r = more || own ? st_rtiff_parse(p, len, &nf->tiff, &need) : ST_RTIFF_UNSUPPORTED;
     }
     if (r == ST_RTIFF_OK) {
         size_t cap = len + 16 * 16;
@@ -199,6 +232,7 @@ static void load_head(const strata_collection *c, st_net *n, size_t f, nfile *nf
         nf->state = F_GDAL;
     }
     st_fetch_release(n->fetch, more);
+    free(own);
 }
 
 /* Waits until file f's header is read (requesting it if nobody did); its state after. */
@@ -235,6 +269,13 @@ static void set_state(st_net *n, nfile *nf, int state) {
 static int file_ready(st_thread_cache *tc, st_net *n, size_t f) {
     const strata_collection *c = st_cache_collection(tc);
     nfile *nf = &n->files[f];
+    if (f == 0 && !atomic_load(&c->checked[0])) {
+        /* GDAL opens the template first, so that its header comes from GDAL's cache. */
+        GDALDatasetH ds;
+        if (st_cache_acquire(tc, 0, &ds, NULL) != STRATA_OK) {
+            return F_FAILED;
+        }
+    }
     int state = head_ready(c, n, f);
     if (state != F_PARSED) {
         if (state == F_FAILED) {
@@ -244,10 +285,8 @@ static int file_ready(st_thread_cache *tc, st_net *n, size_t f) {
     }
     if (!atomic_load(&c->checked[f])) {
         /* The template is checked against the meta by GDAL, once; a file whose compared tags
-         * are the template's matches it (cache.c's same_header); any other goes to GDAL,
+         * are the template's matches it (st_source_same_header); any other goes to GDAL,
          * which checks it and names the difference. */
-        const char *drv = c->meta->driver;
-        bool same = false;
         if (f == 0 || !atomic_load(&c->checked[0])) {
             GDALDatasetH ds;
             strata_status st = st_cache_acquire(tc, 0, &ds, NULL);
@@ -255,14 +294,9 @@ static int file_ready(st_thread_cache *tc, st_net *n, size_t f) {
                 return F_FAILED;
             }
         }
-        if (f == 0) {
-            same = true;
-        } else if ((strcmp(drv, "GTiff") == 0 || strcmp(drv, "COG") == 0) && !c->sidecars &&
-                   st_source_nodata_as_first(c, f % c->nsrc) && nf->keys &&
-                   head_ready(c, n, 0) != F_FAILED && n->files[0].keys) {
-            same = nf->keys_len == n->files[0].keys_len &&
-                   memcmp(nf->keys, n->files[0].keys, nf->keys_len) == 0;
-        }
+        bool same = f == 0 || (nf->keys && head_ready(c, n, 0) != F_FAILED &&
+                               st_source_same_header(c, f, nf->keys, nf->keys_len, n->files[0].keys,
+                                                     n->files[0].keys_len));
         if (!same) {
             set_state(n, nf, F_GDAL);
             return F_GDAL;
