@@ -1,9 +1,9 @@
 /* Remote GeoTIFF window reads through the fetcher (see netread.h).
  *
- * Each file's header is fetched once per collection (its first 16 KB, more when its IFD or
+ * Each file's header is fetched once per collection (its first 16 KB, the rest when its IFD or
  * block index ends further) and kept parsed: the block offsets and sizes, and the tags
  * compared with the template. A file whose tags are the template's byte for byte is known to
- * match it (as cache.c's same_header decides for local files), so it never goes through
+ * match it (st_source_same_header, as for local files), so it never goes through
  * GDAL's open; any other is opened and checked by GDAL and read by GDAL.
  *
  * Requested blocks wait in a table shared by the threads, keyed by file and block: a reader
@@ -187,7 +187,7 @@ static unsigned char *gdal_head(const char *path, size_t n, size_t *got) {
 static void load_head(const strata_collection *c, st_net *n, size_t f, nfile *nf) {
     const unsigned char *p;
     size_t len;
-    unsigned char *own = NULL; /* the template's header, read through GDAL */
+    unsigned char *own = NULL; /* a header put together here */
     strata_status st = STRATA_OK;
     if (f == 0) {
         st_gdal_quiet_begin();
@@ -212,13 +212,24 @@ static void load_head(const strata_collection *c, st_net *n, size_t f, nfile *nf
             st_gdal_quiet_begin();
             p = own = gdal_head(c->paths[0], (size_t)need, &len);
             st_gdal_quiet_end();
-        } else if ((more = st_fetch_submit(n->fetch, url, 0, (size_t)need, (size_t)need)) &&
-                   (st = st_fetch_wait(n->fetch, more, &p, &len)) != STRATA_OK) {
-            st_fetch_release(n->fetch, more);
-            fail_file(nf, st);
-            return;
+        } else if ((more = st_fetch_submit(n->fetch, url, len, (size_t)need - len,
+                                           (size_t)need - len))) {
+            /* Only the bytes after the head: the head is not fetched twice. */
+            const unsigned char *q;
+            size_t k;
+            if ((st = st_fetch_wait(n->fetch, more, &q, &k)) != STRATA_OK) {
+                st_fetch_release(n->fetch, more);
+                fail_file(nf, st);
+                return;
+            }
+            if ((own = st_malloc(len + k))) {
+                memcpy(own, p, len);
+                memcpy(own + len, q, k);
+                p = own;
+                len += k;
+            }
         }
-        r = more || own ? st_rtiff_parse(p, len, &nf->tiff, &need) : ST_RTIFF_UNSUPPORTED;
+        r = own ? st_rtiff_parse(p, len, &nf->tiff, &need) : ST_RTIFF_UNSUPPORTED;
     }
     if (r == ST_RTIFF_OK) {
         size_t cap = len + 16 * 16;
