@@ -31,6 +31,7 @@ struct st_fetch_req {
     int tries;
     double not_before; /* monotonic seconds: a retry waits until then */
     long http;         /* last HTTP status, 0 when none came */
+    uint64_t total;    /* the file's size from the answer's Content-Range, 0 when none */
     CURLcode cc;       /* last libcurl result */
     char curl_err[CURL_ERROR_SIZE];
     CURL *easy;
@@ -198,6 +199,20 @@ static size_t on_data(char *p, size_t size, size_t n, void *user) {
     return size * n;
 }
 
+/* Keeps the file's size that a 206 answer's Content-Range gives ("bytes a-b/size"). */
+static size_t on_header(char *p, size_t size, size_t n, void *user) {
+    st_fetch_req *r = user;
+    size_t k = size * n;
+    static const char name[] = "content-range:";
+    if (k > sizeof name && strncasecmp(p, name, sizeof name - 1) == 0) {
+        const char *slash = memchr(p, '/', k);
+        if (slash && slash + 1 < p + k && slash[1] >= '0' && slash[1] <= '9') {
+            r->total = strtoull(slash + 1, NULL, 10);
+        }
+    }
+    return k;
+}
+
 static CURL *take_easy(st_fetch *f) {
     CURL *e = f->nidle ? f->idle[--f->nidle] : curl_easy_init();
     if (e) {
@@ -237,11 +252,14 @@ static bool start(st_fetch *f, st_fetch_req *r) {
     r->got = 0;
     r->http = 0;
     r->not_partial = false;
+    r->total = 0;
     r->curl_err[0] = '\0';
     curl_easy_setopt(e, CURLOPT_URL, r->url);
     curl_easy_setopt(e, CURLOPT_RANGE, range);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->curl_err);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -630,4 +648,8 @@ bool st_fetch_hungry(st_fetch *f) {
 void st_fetch_stats(st_fetch *f, uint64_t *bytes, int *running) {
     *bytes = atomic_load(&f->received);
     *running = atomic_load(&f->in_flight);
+}
+
+uint64_t st_fetch_file_size(const st_fetch_req *r) {
+    return r->state == ST_REQ_DONE ? r->total : 0;
 }

@@ -14,7 +14,6 @@
 #include "source/fetch.h"
 #include "source/rtiff.h"
 
-#include <cpl_vsi.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,32 +166,15 @@ static void fail_file(nfile *nf, strata_status st) {
     nf->message = strdup(strata_errmsg());
 }
 
-/* The first n bytes of path read through GDAL (fewer at the end of the file), from its
- * cache of /vsicurl/ bytes when GDAL read them already; NULL when they cannot be read. */
-static unsigned char *gdal_head(const char *path, size_t n, size_t *got) {
-    VSILFILE *fp = VSIFOpenL(path, "rb");
-    unsigned char *p = fp ? st_malloc(n) : NULL;
-    *got = p ? VSIFReadL(p, 1, n, fp) : 0;
-    if (fp) {
-        VSIFCloseL(fp);
-    }
-    if (*got < 8) {
-        free(p);
-        return NULL;
-    }
-    return p;
-}
-
 /* Waits for file f's header and parses it. Not under the lock: nf->busy keeps others off. */
 static void load_head(const strata_collection *c, st_net *n, size_t f, nfile *nf) {
     const unsigned char *p;
     size_t len;
     unsigned char *own = NULL; /* a header put together here */
+    uint64_t size;
     strata_status st = STRATA_OK;
     if (f == 0) {
-        st_gdal_quiet_begin();
-        p = own = gdal_head(c->paths[0], ST_NET_HEAD_BYTES, &len);
-        st_gdal_quiet_end();
+        p = own = st_remote_head(c->paths[0], ST_NET_HEAD_BYTES, &len, &size);
         if (!own) {
             nf->state = F_GDAL; /* GDAL reads it, and says what is wrong */
             return;
@@ -209,9 +191,7 @@ static void load_head(const strata_collection *c, st_net *n, size_t f, nfile *nf
         st_fetch_handles(c->paths[f], &url);
         if (f == 0) {
             free(own);
-            st_gdal_quiet_begin();
-            p = own = gdal_head(c->paths[0], (size_t)need, &len);
-            st_gdal_quiet_end();
+            p = own = st_remote_head(c->paths[0], (size_t)need, &len, &size);
         } else if ((more = st_fetch_submit(n->fetch, url, len, (size_t)need - len,
                                            (size_t)need - len))) {
             /* Only the bytes after the head: the head is not fetched twice. */

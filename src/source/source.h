@@ -189,5 +189,9 @@ bool st_remote_path(const char *path);
  * request is remembered as "does not exist") and returns true, so the caller may try once
  * more. False for local paths. */
 bool st_remote_forget(const char *path);
+/* The first n bytes of path (fewer at its end) and its size, read through GDAL: from GDAL's
+ * cache of /vsicurl/ bytes when an open of path read them already, so that a header GDAL read
+ * is not fetched again. NULL (quietly) when fewer than 8 bytes can be read. */
+unsigned char *st_remote_head(const char *path, size_t n, size_t *got, uint64_t *size);
 
 #endif
