@@ -269,6 +269,14 @@ size_t st_rtiff_work_size(const st_rtiff *t) {
 #define HOR_ACC(type)                                                                              \
     static void hor_acc_##type(void *row, size_t n, size_t stride) {                               \
         type *v = row;                                                                             \
+        if (stride == 1) {                                                                         \
+            type sum = v[0];                                                                       \
+            for (size_t i = 1; i < n; i++) {                                                       \
+                sum = (type)(sum + v[i]);                                                          \
+                v[i] = sum;                                                                        \
+            }                                                                                      \
+            return;                                                                                \
+        }                                                                                          \
         for (size_t i = stride; i < n; i++) {                                                      \
             v[i] = (type)(v[i] + v[i - stride]);                                                   \
         }                                                                                          \
@@ -278,18 +286,50 @@ HOR_ACC(uint16_t)
 HOR_ACC(uint32_t)
 HOR_ACC(uint64_t)
 
+/* Gathers each of n samples of BPS bytes from BPS planes of tmp, most significant first,
+ * into little-endian order in row; BPS a constant, so that the compiler unrolls it. */
+#define FP_GATHER(BPS)                                                                             \
+    static void fp_gather_##BPS(uint8_t *row, const uint8_t *tmp, size_t n) {                      \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            for (size_t b = 0; b < BPS; b++) {                                                     \
+                row[BPS * i + b] = tmp[(BPS - b - 1) * n + i];                                     \
+            }                                                                                      \
+        }                                                                                          \
+    }
+FP_GATHER(2)
+FP_GATHER(4)
+FP_GATHER(8)
+
 /* TIFF predictor 3 undone on one row of n samples of bps bytes (libtiff's fpAcc): the bytes
  * are summed stride apart, then each sample's bytes are gathered from bps planes, most
  * significant first, into little-endian order. */
 static void fp_acc(uint8_t *row, uint8_t *tmp, size_t n, size_t bps, size_t stride) {
     size_t bytes = n * bps;
-    for (size_t i = stride; i < bytes; i++) {
-        row[i] = (uint8_t)(row[i] + row[i - stride]);
+    if (stride == 1) {
+        /* The running sum in a register: through memory, each byte would wait for the store
+         * of the one before. */
+        uint8_t sum = row[0];
+        for (size_t i = 1; i < bytes; i++) {
+            sum = (uint8_t)(sum + row[i]);
+            row[i] = sum;
+        }
+    } else {
+        for (size_t i = stride; i < bytes; i++) {
+            row[i] = (uint8_t)(row[i] + row[i - stride]);
+        }
     }
     memcpy(tmp, row, bytes);
-    for (size_t i = 0; i < n; i++) {
-        for (size_t b = 0; b < bps; b++) {
-            row[bps * i + b] = tmp[(bps - b - 1) * n + i];
+    if (bps == 4) {
+        fp_gather_4(row, tmp, n);
+    } else if (bps == 8) {
+        fp_gather_8(row, tmp, n);
+    } else if (bps == 2) {
+        fp_gather_2(row, tmp, n);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            for (size_t b = 0; b < bps; b++) {
+                row[bps * i + b] = tmp[(bps - b - 1) * n + i];
+            }
         }
     }
 }
