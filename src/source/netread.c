@@ -90,7 +90,28 @@ void st_net_free(st_net *n) {
     free(n);
 }
 
-/* c's remote state, made on first use; NULL when c's files are local (or out of memory:
+static st_net *net_alloc(size_t nfiles) {
+    st_net *n = st_calloc(1, sizeof *n);
+    if (!n) {
+        return NULL;
+    }
+    n->nfiles = nfiles;
+    n->files = st_calloc(nfiles, sizeof *n->files);
+    n->fetch = st_fetch_new();
+    pthread_mutex_init(&n->lock, NULL);
+    pthread_cond_init(&n->cv, NULL);
+    pthread_mutex_init(&n->store_lock, NULL);
+    pthread_cond_init(&n->batch_done, NULL);
+    n->nbuckets = 4096;
+    n->table = st_calloc(n->nbuckets, sizeof *n->table);
+    if (!n->files || !n->fetch || !n->table) {
+        st_net_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* c's remote state, decided on first use; NULL when c's files are local (or out of memory:
  * GDAL then reads them). The common case, a local stack, costs one atomic load. */
 static st_net *net_of(const strata_collection *cc) {
     strata_collection *c = (strata_collection *)cc;
@@ -101,23 +122,28 @@ static st_net *net_of(const strata_collection *cc) {
     pthread_mutex_lock(&c->lock);
     if (atomic_load(&c->net_state) == 0) {
         const char *url;
-        st_net *n = NULL;
+        st_net *n = c->net; /* made by st_net_start, with headers on their way */
         /* Files on an output grid other than their own are read through GDAL's warper, and
          * this path reads blocks as they are: it serves collections without a grid only. */
-        if (!c->grid && st_fetch_handles(c->paths[0], &url) && (n = st_calloc(1, sizeof *n))) {
-            n->nfiles = c->nfiles; /* a mosaic's further items come after the n * nsrc first */
-            n->files = st_calloc(n->nfiles, sizeof *n->files);
-            n->fetch = st_fetch_new();
-            pthread_mutex_init(&n->lock, NULL);
-            pthread_cond_init(&n->cv, NULL);
-            pthread_mutex_init(&n->store_lock, NULL);
-            pthread_cond_init(&n->batch_done, NULL);
-            n->nbuckets = 4096;
-            n->table = st_calloc(n->nbuckets, sizeof *n->table);
-            if (!n->files || !n->fetch || !n->table) {
+        if (!c->grid && st_fetch_handles(c->paths[0], &url)) {
+            /* A mosaic's further items come after the n * nsrc first. */
+            nfile *grown = n && n->nfiles < c->nfiles
+                               ? st_realloc(n->files, c->nfiles * sizeof *n->files)
+                               : NULL;
+            if (grown) {
+                memset(grown + n->nfiles, 0, (c->nfiles - n->nfiles) * sizeof *grown);
+                n->files = grown;
+                n->nfiles = c->nfiles;
+            }
+            if (n && n->nfiles < c->nfiles) {
                 st_net_free(n);
                 n = NULL;
+            } else if (!n) {
+                n = net_alloc(c->nfiles);
             }
+        } else {
+            st_net_free(n);
+            n = NULL;
         }
         c->net = n;
         atomic_store(&c->net_state, n ? 2 : 1);
@@ -126,10 +152,35 @@ static st_net *net_of(const strata_collection *cc) {
     return c->net;
 }
 
+static void request_head(const strata_collection *c, st_net *n, size_t f);
+
+void st_net_start(strata_collection *c) {
+    const char *url;
+    if (c->net || atomic_load(&c->net_state) != 0 || !st_fetch_handles(c->paths[0], &url) ||
+        !(c->net = net_alloc(c->nfiles))) {
+        return;
+    }
+    st_net *n = c->net;
+    size_t first = n->nfiles < 2 * ST_FETCH_CONCURRENCY ? n->nfiles : 2 * ST_FETCH_CONCURRENCY;
+    pthread_mutex_lock(&n->lock);
+    for (size_t f = 1; f < first; f++) {
+        request_head(c, n, f);
+    }
+    pthread_mutex_unlock(&n->lock);
+}
+
 void st_net_set_concurrency(const strata_collection *c, int io_concurrency) {
     st_net *n = net_of(c);
     if (n) {
         st_fetch_set_limits(n->fetch, io_concurrency, 0);
+        /* The first work items read the first files: their headers are on their way while
+         * the job is planned. */
+        size_t first = n->nfiles < 2 * ST_FETCH_CONCURRENCY ? n->nfiles : 2 * ST_FETCH_CONCURRENCY;
+        pthread_mutex_lock(&n->lock);
+        for (size_t f = 1; f < first; f++) {
+            request_head(c, n, f);
+        }
+        pthread_mutex_unlock(&n->lock);
     }
 }
 
