@@ -1,9 +1,10 @@
-"""Kerchunk indexes of remote GeoTIFFs (http URLs on a loopback server): the references equal
-those of the same files indexed from disk except for the URLs, for tiled COGs and for striped
-files whose short last strip is read, padded and inlined; the server's request log shows each
-file's header fetched once; a server failing one request in three gives the same references,
-and one failing every request, or a 404 in the list, fails naming the URL and the status with
-no output left. The local index is checked against GDAL reading the files."""
+"""Kerchunk indexes of remote files (http URLs on a loopback server): the references equal
+those of the same files indexed from disk except for the URLs, for tiled COGs, for striped
+GeoTIFFs whose short last strip is read, padded and inlined, and for NetCDF3 files; the
+server's request log shows each file's header fetched once; a server failing one request in
+three gives the same references, and one failing every request, or a 404 in the list, fails
+naming the URL and the status with no output left. The local index is checked against GDAL
+and netCDF4 reading the files."""
 import json
 import os
 import re
@@ -28,6 +29,20 @@ FAST = {"GDAL_HTTP_RETRY_DELAY": "0.01"}
 def write(root, kind):
     os.makedirs(root, exist_ok=True)
     rng = np.random.default_rng(7)
+    if kind == "nc3":  # two records a file along an unlimited time: concatenated
+        import netCDF4
+        for t in range(T):
+            with netCDF4.Dataset(os.path.join(root, f"t{t}.nc"), "w",
+                                 format="NETCDF3_64BIT_OFFSET") as d:
+                d.createDimension("time", None)
+                d.createDimension("y", 30)
+                d.createDimension("x", 40)
+                tv = d.createVariable("time", "f8", ("time",))
+                tv.units = "days since 2000-01-01"
+                tv[:] = [2 * t, 2 * t + 1]
+                d.createVariable("tas", "f4", ("time", "y", "x"))[:] = rng.normal(
+                    size=(2, 30, 40))
+        return
     for t in range(T):
         a = rng.normal(20, 5, size=(300, 400)).astype(np.float32)
         a[rng.random(a.shape) < 0.05] = -9999
@@ -43,6 +58,13 @@ def write(root, kind):
         else:  # 300 rows in strips of 64: the last strip has 44 and is padded inline
             gdal.GetDriverByName("GTiff").CreateCopy(
                 path, mem, options=["COMPRESS=DEFLATE", "BLOCKYSIZE=64"])
+
+
+def netcdf_values(path):
+    import netCDF4
+    with netCDF4.Dataset(path) as d:
+        d.set_auto_mask(False)
+        return d["tas"][:]
 
 
 def run(env_extra, out, files):
@@ -73,22 +95,25 @@ def main():
     require_cli()
     c = Checks()
     work = tmpdir()
-    for kind in ("cog", "strips"):
+    for kind in ("cog", "strips", "nc3"):
         root = os.path.join(work, kind)
         write(root, kind)
-        files = [os.path.join(root, f"t{t}.tif") for t in range(T)]
+        ext = "nc" if kind == "nc3" else "tif"
+        files = [os.path.join(root, f"t{t}.{ext}") for t in range(T)]
         local = os.path.join(work, f"{kind}_local.json")
         r = kerchunk(local, files)
         c.ok(r.returncode == 0, f"{kind}: local index", r.stderr)
-        # An oracle nobody here wrote: GDAL reading the files.
+        # Oracles nobody here wrote: GDAL reading the GeoTIFFs, netCDF4 the NetCDF3 files.
         ds = open_refs(local, mask_and_scale=False)
-        want = np.stack([gdal.Open(f).ReadAsArray() for f in files])
-        c.ok(same(ds["data"].values, want), f"{kind}: local index reads as GDAL reads the files")
+        name = "tas" if kind == "nc3" else "data"
+        want = np.concatenate([gdal.Open(f).ReadAsArray()[None] if ext == "tif"
+                               else netcdf_values(f) for f in files])
+        c.ok(same(ds[name].values, want), f"{kind}: local index reads as GDAL reads the files")
         ds.close()
 
         log = os.path.join(work, f"{kind}.log")
         with Server(root, "--log", log) as srv:
-            urls = [f"{srv.url}/t{t}.tif" for t in range(T)]
+            urls = [f"{srv.url}/t{t}.{ext}" for t in range(T)]
             out = os.path.join(work, f"{kind}_remote.json")
             r = kerchunk(out, urls)
             c.ok(r.returncode == 0, f"{kind}: remote index", r.stderr)
