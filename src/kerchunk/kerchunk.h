@@ -25,6 +25,9 @@ typedef struct kc_src {
     size_t nbuf; /* bytes at buf: the file's first nbuf bytes */
     /* Reads past buf (a remote file's header in buf): NULL when buf is the whole file. */
     strata_status (*more)(void *ctx, uint64_t off, void *dst, size_t n);
+    /* Announces the ranges [off[i], off[i] + len[i]) that reads past buf are about to ask
+     * for, in that order: they are then fetched together. NULL when nothing is gained. */
+    void (*announce)(void *ctx, const uint64_t *off, const uint64_t *len, size_t n);
     void *more_ctx;
 } kc_src;
 
@@ -140,10 +143,10 @@ strata_status kc_geotiff_read_src(const kc_src *s, const strata_meta *m, const c
 
 /* ---- remote files (kerchunk_remote.c) ------------------------------------------------ */
 
-/* http(s) URLs read through the fetch stage (source/fetch.h): every file's header is asked
- * for at once, many in flight, when the job starts, and read in file order as the indexer
- * comes to it. The first file's header is read through GDAL, whose open of it for its
- * geobox reads the same bytes: each header is fetched once. */
+/* http(s) URLs read through the fetch stage (source/fetch.h): the headers of the next
+ * files (256) are asked for ahead of the indexer, many in flight, and read in file order. The first
+ * file's header is read through GDAL, whose open of it for its geobox reads the same bytes: each
+ * header is fetched once. */
 typedef struct kc_remote kc_remote;
 /* *out is NULL when not every path is an http(s) URL the fetch stage reads (nor /vsicurl/
  * followed by one): the files are then read as local files. */

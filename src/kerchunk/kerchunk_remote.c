@@ -1,11 +1,11 @@
 /* Remote files for the kerchunk indexer (see kerchunk.h): headers through the fetch stage.
  *
  * Indexing a file reads its header, a few kilobytes at its start. Read one file after another,
- * a stack of remote files waits one round trip (two with GDAL's HEAD) per file; here every
- * header after the first is asked for when the job starts, and the fetch stage keeps many in
- * flight, in the order the indexer reads them. Bytes a parser wants past a header (a block
- * index that ends further, a strip to pad, a chunk small enough to inline) are fetched when
- * asked for. */
+ * a stack of remote files waits one round trip (two with GDAL's HEAD) per file; here the
+ * headers of the next files are asked for ahead of the indexer, and the fetch stage keeps
+ * many in flight, in the order the indexer reads them. The chunks the TIFF reader reads (a
+ * strip to pad, ZSTD frames to re-encode, chunks small enough to inline) are announced and
+ * fetched together; any other bytes past a header are fetched when asked for. */
 #include "kerchunk/kerchunk.h"
 #include "source/fetch.h"
 
@@ -14,8 +14,10 @@
 #include <string.h>
 #include <strings.h>
 
-/* A header is first read as this many bytes: GDAL's first read of a /vsicurl/ file too. */
-enum { KC_HEAD_BYTES = 16384 };
+/* A header is first read as this many bytes: GDAL's first read of a /vsicurl/ file too.
+ * Headers are asked for this many files ahead of the one read: enough to keep the fetch
+ * stage busy, few enough that a list of a million files holds 4 MB of headers, not 16 GB. */
+enum { KC_HEAD_BYTES = 16384, KC_AHEAD = 256 };
 
 typedef struct kc_rfile {
     char *gdal_path; /* /vsicurl/URL */
@@ -28,22 +30,89 @@ struct kc_remote {
     st_fetch *fetch;
     size_t n;
     kc_rfile *files;
+    size_t next; /* the next file whose header is to be asked for */
 };
 
-/* A source's reads past its header: one request each. */
+/* Asks for the headers of the files up to KC_AHEAD after file i. */
+static strata_status ask_ahead(kc_remote *r, size_t i) {
+    for (; r->next < r->n && r->next <= i + KC_AHEAD; r->next++) {
+        kc_rfile *f = &r->files[r->next];
+        if (!(f->head = st_fetch_submit(r->fetch, f->url, 0, KC_HEAD_BYTES, 8))) {
+            return st_nomem("request");
+        }
+    }
+    return STRATA_OK;
+}
+
+/* Announced reads of a file merged as netread.c merges blocks: ranges at most 4 KB apart, in
+ * requests of at most 4 MB. */
+enum { KC_MERGE_GAP = 4096, KC_MERGE_MAX = 4 << 20 };
+
+typedef struct kc_run {
+    uint64_t off, end;
+    st_fetch_req *req;
+} kc_run;
+
+/* A source's reads past its header: from the announced runs, else one request each. */
 typedef struct kc_more {
     st_fetch *fetch;
     const char *url;
+    kc_run *runs;
+    size_t nruns, pos; /* runs before pos were read and given back */
 } kc_more;
 
+static void drop_runs(kc_more *m) {
+    for (size_t k = m->pos; k < m->nruns; k++) {
+        st_fetch_release(m->fetch, m->runs[k].req);
+    }
+    free(m->runs);
+    m->runs = NULL;
+    m->nruns = m->pos = 0;
+}
+
+static void announce(void *ctx, const uint64_t *off, const uint64_t *len, size_t n) {
+    kc_more *m = ctx;
+    drop_runs(m);
+    if (!(m->runs = st_malloc(n * sizeof *m->runs))) {
+        return; /* each read asks for its bytes alone */
+    }
+    for (size_t i = 0; i < n;) {
+        uint64_t start = off[i], end = off[i] + len[i];
+        size_t j = i + 1;
+        while (j < n && off[j] >= end && off[j] - end <= KC_MERGE_GAP &&
+               off[j] + len[j] - start <= KC_MERGE_MAX) {
+            end = off[j] + len[j];
+            j++;
+        }
+        st_fetch_req *r =
+            st_fetch_submit(m->fetch, m->url, start, (size_t)(end - start), (size_t)(end - start));
+        if (!r) {
+            break;
+        }
+        m->runs[m->nruns++] = (kc_run){start, end, r};
+        i = j;
+    }
+}
+
 static strata_status read_more(void *ctx, uint64_t off, void *dst, size_t n) {
-    const kc_more *m = ctx;
+    kc_more *m = ctx;
+    const unsigned char *p;
+    size_t got;
+    for (size_t k = m->pos; k < m->nruns; k++) {
+        if (m->runs[k].off <= off && off < m->runs[k].end && n <= m->runs[k].end - off) {
+            /* The reads come in the announced order: the runs before are done with. */
+            for (; m->pos < k; m->pos++) {
+                st_fetch_release(m->fetch, m->runs[m->pos].req);
+            }
+            ST_TRY(st_fetch_wait(m->fetch, m->runs[k].req, &p, &got));
+            memcpy(dst, p + (off - m->runs[k].off), n);
+            return STRATA_OK;
+        }
+    }
     st_fetch_req *r = st_fetch_submit(m->fetch, m->url, off, n, n);
     if (!r) {
         return st_nomem("request");
     }
-    const unsigned char *p;
-    size_t got;
     strata_status st = st_fetch_wait(m->fetch, r, &p, &got);
     if (st == STRATA_OK) {
         memcpy(dst, p, n);
@@ -105,11 +174,13 @@ strata_status kc_remote_new(const char *const *paths, size_t n, kc_remote **out)
             return st_nomem("remote files");
         }
         st_fetch_handles(f->gdal_path, &f->url);
-        /* The first file is opened by GDAL for its geobox, which reads its header. */
-        if (i > 0 && !(f->head = st_fetch_submit(r->fetch, f->url, 0, KC_HEAD_BYTES, 8))) {
-            kc_remote_free(r);
-            return st_nomem("remote files");
-        }
+    }
+    /* The first file is opened by GDAL for its geobox, which reads its header. */
+    r->next = 1;
+    strata_status st = ask_ahead(r, 0);
+    if (st != STRATA_OK) {
+        kc_remote_free(r);
+        return st;
     }
     *out = r;
     return STRATA_OK;
@@ -128,6 +199,7 @@ strata_status kc_remote_open(kc_remote *r, size_t i, kc_src *s) {
     const unsigned char *p;
     size_t len;
     uint64_t size;
+    ST_TRY(ask_ahead(r, i));
     if (i == 0 && (f->own = st_remote_head(f->gdal_path, KC_HEAD_BYTES, &len, &size)) && size) {
         /* GDAL read it into its cache, where its open for the geobox finds it. */
         p = f->own;
@@ -150,10 +222,11 @@ strata_status kc_remote_open(kc_remote *r, size_t i, kc_src *s) {
     if (!m) {
         return st_nomem("remote file");
     }
-    *m = (kc_more){r->fetch, f->url};
+    *m = (kc_more){.fetch = r->fetch, .url = f->url};
     kc_src_mem(s, f->url, p, len);
     s->size = size;
     s->more = read_more;
+    s->announce = announce;
     s->more_ctx = m;
     return STRATA_OK;
 }
@@ -164,6 +237,9 @@ void kc_remote_close(kc_remote *r, size_t i, kc_src *s) {
     f->head = NULL;
     free(f->own);
     f->own = NULL;
+    if (s->more_ctx) {
+        drop_runs(s->more_ctx);
+    }
     free(s->more_ctx);
     s->more_ctx = NULL;
 }

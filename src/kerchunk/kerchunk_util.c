@@ -38,6 +38,7 @@ void kc_src_mem(kc_src *s, const char *name, const void *buf, size_t size) {
     s->size = size;
     s->nbuf = size;
     s->more = NULL;
+    s->announce = NULL;
     s->more_ctx = NULL;
 }
 

@@ -154,13 +154,8 @@ static st_net *net_of(const strata_collection *cc) {
 
 static void request_head(const strata_collection *c, st_net *n, size_t f);
 
-void st_net_start(strata_collection *c) {
-    const char *url;
-    if (c->net || atomic_load(&c->net_state) != 0 || !st_fetch_handles(c->paths[0], &url) ||
-        !(c->net = net_alloc(c->nfiles))) {
-        return;
-    }
-    st_net *n = c->net;
+/* Requests the headers of the first files not asked for yet: a job's first items read them. */
+static void request_first_heads(const strata_collection *c, st_net *n) {
     size_t first = n->nfiles < 2 * ST_FETCH_CONCURRENCY ? n->nfiles : 2 * ST_FETCH_CONCURRENCY;
     pthread_mutex_lock(&n->lock);
     for (size_t f = 1; f < first; f++) {
@@ -169,18 +164,19 @@ void st_net_start(strata_collection *c) {
     pthread_mutex_unlock(&n->lock);
 }
 
+void st_net_start(strata_collection *c) {
+    const char *url;
+    if (!c->net && atomic_load(&c->net_state) == 0 && st_fetch_handles(c->paths[0], &url) &&
+        (c->net = net_alloc(c->nfiles))) {
+        request_first_heads(c, c->net);
+    }
+}
+
 void st_net_set_concurrency(const strata_collection *c, int io_concurrency) {
     st_net *n = net_of(c);
     if (n) {
         st_fetch_set_limits(n->fetch, io_concurrency, 0);
-        /* The first work items read the first files: their headers are on their way while
-         * the job is planned. */
-        size_t first = n->nfiles < 2 * ST_FETCH_CONCURRENCY ? n->nfiles : 2 * ST_FETCH_CONCURRENCY;
-        pthread_mutex_lock(&n->lock);
-        for (size_t f = 1; f < first; f++) {
-            request_head(c, n, f);
-        }
-        pthread_mutex_unlock(&n->lock);
+        request_first_heads(c, n);
     }
 }
 

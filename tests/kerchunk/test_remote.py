@@ -1,7 +1,8 @@
 """Kerchunk indexes of remote files (http URLs on a loopback server): the references equal
 those of the same files indexed from disk except for the URLs, for tiled COGs, for striped
-GeoTIFFs whose short last strip is read, padded and inlined, and for NetCDF3 files; the
-server's request log shows each file's header fetched once; a server failing one request in
+GeoTIFFs whose short last strip is read, padded and inlined, for ZSTD COGs whose tiles are
+read and re-encoded, and for NetCDF3 files; the server's request log shows each file's header
+fetched once and a ZSTD file's tiles read in one request; a server failing one request in
 three gives the same references, and one failing every request, or a 404 in the list, fails
 naming the URL and the status with no output left. The local index is checked against GDAL
 and netCDF4 reading the files."""
@@ -52,9 +53,10 @@ def write(root, kind):
         mem.GetRasterBand(1).SetNoDataValue(-9999)
         mem.GetRasterBand(1).WriteArray(a)
         path = os.path.join(root, f"t{t}.tif")
-        if kind == "cog":
+        if kind in ("cog", "zstd"):
             gdal.GetDriverByName("COG").CreateCopy(
-                path, mem, options=["BLOCKSIZE=128", "COMPRESS=DEFLATE", "OVERVIEWS=NONE"])
+                path, mem, options=["BLOCKSIZE=128", "OVERVIEWS=NONE",
+                                    "COMPRESS=" + ("ZSTD" if kind == "zstd" else "DEFLATE")])
         else:  # 300 rows in strips of 64: the last strip has 44 and is padded inline
             gdal.GetDriverByName("GTiff").CreateCopy(
                 path, mem, options=["COMPRESS=DEFLATE", "BLOCKYSIZE=64"])
@@ -95,7 +97,7 @@ def main():
     require_cli()
     c = Checks()
     work = tmpdir()
-    for kind in ("cog", "strips", "nc3"):
+    for kind in ("cog", "strips", "zstd", "nc3"):
         root = os.path.join(work, kind)
         write(root, kind)
         ext = "nc" if kind == "nc3" else "tif"
@@ -124,6 +126,12 @@ def main():
         heads = Counter(g[1] for g in gets if re.match(r"bytes=0-", g[2]))
         c.ok(len(heads) == T and all(n == 1 for n in heads.values()),
              f"{kind}: each file's header fetched once", str(heads))
+        if kind == "zstd":
+            # Every ZSTD tile is read (to be re-encoded with its size): a file's tiles, one
+            # after the other, in one request.
+            rest = Counter(g[1] for g in gets if not re.match(r"bytes=0-", g[2]))
+            c.ok(len(rest) == T and all(n == 1 for n in rest.values()),
+                 "zstd: a file's tiles read in one request", str(rest))
 
     root = os.path.join(work, "cog")
     files = [os.path.join(root, f"t{t}.tif") for t in range(T)]
