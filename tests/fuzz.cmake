@@ -74,7 +74,7 @@ foreach(format tiff nc3)
 endforeach()
 # A remote GeoTIFF's header as a server sends it, and the decoding of its blocks.
 strata_fuzzer(rtiff CORPUS tiff SOURCES ${_src}/source/rtiff.c ${_src}/common/error.c
-  ${_src}/common/log.c)
+  ${_src}/common/log.c ${_src}/common/bytes.c ${_src}/common/tiff_ifd.c)
 # STAC documents, and STAC API search pages with their "next" links.
 set(_stac_sources ${_src}/stac/stac_parse.c ${_src}/stac/stac_page.c ${_src}/common/error.c
   ${_src}/common/log.c ${_src}/common/timeparse.c ${_src}/common/dtype.c)

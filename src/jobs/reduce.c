@@ -5,6 +5,7 @@
 #include "zarr/zarr.h"
 #include "reduce/engine.h"
 #include "reduce/select.h"
+#include "source/netread.h"
 
 #include <errno.h>
 #include <math.h>
@@ -201,6 +202,8 @@ static strata_status reduce_into_sink(const strata_collection *c, const char *co
         ST_TRY(load_opts(opts, &full));
     }
     ST_TRY(check_request(c, ops, nops, o, marked));
+    /* A remote stack's first headers are on their way while the outputs are set up. */
+    st_net_set_concurrency(c, o ? o->run.io_concurrency : 0);
     if (!out || (kind == SINK_GTIFF && (!pattern || !pattern[0]))) {
         return st_fail(STRATA_ERR_INVALID_ARG, "a reduction needs an output");
     }

@@ -52,6 +52,9 @@ typedef struct kc_job {
     kc_out *out;
     size_t nout;
     json_t *refs;
+    kc_remote *remote;        /* http(s) URLs: headers fetched many at a time, or NULL */
+    unsigned char *tmpl_keys; /* remote GeoTIFFs: the first file's compared tags */
+    size_t tmpl_keys_len;
 } kc_job;
 
 void strata_kerchunk_opts_init(strata_kerchunk_opts *opts) {
@@ -104,13 +107,76 @@ static strata_status read_nc3(const char *path, const kc_read_opts *ro, kc_file 
     return st;
 }
 
+static strata_status check_format(const kc_job *j, size_t i, kc_format fmt) {
+    if (i > 0 && fmt != j->format) {
+        return st_fail(STRATA_ERR_MISALIGNED, "%s: a different format from %s", j->paths[i],
+                       j->paths[0]);
+    }
+    return STRATA_OK;
+}
+
+/* A remote GeoTIFF whose compared tags (grid, CRS, nodata: source/geokeys.c) are the first
+ * file's has the first file's geobox: GDAL opens only the first file, and files that differ. */
+static strata_status remote_geotiff(kc_job *j, size_t i, const kc_src *s, const kc_read_opts *ro,
+                                    kc_file *f, strata_meta **geo) {
+    const char *name = j->opts->var ? j->opts->var : "data";
+    size_t cap = s->nbuf + 16 * 16, len = 0;
+    unsigned char *keys = st_malloc(cap);
+    if (!keys) {
+        return st_nomem("GeoTIFF tags");
+    }
+    bool known = st_geokeys_from_bytes(s->buf, s->nbuf, keys, cap, &len);
+    if (i == 0 && known) {
+        j->tmpl_keys = keys;
+        j->tmpl_keys_len = len;
+        keys = NULL;
+    }
+    bool same = i > 0 && known && j->tmpl_keys && len == j->tmpl_keys_len &&
+                memcmp(keys, j->tmpl_keys, len) == 0;
+    free(keys);
+    strata_status st =
+        same ? STRATA_OK : strata_meta_from_file(kc_remote_gdal_path(j->remote, i), geo);
+    if (st == STRATA_OK) {
+        st = kc_geotiff_read_src(s, same ? j->geo : *geo, name, ro, f);
+    }
+    if (st != STRATA_OK) {
+        strata_meta_free(*geo);
+        *geo = NULL;
+    }
+    return st;
+}
+
+static strata_status read_remote(kc_job *j, size_t i, kc_file *f, strata_meta **geo) {
+    kc_src s;
+    memset(f, 0, sizeof *f);
+    ST_TRY(kc_remote_open(j->remote, i, &s));
+    kc_read_opts ro = {.inline_threshold = j->opts->inline_threshold, .concat_dim = j->dim};
+    kc_format fmt = st_tiff_magic(s.buf, s.nbuf) ? KC_FMT_TIFF
+                    : kc_is_nc3(s.buf, s.nbuf)   ? KC_FMT_NC3
+                                                 : KC_FMT_HDF5;
+    strata_status st = check_format(j, i, fmt);
+    if (st == STRATA_OK && fmt == KC_FMT_HDF5) {
+        st = st_fail(STRATA_ERR_UNSUPPORTED,
+                     "%s: not a GeoTIFF or NetCDF3 file (NetCDF4/HDF5 files are indexed from "
+                     "local paths only)",
+                     j->paths[i]);
+    }
+    if (st == STRATA_OK) {
+        j->format = fmt;
+        st = fmt == KC_FMT_NC3 ? kc_nc3_read(&s, &ro, f) : remote_geotiff(j, i, &s, &ro, f, geo);
+    }
+    kc_remote_close(j->remote, i, &s);
+    return st;
+}
+
 static strata_status read_one(kc_job *j, size_t i, kc_file *f, strata_meta **geo) {
+    if (j->remote) {
+        return read_remote(j, i, f, geo);
+    }
     const char *path = j->paths[i];
     kc_format fmt = KC_FMT_HDF5;
     ST_TRY(detect(path, &fmt));
-    if (i > 0 && fmt != j->format) {
-        return st_fail(STRATA_ERR_MISALIGNED, "%s: a different format from %s", path, j->paths[0]);
-    }
+    ST_TRY(check_format(j, i, fmt));
     j->format = fmt;
     kc_read_opts ro = {.inline_threshold = j->opts->inline_threshold, .concat_dim = j->dim};
     switch (fmt) {
@@ -514,8 +580,8 @@ static strata_status add_var(kc_job *j, size_t i, kc_out *o, const kc_var *v, co
 }
 
 static strata_status ref_path(const kc_job *j, size_t i, char **out) {
-    if (!j->opts->absolute_paths) {
-        *out = st_strdup(j->paths[i]);
+    if (j->remote || !j->opts->absolute_paths) {
+        *out = st_strdup(j->remote ? kc_remote_url(j->remote, i) : j->paths[i]);
         return *out ? STRATA_OK : st_nomem("path");
     }
     char *abs = realpath(j->paths[i], NULL);
@@ -589,6 +655,7 @@ static strata_status add_file(kc_job *j, size_t i, const kc_file *f) {
 }
 
 static strata_status index_files(kc_job *j) {
+    ST_TRY(kc_remote_new(j->paths, j->n, &j->remote));
     ST_TRY(read_one(j, 0, &j->first, &j->geo));
     ST_TRY(plan(j));
     ST_TRY(add_file(j, 0, &j->first));
@@ -753,6 +820,8 @@ static void job_free(kc_job *j) {
     kc_file_free(&j->first);
     strata_meta_free(j->geo);
     json_decref(j->refs);
+    kc_remote_free(j->remote);
+    free(j->tmpl_keys);
 }
 
 static strata_status check_args(const char *const *paths, size_t n, const char *out_json) {

@@ -22,6 +22,13 @@ typedef struct kc_src {
     int fd;           /* -1 for a memory buffer */
     const unsigned char *buf;
     uint64_t size;
+    size_t nbuf; /* bytes at buf: the file's first nbuf bytes */
+    /* Reads past buf (a remote file's header in buf): NULL when buf is the whole file. */
+    strata_status (*more)(void *ctx, uint64_t off, void *dst, size_t n);
+    /* Announces the ranges [off[i], off[i] + len[i]) that reads past buf are about to ask
+     * for, in that order: they are then fetched together. NULL when nothing is gained. */
+    void (*announce)(void *ctx, const uint64_t *off, const uint64_t *len, size_t n);
+    void *more_ctx;
 } kc_src;
 
 strata_status kc_src_open(kc_src *s, const char *path);
@@ -130,5 +137,27 @@ strata_status kc_hdf5_read(const char *path, const kc_read_opts *o, kc_file *out
 /* GeoTIFF: layout plus the geobox attributes from GDAL (kerchunk_geo.c). */
 strata_status kc_geotiff_read(const char *path, const char *name, const kc_read_opts *o,
                               kc_file *out, strata_meta **meta);
+/* The same from a source whose geobox m is known already. */
+strata_status kc_geotiff_read_src(const kc_src *s, const strata_meta *m, const char *name,
+                                  const kc_read_opts *o, kc_file *out);
+
+/* ---- remote files (kerchunk_remote.c) ------------------------------------------------ */
+
+/* http(s) URLs read through the fetch stage (source/fetch.h): the headers of the next
+ * files (256) are asked for ahead of the indexer, many in flight, and read in file order. The first
+ * file's header is read through GDAL, whose open of it for its geobox reads the same bytes: each
+ * header is fetched once. */
+typedef struct kc_remote kc_remote;
+/* *out is NULL when not every path is an http(s) URL the fetch stage reads (nor /vsicurl/
+ * followed by one): the files are then read as local files. */
+strata_status kc_remote_new(const char *const *paths, size_t n, kc_remote **out);
+void kc_remote_free(kc_remote *r);
+/* The URL written in the references, and the path GDAL opens, of file i. */
+const char *kc_remote_url(const kc_remote *r, size_t i);
+const char *kc_remote_gdal_path(const kc_remote *r, size_t i);
+/* File i as a source: its header bytes, the rest read on demand; closed by kc_remote_close.
+ * Fails naming the URL and the HTTP status or network error. */
+strata_status kc_remote_open(kc_remote *r, size_t i, kc_src *s);
+void kc_remote_close(kc_remote *r, size_t i, kc_src *s);
 
 #endif

@@ -140,28 +140,51 @@ static strata_status geo_vars(kc_file *f, const strata_meta *m, const kc_var *da
     return spatial_ref_var(f, m, text);
 }
 
+/* The image's layout as one array named name (out zeroed first). */
+static strata_status layout(const kc_src *s, const char *name, const kc_read_opts *o,
+                            kc_file *out) {
+    kc_tiff t;
+    memset(out, 0, sizeof *out);
+    strata_status st = kc_tiff_parse(s, &t);
+    if (st == STRATA_OK) {
+        st = kc_tiff_to_var(s, &t, name, o, out);
+        kc_tiff_free(&t);
+    }
+    return st;
+}
+
+/* The geobox m as the array's attributes and the x, y and spatial_ref variables. */
+static strata_status geobox(kc_file *out, const strata_meta *m) {
+    out->attrs = json_object();
+    strata_status st = out->attrs ? geo_attrs(m, &out->vars[0]) : st_nomem("attributes");
+    return st == STRATA_OK ? geo_vars(out, m, &out->vars[0]) : st;
+}
+
+strata_status kc_geotiff_read_src(const kc_src *s, const strata_meta *m, const char *name,
+                                  const kc_read_opts *o, kc_file *out) {
+    strata_status st = layout(s, name, o, out);
+    if (st == STRATA_OK) {
+        st = geobox(out, m);
+    }
+    if (st != STRATA_OK) {
+        kc_file_free(out);
+    }
+    return st;
+}
+
 strata_status kc_geotiff_read(const char *path, const char *name, const kc_read_opts *o,
                               kc_file *out, strata_meta **meta) {
     kc_src s;
-    kc_tiff t;
     memset(out, 0, sizeof *out);
     *meta = NULL;
     ST_TRY(kc_src_open(&s, path));
-    strata_status st = kc_tiff_parse(&s, &t);
-    if (st == STRATA_OK) {
-        st = kc_tiff_to_var(&s, &t, name, o, out);
-        kc_tiff_free(&t);
-    }
+    strata_status st = layout(&s, name, o, out);
     kc_src_close(&s);
     if (st == STRATA_OK) {
-        out->attrs = json_object();
-        st = out->attrs ? strata_meta_from_file(path, meta) : st_nomem("attributes");
+        st = strata_meta_from_file(path, meta);
     }
     if (st == STRATA_OK) {
-        st = geo_attrs(*meta, &out->vars[0]);
-    }
-    if (st == STRATA_OK) {
-        st = geo_vars(out, *meta, &out->vars[0]);
+        st = geobox(out, *meta);
     }
     if (st != STRATA_OK) {
         kc_file_free(out);

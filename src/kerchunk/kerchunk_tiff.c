@@ -419,10 +419,35 @@ static bool zstd_unsized(const kc_src *s, const kc_chunk *c) {
            ZSTD_getFrameContentSize(head, n) == ZSTD_CONTENTSIZE_UNKNOWN;
 }
 
+/* A remote source's chunks that set_chunks reads, announced together: the last strip, every
+ * ZSTD chunk (libtiff's frames are unsized: read to be re-encoded), chunks to inline. */
+static void announce_reads(const kc_src *s, const kc_tiff *t, const kc_var *v, size_t threshold,
+                           uint64_t per_plane, bool short_strip) {
+    uint64_t *off = st_malloc(v->nchunks * sizeof *off), *len = st_malloc(v->nchunks * sizeof *len);
+    size_t n = 0;
+    for (size_t i = 0; off && len && i < v->nchunks; i++) {
+        uint64_t end, size = t->counts[i];
+        bool last = short_strip && (i + 1) % per_plane == 0;
+        if (size > 0 && !__builtin_add_overflow(t->offsets[i], size, &end) && end <= s->size &&
+            (last || t->compression == COMP_ZSTD || size < threshold)) {
+            off[n] = t->offsets[i];
+            len[n++] = size;
+        }
+    }
+    if (n) {
+        s->announce(s->more_ctx, off, len, n);
+    }
+    free(off);
+    free(len);
+}
+
 static strata_status set_chunks(const kc_src *s, const kc_tiff *t, const kc_var *v,
                                 size_t threshold) {
     uint64_t per_plane = t->noffsets / (t->planar == 2 ? t->spp : 1);
     bool short_strip = !t->tiled && t->height % t->tile_h != 0;
+    if (s->announce) {
+        announce_reads(s, t, v, threshold, per_plane, short_strip);
+    }
     for (size_t i = 0; i < v->nchunks; i++) {
         kc_chunk *c = &v->chunk[i];
         uint64_t end;

@@ -27,6 +27,7 @@ strata_status kc_src_open(kc_src *s, const char *path) {
         return st_fail(STRATA_ERR_IO, "%s: not a regular file", path);
     }
     s->size = (uint64_t)sb.st_size;
+    s->nbuf = 0;
     return STRATA_OK;
 }
 
@@ -35,6 +36,10 @@ void kc_src_mem(kc_src *s, const char *name, const void *buf, size_t size) {
     s->fd = -1;
     s->buf = buf;
     s->size = size;
+    s->nbuf = size;
+    s->more = NULL;
+    s->announce = NULL;
+    s->more_ctx = NULL;
 }
 
 void kc_src_close(kc_src *s) {
@@ -51,9 +56,14 @@ strata_status kc_read(const kc_src *s, uint64_t off, void *dst, size_t n) {
                        "of the file (%llu bytes)",
                        s->name, n, (unsigned long long)off, (unsigned long long)s->size);
     }
-    if (s->fd < 0) {
+    if (s->fd < 0 && off <= s->nbuf && n <= s->nbuf - off) {
         memcpy(dst, s->buf + off, n);
         return STRATA_OK;
+    }
+    if (s->fd < 0) {
+        return s->more ? s->more(s->more_ctx, off, dst, n)
+                       : st_fail(STRATA_ERR_IO, "%s: cannot read at offset %llu", s->name,
+                                 (unsigned long long)off);
     }
     size_t done = 0;
     while (done < n) {

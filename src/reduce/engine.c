@@ -508,7 +508,14 @@ static void read_ahead(job *j, size_t item) {
         return;
     }
     st_net_batch_begin(j->c);
-    for (int claimed = 0; claimed < 32 && st_net_batch_blocks() < 256;) {
+    for (int claimed = 0;;) {
+        if (claimed == 32 || st_net_batch_blocks() >= 256) {
+            /* A full batch goes out, and the next one starts while the fetcher has room:
+             * readers then wait for their first blocks once, not once per batch. */
+            st_net_batch_end(j->c);
+            st_net_batch_begin(j->c);
+            claimed = 0;
+        }
         size_t next = atomic_load(&j->ahead);
         if (next >= j->plan.nitems || (next > item && claimed == 0 && !st_net_hungry(j->c))) {
             break;

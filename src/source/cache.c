@@ -233,7 +233,7 @@ static int thread_capacity(const strata_collection *c) {
     return share < 1 ? 1 : share < c->cache_capacity ? (int)share : c->cache_capacity;
 }
 
-bool st_source_nodata_as_first(const strata_collection *c, size_t k) {
+static bool nodata_as_first(const strata_collection *c, size_t k) {
     const strata_meta *m = c->meta;
     for (int b = 0; b < c->src_bands; b++) {
         int kb = (int)k * c->src_bands + b;
@@ -245,16 +245,19 @@ bool st_source_nodata_as_first(const strata_collection *c, size_t k) {
     return true;
 }
 
-/* True when file f is a GeoTIFF whose grid, CRS and nodata tags are byte for byte the
- * template's, the template matched the meta (a meta from STAC or JSON may say anything: the
- * template is checked like every other file first), and no side-car file can change what GDAL
- * makes of the tags: then it matches the meta. */
+bool st_source_same_header(const strata_collection *c, size_t f, const unsigned char *keys,
+                           size_t len, const unsigned char *tmpl_keys, size_t tmpl_len) {
+    const char *drv = c->meta->driver;
+    return (strcmp(drv, "GTiff") == 0 || strcmp(drv, "COG") == 0) && !c->sidecars &&
+           atomic_load(&c->checked[0]) && nodata_as_first(c, f % c->nsrc) &&
+           (!keys || (tmpl_keys && len == tmpl_len && memcmp(keys, tmpl_keys, len) == 0));
+}
+
+/* True when file f is a GeoTIFF whose compared tags are the template's (see
+ * st_source_same_header). The tags are read only when the collection could match. */
 static bool same_header(st_thread_cache *tc, size_t f) {
     const strata_collection *c = tc->c;
-    const char *drv = c->meta->driver;
-    const char *path = c->paths[f];
-    if ((strcmp(drv, "GTiff") != 0 && strcmp(drv, "COG") != 0) || c->sidecars ||
-        !atomic_load(&c->checked[0]) || !st_source_nodata_as_first(c, f % c->nsrc)) {
+    if (!st_source_same_header(c, f, NULL, 0, NULL, 0)) {
         return false;
     }
     if (!tc->keys_read) {
@@ -265,10 +268,10 @@ static bool same_header(st_thread_cache *tc, size_t f) {
     }
     unsigned char *keys;
     size_t len;
-    if (!tc->tmpl_keys || !st_geokeys(path, &keys, &len)) {
+    if (!tc->tmpl_keys || !st_geokeys(c->paths[f], &keys, &len)) {
         return false;
     }
-    bool same = len == tc->tmpl_keys_len && memcmp(keys, tc->tmpl_keys, len) == 0;
+    bool same = st_source_same_header(c, f, keys, len, tc->tmpl_keys, tc->tmpl_keys_len);
     free(keys);
     return same;
 }

@@ -25,12 +25,14 @@ struct st_fetch_req {
     uint64_t off;
     size_t len, min_len, got;
     unsigned char *data;
+    size_t cap; /* bytes at data */
     int state;
     bool released;    /* the caller gave it back while it ran: freed when it ends */
     bool not_partial; /* the server answered a range request with the whole file */
     int tries;
     double not_before; /* monotonic seconds: a retry waits until then */
     long http;         /* last HTTP status, 0 when none came */
+    uint64_t total;    /* the file's size from the answer's Content-Range, 0 when none */
     CURLcode cc;       /* last libcurl result */
     char curl_err[CURL_ERROR_SIZE];
     CURL *easy;
@@ -58,6 +60,12 @@ struct st_fetch {
     bool limits_changed;
     atomic_int pending; /* queued, waiting to retry or running */
     size_t held, max_bytes;
+    struct pooled {
+        unsigned char *p;
+        size_t cap;
+    } pool[32]; /* buffers of ended requests, for the next ones (take_buffer) */
+    int npool;
+    size_t pool_bytes;
     CURL **idle; /* easy handles kept for reuse */
     int nidle, idle_cap;
     int max_retry;
@@ -112,6 +120,42 @@ static void req_free(st_fetch_req *r) {
         free(r->data);
         free(r);
     }
+}
+
+/* Buffers of ended requests are kept, up to this many bytes, for the next requests: a fresh
+ * buffer of megabytes is fresh pages, each faulted in and zeroed by the kernel as the answer
+ * is copied in, and unmapped again when freed. */
+#define POOL_BYTES ((size_t)64 << 20)
+
+/* A buffer of at least len bytes, not much more, and its size in *cap. Under the lock. */
+static unsigned char *take_buffer(st_fetch *f, size_t len, size_t *cap) {
+    int best = -1;
+    for (int i = 0; i < f->npool; i++) {
+        size_t c = f->pool[i].cap;
+        if (c >= len && c <= 2 * len + 65536 && (best < 0 || c < f->pool[best].cap)) {
+            best = i;
+        }
+    }
+    if (best < 0) {
+        *cap = len ? len : 1;
+        return malloc(*cap);
+    }
+    unsigned char *p = f->pool[best].p;
+    *cap = f->pool[best].cap;
+    f->pool_bytes -= *cap;
+    f->pool[best] = f->pool[--f->npool];
+    return p;
+}
+
+/* Frees r, keeping its buffer for another request if there is room. Under the lock. */
+static void req_done(st_fetch *f, st_fetch_req *r) {
+    int slots = (int)(sizeof f->pool / sizeof f->pool[0]);
+    if (r->data && f->npool < slots && f->pool_bytes + r->cap <= POOL_BYTES) {
+        f->pool[f->npool++] = (struct pooled){r->data, r->cap};
+        f->pool_bytes += r->cap;
+        r->data = NULL;
+    }
+    req_free(r);
 }
 
 static char *dup_option(const char *key) {
@@ -198,6 +242,20 @@ static size_t on_data(char *p, size_t size, size_t n, void *user) {
     return size * n;
 }
 
+/* Keeps the file's size that a 206 answer's Content-Range gives ("bytes a-b/size"). */
+static size_t on_header(char *p, size_t size, size_t n, void *user) {
+    st_fetch_req *r = user;
+    size_t k = size * n;
+    static const char name[] = "content-range:";
+    if (k > sizeof name && strncasecmp(p, name, sizeof name - 1) == 0) {
+        const char *slash = memchr(p, '/', k);
+        if (slash && slash + 1 < p + k && slash[1] >= '0' && slash[1] <= '9') {
+            r->total = strtoull(slash + 1, NULL, 10);
+        }
+    }
+    return k;
+}
+
 static CURL *take_easy(st_fetch *f) {
     CURL *e = f->nidle ? f->idle[--f->nidle] : curl_easy_init();
     if (e) {
@@ -223,7 +281,7 @@ static void give_easy(st_fetch *f, CURL *e) {
 static bool start(st_fetch *f, st_fetch_req *r) {
     /* The buffer comes when the request starts, so that what waits in the queue holds no
      * memory and the cap bounds what does. */
-    if (!r->data && !(r->data = malloc(r->len ? r->len : 1))) {
+    if (!r->data && !(r->data = take_buffer(f, r->len, &r->cap))) {
         return false;
     }
     CURL *e = take_easy(f);
@@ -237,11 +295,14 @@ static bool start(st_fetch *f, st_fetch_req *r) {
     r->got = 0;
     r->http = 0;
     r->not_partial = false;
+    r->total = 0;
     r->curl_err[0] = '\0';
     curl_easy_setopt(e, CURLOPT_URL, r->url);
     curl_easy_setopt(e, CURLOPT_RANGE, range);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->curl_err);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -359,7 +420,7 @@ static void finish(st_fetch *f, CURL *e, CURLcode cc) {
     atomic_store(&f->in_flight, f->running);
     atomic_fetch_add(&f->received, r->got);
     if (r->released) {
-        req_free(r);
+        req_done(f, r);
         return;
     }
     bool ok = cc == CURLE_OK && r->http == 206 && r->got >= r->min_len;
@@ -511,6 +572,9 @@ void st_fetch_free(st_fetch *f) {
         curl_easy_cleanup(f->idle[i]);
     }
     free(f->idle);
+    for (int i = 0; i < f->npool; i++) {
+        free(f->pool[i].p);
+    }
     curl_multi_cleanup(f->multi);
     free(f->user_agent);
     free(f->proxy);
@@ -610,7 +674,7 @@ void st_fetch_release(st_fetch *f, st_fetch_req *r) {
         break;
     case ST_REQ_DONE:
         f->held -= r->len;
-        req_free(r);
+        req_done(f, r);
         break;
     default:
         req_free(r);
@@ -630,4 +694,8 @@ bool st_fetch_hungry(st_fetch *f) {
 void st_fetch_stats(st_fetch *f, uint64_t *bytes, int *running) {
     *bytes = atomic_load(&f->received);
     *running = atomic_load(&f->in_flight);
+}
+
+uint64_t st_fetch_file_size(const st_fetch_req *r) {
+    return r->state == ST_REQ_DONE ? r->total : 0;
 }

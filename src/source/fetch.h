@@ -33,6 +33,9 @@ st_fetch_req *st_fetch_submit(st_fetch *f, const char *url, uint64_t off, size_t
 /* Waits for r; STRATA_OK with its bytes (valid until released), or the failure, the message
  * naming the URL and the HTTP status or network error of the last try. */
 strata_status st_fetch_wait(st_fetch *f, st_fetch_req *r, const unsigned char **data, size_t *n);
+/* The size of the whole file r read from, as the server's answer to r gave it (after
+ * st_fetch_wait succeeded); 0 when the answer did not say. */
+uint64_t st_fetch_file_size(const st_fetch_req *r);
 /* Gives r back (cancelled when still queued or running), its bytes with it. NULL is fine. */
 void st_fetch_release(st_fetch *f, st_fetch_req *r);
 /* True when fewer than twice the concurrency requests wait or run and less than half the

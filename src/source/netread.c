@@ -1,9 +1,9 @@
 /* Remote GeoTIFF window reads through the fetcher (see netread.h).
  *
- * Each file's header is fetched once per collection (its first 16 KB, more when its IFD or
+ * Each file's header is fetched once per collection (its first 16 KB, the rest when its IFD or
  * block index ends further) and kept parsed: the block offsets and sizes, and the tags
  * compared with the template. A file whose tags are the template's byte for byte is known to
- * match it (as cache.c's same_header decides for local files), so it never goes through
+ * match it (st_source_same_header, as for local files), so it never goes through
  * GDAL's open; any other is opened and checked by GDAL and read by GDAL.
  *
  * Requested blocks wait in a table shared by the threads, keyed by file and block: a reader
@@ -90,7 +90,28 @@ void st_net_free(st_net *n) {
     free(n);
 }
 
-/* c's remote state, made on first use; NULL when c's files are local (or out of memory:
+static st_net *net_alloc(size_t nfiles) {
+    st_net *n = st_calloc(1, sizeof *n);
+    if (!n) {
+        return NULL;
+    }
+    n->nfiles = nfiles;
+    n->files = st_calloc(nfiles, sizeof *n->files);
+    n->fetch = st_fetch_new();
+    pthread_mutex_init(&n->lock, NULL);
+    pthread_cond_init(&n->cv, NULL);
+    pthread_mutex_init(&n->store_lock, NULL);
+    pthread_cond_init(&n->batch_done, NULL);
+    n->nbuckets = 4096;
+    n->table = st_calloc(n->nbuckets, sizeof *n->table);
+    if (!n->files || !n->fetch || !n->table) {
+        st_net_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* c's remote state, decided on first use; NULL when c's files are local (or out of memory:
  * GDAL then reads them). The common case, a local stack, costs one atomic load. */
 static st_net *net_of(const strata_collection *cc) {
     strata_collection *c = (strata_collection *)cc;
@@ -101,23 +122,28 @@ static st_net *net_of(const strata_collection *cc) {
     pthread_mutex_lock(&c->lock);
     if (atomic_load(&c->net_state) == 0) {
         const char *url;
-        st_net *n = NULL;
+        st_net *n = c->net; /* made by st_net_start, with headers on their way */
         /* Files on an output grid other than their own are read through GDAL's warper, and
          * this path reads blocks as they are: it serves collections without a grid only. */
-        if (!c->grid && st_fetch_handles(c->paths[0], &url) && (n = st_calloc(1, sizeof *n))) {
-            n->nfiles = c->nfiles; /* a mosaic's further items come after the n * nsrc first */
-            n->files = st_calloc(n->nfiles, sizeof *n->files);
-            n->fetch = st_fetch_new();
-            pthread_mutex_init(&n->lock, NULL);
-            pthread_cond_init(&n->cv, NULL);
-            pthread_mutex_init(&n->store_lock, NULL);
-            pthread_cond_init(&n->batch_done, NULL);
-            n->nbuckets = 4096;
-            n->table = st_calloc(n->nbuckets, sizeof *n->table);
-            if (!n->files || !n->fetch || !n->table) {
+        if (!c->grid && st_fetch_handles(c->paths[0], &url)) {
+            /* A mosaic's further items come after the n * nsrc first. */
+            nfile *grown = n && n->nfiles < c->nfiles
+                               ? st_realloc(n->files, c->nfiles * sizeof *n->files)
+                               : NULL;
+            if (grown) {
+                memset(grown + n->nfiles, 0, (c->nfiles - n->nfiles) * sizeof *grown);
+                n->files = grown;
+                n->nfiles = c->nfiles;
+            }
+            if (n && n->nfiles < c->nfiles) {
                 st_net_free(n);
                 n = NULL;
+            } else if (!n) {
+                n = net_alloc(c->nfiles);
             }
+        } else {
+            st_net_free(n);
+            n = NULL;
         }
         c->net = n;
         atomic_store(&c->net_state, n ? 2 : 1);
@@ -126,10 +152,31 @@ static st_net *net_of(const strata_collection *cc) {
     return c->net;
 }
 
+static void request_head(const strata_collection *c, st_net *n, size_t f);
+
+/* Requests the headers of the first files not asked for yet: a job's first items read them. */
+static void request_first_heads(const strata_collection *c, st_net *n) {
+    size_t first = n->nfiles < 2 * ST_FETCH_CONCURRENCY ? n->nfiles : 2 * ST_FETCH_CONCURRENCY;
+    pthread_mutex_lock(&n->lock);
+    for (size_t f = 1; f < first; f++) {
+        request_head(c, n, f);
+    }
+    pthread_mutex_unlock(&n->lock);
+}
+
+void st_net_start(strata_collection *c) {
+    const char *url;
+    if (!c->net && atomic_load(&c->net_state) == 0 && st_fetch_handles(c->paths[0], &url) &&
+        (c->net = net_alloc(c->nfiles))) {
+        request_first_heads(c, c->net);
+    }
+}
+
 void st_net_set_concurrency(const strata_collection *c, int io_concurrency) {
     st_net *n = net_of(c);
     if (n) {
         st_fetch_set_limits(n->fetch, io_concurrency, 0);
+        request_first_heads(c, n);
     }
 }
 
@@ -143,7 +190,9 @@ void strata_collection_io_stats(const strata_collection *c, uint64_t *bytes, int
 
 /* ---- headers ------------------------------------------------------------------------------- */
 
-/* Queues file f's header request unless asked already. Under n->lock. */
+/* Queues file f's header request unless asked already. Under n->lock. The template's header
+ * is not asked for: GDAL read it when it opened the template (the meta, the check against
+ * it), and load_head takes it from GDAL's cache of /vsicurl/ bytes. */
 static void request_head(const strata_collection *c, st_net *n, size_t f) {
     nfile *nf = &n->files[f];
     const char *url;
@@ -154,8 +203,8 @@ static void request_head(const strata_collection *c, st_net *n, size_t f) {
         nf->state = F_GDAL;
         return;
     }
-    nf->head = st_fetch_submit(n->fetch, url, 0, ST_NET_HEAD_BYTES, 8);
-    nf->state = nf->head ? F_REQUESTED : F_GDAL;
+    nf->head = f == 0 ? NULL : st_fetch_submit(n->fetch, url, 0, ST_NET_HEAD_BYTES, 8);
+    nf->state = nf->head || f == 0 ? F_REQUESTED : F_GDAL;
 }
 
 static void fail_file(nfile *nf, strata_status st) {
@@ -168,8 +217,16 @@ static void fail_file(nfile *nf, strata_status st) {
 static void load_head(const strata_collection *c, st_net *n, size_t f, nfile *nf) {
     const unsigned char *p;
     size_t len;
-    strata_status st = st_fetch_wait(n->fetch, nf->head, &p, &len);
-    if (st != STRATA_OK) {
+    unsigned char *own = NULL; /* a header put together here */
+    uint64_t size;
+    strata_status st = STRATA_OK;
+    if (f == 0) {
+        p = own = st_remote_head(c->paths[0], ST_NET_HEAD_BYTES, &len, &size);
+        if (!own) {
+            nf->state = F_GDAL; /* GDAL reads it, and says what is wrong */
+            return;
+        }
+    } else if ((st = st_fetch_wait(n->fetch, nf->head, &p, &len)) != STRATA_OK) {
         fail_file(nf, st);
         return;
     }
@@ -179,13 +236,27 @@ static void load_head(const strata_collection *c, st_net *n, size_t f, nfile *nf
     if (r == ST_RTIFF_MORE && len == ST_NET_HEAD_BYTES && need > len && need <= HEAD_MAX) {
         const char *url;
         st_fetch_handles(c->paths[f], &url);
-        more = st_fetch_submit(n->fetch, url, 0, (size_t)need, (size_t)need);
-        if (more && (st = st_fetch_wait(n->fetch, more, &p, &len)) != STRATA_OK) {
-            st_fetch_release(n->fetch, more);
-            fail_file(nf, st);
-            return;
+        if (f == 0) {
+            free(own);
+            p = own = st_remote_head(c->paths[0], (size_t)need, &len, &size);
+        } else if ((more = st_fetch_submit(n->fetch, url, len, (size_t)need - len,
+                                           (size_t)need - len))) {
+            /* Only the bytes after the head: the head is not fetched twice. */
+            const unsigned char *q;
+            size_t k;
+            if ((st = st_fetch_wait(n->fetch, more, &q, &k)) != STRATA_OK) {
+                st_fetch_release(n->fetch, more);
+                fail_file(nf, st);
+                return;
+            }
+            if ((own = st_malloc(len + k))) {
+                memcpy(own, p, len);
+                memcpy(own + len, q, k);
+                p = own;
+                len += k;
+            }
         }
-        r = more ? st_rtiff_parse(p, len, &nf->tiff, &need) : ST_RTIFF_UNSUPPORTED;
+        r = own ? st_rtiff_parse(p, len, &nf->tiff, &need) : ST_RTIFF_UNSUPPORTED;
     }
     if (r == ST_RTIFF_OK) {
         size_t cap = len + 16 * 16;
@@ -199,6 +270,7 @@ static void load_head(const strata_collection *c, st_net *n, size_t f, nfile *nf
         nf->state = F_GDAL;
     }
     st_fetch_release(n->fetch, more);
+    free(own);
 }
 
 /* Waits until file f's header is read (requesting it if nobody did); its state after. */
@@ -235,6 +307,13 @@ static void set_state(st_net *n, nfile *nf, int state) {
 static int file_ready(st_thread_cache *tc, st_net *n, size_t f) {
     const strata_collection *c = st_cache_collection(tc);
     nfile *nf = &n->files[f];
+    if (f == 0 && !atomic_load(&c->checked[0])) {
+        /* GDAL opens the template first, so that its header comes from GDAL's cache. */
+        GDALDatasetH ds;
+        if (st_cache_acquire(tc, 0, &ds, NULL) != STRATA_OK) {
+            return F_FAILED;
+        }
+    }
     int state = head_ready(c, n, f);
     if (state != F_PARSED) {
         if (state == F_FAILED) {
@@ -244,10 +323,8 @@ static int file_ready(st_thread_cache *tc, st_net *n, size_t f) {
     }
     if (!atomic_load(&c->checked[f])) {
         /* The template is checked against the meta by GDAL, once; a file whose compared tags
-         * are the template's matches it (cache.c's same_header); any other goes to GDAL,
+         * are the template's matches it (st_source_same_header); any other goes to GDAL,
          * which checks it and names the difference. */
-        const char *drv = c->meta->driver;
-        bool same = false;
         if (f == 0 || !atomic_load(&c->checked[0])) {
             GDALDatasetH ds;
             strata_status st = st_cache_acquire(tc, 0, &ds, NULL);
@@ -255,14 +332,9 @@ static int file_ready(st_thread_cache *tc, st_net *n, size_t f) {
                 return F_FAILED;
             }
         }
-        if (f == 0) {
-            same = true;
-        } else if ((strcmp(drv, "GTiff") == 0 || strcmp(drv, "COG") == 0) && !c->sidecars &&
-                   st_source_nodata_as_first(c, f % c->nsrc) && nf->keys &&
-                   head_ready(c, n, 0) != F_FAILED && n->files[0].keys) {
-            same = nf->keys_len == n->files[0].keys_len &&
-                   memcmp(nf->keys, n->files[0].keys, nf->keys_len) == 0;
-        }
+        bool same = f == 0 || (nf->keys && head_ready(c, n, 0) != F_FAILED &&
+                               st_source_same_header(c, f, nf->keys, nf->keys_len, n->files[0].keys,
+                                                     n->files[0].keys_len));
         if (!same) {
             set_state(n, nf, F_GDAL);
             return F_GDAL;

@@ -56,3 +56,21 @@ bool st_remote_forget(const char *path) {
     VSICurlPartialClearCache(path);
     return true;
 }
+
+unsigned char *st_remote_head(const char *path, size_t n, size_t *got, uint64_t *size) {
+    st_gdal_quiet_begin();
+    VSIStatBufL sb;
+    VSILFILE *fp = VSIFOpenL(path, "rb");
+    unsigned char *p = fp ? st_malloc(n) : NULL;
+    *got = p ? VSIFReadL(p, 1, n, fp) : 0;
+    if (fp) {
+        VSIFCloseL(fp);
+    }
+    *size = *got && VSIStatL(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+    st_gdal_quiet_end();
+    if (*got < 8) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}

@@ -3,68 +3,13 @@
  * outside. */
 #include "source/rtiff.h"
 
+#include "common/bytes.h"
+#include "common/tiff_ifd.h"
+
 #include <libdeflate.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
-
-typedef struct view {
-    const unsigned char *p;
-    size_t n;
-    bool big;
-    uint64_t need; /* the furthest byte a read wanted */
-} view;
-
-static bool get(view *v, uint64_t off, size_t len, uint64_t *out) {
-    if (off + len > v->need) {
-        v->need = off + len;
-    }
-    if (off > v->n || len > v->n - off) {
-        return false;
-    }
-    uint64_t x = 0;
-    for (size_t i = 0; i < len; i++) {
-        x = (x << 8) | v->p[off + len - 1 - i];
-    }
-    *out = x;
-    return true;
-}
-
-static size_t type_size(uint64_t type) {
-    static const size_t sizes[] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4, 0, 0, 8, 8, 8};
-    return type < sizeof sizes / sizeof sizes[0] ? sizes[type] : 0;
-}
-
-typedef struct entry {
-    uint64_t tag, type, count, at; /* at: where the values are */
-} entry;
-
-/* Value i of an integer entry (SHORT, LONG, LONG8). */
-static bool value(view *v, const entry *e, uint64_t i, uint64_t *out) {
-    size_t s = type_size(e->type);
-    if ((e->type != 3 && e->type != 4 && e->type != 16) || i >= e->count) {
-        return false;
-    }
-    return get(v, e->at + i * s, s, out);
-}
-
-static bool array(view *v, const entry *e, size_t n, uint64_t **out) {
-    if (e->count != n) {
-        return false;
-    }
-    uint64_t *a = st_malloc(n * sizeof *a);
-    if (!a) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!value(v, e, i, &a[i])) {
-            free(a);
-            return false;
-        }
-    }
-    *out = a;
-    return true;
-}
 
 void st_rtiff_clear(st_rtiff *t) {
     free(t->off);
@@ -97,86 +42,185 @@ static GDALDataType gdal_type(unsigned bps, unsigned fmt) {
     }
 }
 
+/* The header bytes a parse reads from, and what the walk of the IFD found. */
+typedef struct parse {
+    st_bytes head;
+    uint64_t need; /* the furthest byte a read wanted */
+    bool short_read, bad;
+    uint64_t w, h, bps, comp, spp, rps, planar, pred, tw, th, fmt;
+    st_tiff_entry offs, cnts;
+} parse;
+
+static strata_status read_head(void *ctx, uint64_t off, void *dst, size_t n) {
+    parse *q = ctx;
+    uint64_t end = off + n < off ? UINT64_MAX : off + n;
+    q->need = end > q->need ? end : q->need;
+    if (!st_bytes_copy(&q->head, off, dst, n)) {
+        q->short_read = true;
+        return STRATA_ERR_IO;
+    }
+    return STRATA_OK;
+}
+
+/* Value i of an integer entry (SHORT, LONG, LONG8); false when it is not one, or its bytes
+ * are not in the head (q->short_read). */
+static bool value(parse *q, const st_tiff *t, const st_tiff_entry *e, uint64_t i, uint64_t *out) {
+    size_t s = st_tiff_type_size(e->type);
+    if ((e->type != 3 && e->type != 4 && e->type != 16) || i >= e->count) {
+        return false;
+    }
+    unsigned char b[8];
+    uint64_t at;
+    if (!st_tiff_values_offset(t, e, s * e->count, &at)) {
+        memcpy(b, e->value + i * s, s);
+    } else if (read_head(q, at + i * s, b, s) != STRATA_OK) {
+        return false;
+    }
+    *out = st_load_uint(b, s, false);
+    return true;
+}
+
+/* Value i of an integer entry as value() reads it; false only when the entry is not of an
+ * integer type or has no value i. Values past the head are noted in q and read as 0. */
+static bool value_or_later(parse *q, const st_tiff *t, const st_tiff_entry *e, uint64_t i,
+                           uint64_t *out) {
+    bool was_short = q->short_read;
+    q->short_read = false;
+    *out = 0;
+    bool ok = value(q, t, e, i, out) || q->short_read;
+    q->short_read = q->short_read || was_short;
+    return ok;
+}
+
+/* Where the values of entry e end in the file (0 when they are in the entry). */
+static uint64_t values_end(const st_tiff *t, const st_tiff_entry *e) {
+    uint64_t at, bytes = st_tiff_type_size(e->type) * e->count;
+    if (!st_tiff_values_offset(t, e, bytes, &at)) {
+        return 0;
+    }
+    return at + bytes < at ? UINT64_MAX : at + bytes;
+}
+
+static bool array(parse *q, const st_tiff *t, const st_tiff_entry *e, size_t n, uint64_t **out) {
+    if (e->count != n) {
+        return false;
+    }
+    uint64_t *a = st_malloc(n * sizeof *a);
+    if (!a) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!value(q, t, e, i, &a[i])) {
+            free(a);
+            return false;
+        }
+    }
+    *out = a;
+    return true;
+}
+
+/* One entry of the first IFD: the block index kept for later, the layout's tags read. A tag
+ * whose value lies past the head is noted (q->need) and the walk goes on, so that one more
+ * read brings every missing byte. */
+static strata_status visit(void *ctx, const st_tiff *t, const st_tiff_entry *e) {
+    parse *q = ctx;
+    if (st_tiff_type_size(e->type) == 0 || e->count > (1u << 28)) {
+        return STRATA_OK;
+    }
+    uint64_t x = 0;
+    switch (e->tag) {
+    case TIFFTAG_STRIPOFFSETS:
+    case TIFFTAG_TILEOFFSETS:
+        q->offs = *e;
+        return STRATA_OK;
+    case TIFFTAG_STRIPBYTECOUNTS:
+    case TIFFTAG_TILEBYTECOUNTS:
+        q->cnts = *e;
+        return STRATA_OK;
+    case TIFFTAG_BITSPERSAMPLE:
+    case TIFFTAG_SAMPLEFORMAT:
+        /* Every sample must have the same: GDAL's bands share one type. */
+        for (uint64_t k = 0; k < e->count && k < 65536; k++) {
+            uint64_t y;
+            if (!value_or_later(q, t, e, k, &y)) {
+                q->bad = true;
+                return STRATA_ERR_UNSUPPORTED;
+            }
+            if (q->short_read) {
+                return STRATA_OK; /* compared once the values are there */
+            }
+            if (k > 0 && y != x) {
+                q->bad = true;
+                return STRATA_ERR_UNSUPPORTED;
+            }
+            x = y;
+        }
+        *(e->tag == TIFFTAG_BITSPERSAMPLE ? &q->bps : &q->fmt) = x;
+        return STRATA_OK;
+    default:
+        break;
+    }
+    uint64_t *dst = e->tag == TIFFTAG_IMAGEWIDTH        ? &q->w
+                    : e->tag == TIFFTAG_IMAGELENGTH     ? &q->h
+                    : e->tag == TIFFTAG_COMPRESSION     ? &q->comp
+                    : e->tag == TIFFTAG_SAMPLESPERPIXEL ? &q->spp
+                    : e->tag == TIFFTAG_ROWSPERSTRIP    ? &q->rps
+                    : e->tag == TIFFTAG_PLANARCONFIG    ? &q->planar
+                    : e->tag == TIFFTAG_PREDICTOR       ? &q->pred
+                    : e->tag == TIFFTAG_TILEWIDTH       ? &q->tw
+                    : e->tag == TIFFTAG_TILELENGTH      ? &q->th
+                                                        : NULL;
+    if (dst && !value_or_later(q, t, e, 0, dst)) {
+        q->bad = true;
+        return STRATA_ERR_UNSUPPORTED;
+    }
+    return STRATA_OK;
+}
+
 int st_rtiff_parse(const unsigned char *p, size_t n, st_rtiff *t, uint64_t *need) {
     memset(t, 0, sizeof *t);
-    view v = {p, n, false, 0};
-    uint64_t magic, ifd, nent;
-    if (n < 8 || p[0] != 'I' || p[1] != 'I' || !get(&v, 2, 2, &magic) ||
-        (magic != 42 && magic != 43)) {
+    st_tiff head;
+    switch (st_tiff_header(p, n, &head)) {
+    case ST_TIFF_NOT_TIFF:
+        *need = 8;
         return n < 8 ? ST_RTIFF_MORE : ST_RTIFF_UNSUPPORTED;
+    case ST_TIFF_BAD_BIGTIFF:
+        *need = 16;
+        return n < 16 ? ST_RTIFF_MORE : ST_RTIFF_UNSUPPORTED;
+    default:
+        break;
     }
-    v.big = magic == 43;
-    size_t word = v.big ? 8 : 4, esize = v.big ? 20 : 12, csize = v.big ? 8 : 2;
-    if (!get(&v, v.big ? 8 : 4, word, &ifd) || !get(&v, ifd, csize, &nent)) {
-        *need = v.need;
+    if (head.be) {
+        return ST_RTIFF_UNSUPPORTED;
+    }
+    parse q = {.head = {p, n, false},
+               .rps = UINT32_MAX,
+               .comp = 1,
+               .spp = 1,
+               .planar = 1,
+               .pred = 1,
+               .fmt = 1};
+    /* The file's size is not known from its head: the IFD's entries are read from the head,
+     * and past it they are the bytes to ask for. */
+    strata_status st = st_tiff_walk_ifd(&head, UINT64_MAX, NULL, read_head, visit, &q);
+    st_clear_error();
+    if (q.bad || (st != STRATA_OK && !q.short_read)) {
+        return ST_RTIFF_UNSUPPORTED;
+    }
+    if (q.short_read) {
+        /* The entries, then the tags' values: the block index's arrays too. */
+        uint64_t a = values_end(&head, &q.offs), b = values_end(&head, &q.cnts);
+        a = a > b ? a : b;
+        *need = st == STRATA_OK && a > q.need ? a : q.need;
         return ST_RTIFF_MORE;
     }
-    if (nent == 0 || nent > 4096 || !get(&v, ifd + csize + nent * esize - 1, 1, &magic)) {
-        *need = v.need;
-        return nent == 0 || nent > 4096 ? ST_RTIFF_UNSUPPORTED : ST_RTIFF_MORE;
-    }
-    uint64_t w = 0, h = 0, bps = 0, comp = 1, spp = 1, rps = UINT32_MAX, planar = 1, pred = 1,
-             tw = 0, th = 0, fmt = 1;
-    entry offs = {0}, cnts = {0};
-    for (uint64_t i = 0; i < nent; i++) {
-        uint64_t at = ifd + csize + i * esize;
-        entry e;
-        get(&v, at, 2, &e.tag);
-        get(&v, at + 2, 2, &e.type);
-        get(&v, at + 4, word, &e.count);
-        size_t s = type_size(e.type);
-        if (s == 0 || e.count > (1u << 28)) {
-            continue;
-        }
-        e.at = at + 4 + word;
-        if (s * e.count > word && !get(&v, e.at, word, &e.at)) {
-            return ST_RTIFF_UNSUPPORTED;
-        }
-        uint64_t x = 0;
-        switch (e.tag) {
-        case TIFFTAG_STRIPOFFSETS:
-        case TIFFTAG_TILEOFFSETS:
-            offs = e;
-            continue;
-        case TIFFTAG_STRIPBYTECOUNTS:
-        case TIFFTAG_TILEBYTECOUNTS:
-            cnts = e;
-            continue;
-        case TIFFTAG_BITSPERSAMPLE:
-        case TIFFTAG_SAMPLEFORMAT:
-            /* Every sample must have the same: GDAL's bands share one type. */
-            for (uint64_t k = 0; k < e.count; k++) {
-                uint64_t y;
-                if (!value(&v, &e, k, &y) || (k > 0 && y != x)) {
-                    return ST_RTIFF_UNSUPPORTED;
-                }
-                x = y;
-            }
-            *(e.tag == TIFFTAG_BITSPERSAMPLE ? &bps : &fmt) = x;
-            continue;
-        default:
-            break;
-        }
-        uint64_t *dst = e.tag == TIFFTAG_IMAGEWIDTH        ? &w
-                        : e.tag == TIFFTAG_IMAGELENGTH     ? &h
-                        : e.tag == TIFFTAG_COMPRESSION     ? &comp
-                        : e.tag == TIFFTAG_SAMPLESPERPIXEL ? &spp
-                        : e.tag == TIFFTAG_ROWSPERSTRIP    ? &rps
-                        : e.tag == TIFFTAG_PLANARCONFIG    ? &planar
-                        : e.tag == TIFFTAG_PREDICTOR       ? &pred
-                        : e.tag == TIFFTAG_TILEWIDTH       ? &tw
-                        : e.tag == TIFFTAG_TILELENGTH      ? &th
-                                                           : NULL;
-        if (dst && !value(&v, &e, 0, dst)) {
-            *need = v.need;
-            return v.need > n ? ST_RTIFF_MORE : ST_RTIFF_UNSUPPORTED;
-        }
-    }
+    uint64_t w = q.w, h = q.h, bps = q.bps, comp = q.comp, spp = q.spp, rps = q.rps,
+             planar = q.planar, pred = q.pred, tw = q.tw, th = q.th, fmt = q.fmt;
     t->type = gdal_type((unsigned)bps, (unsigned)fmt);
     if (w == 0 || h == 0 || w > INT32_MAX || h > INT32_MAX || spp == 0 || spp > 256 ||
         t->type == GDT_Unknown || (comp != 1 && comp != 8 && comp != 32946 && comp != 50000) ||
         pred > 3 || (pred == 3 && fmt != 3) || (pred == 2 && fmt == 3) || planar < 1 ||
-        planar > 2 || !offs.count || !cnts.count || (tw == 0) != (th == 0) ||
+        planar > 2 || !q.offs.count || !q.cnts.count || (tw == 0) != (th == 0) ||
         (tw && (tw > 65536 || th > 65536)) || rps == 0) {
         return ST_RTIFF_UNSUPPORTED;
     }
@@ -196,10 +240,12 @@ int st_rtiff_parse(const unsigned char *p, size_t n, st_rtiff *t, uint64_t *need
     if ((uint64_t)t->bw * t->bh * spp * (bps / 8) > ((uint64_t)1 << 31)) {
         return ST_RTIFF_UNSUPPORTED;
     }
-    if (!array(&v, &offs, t->nstriles, &t->off) || !array(&v, &cnts, t->nstriles, &t->cnt)) {
+    if (!array(&q, &head, &q.offs, t->nstriles, &t->off) ||
+        !array(&q, &head, &q.cnts, t->nstriles, &t->cnt)) {
         st_rtiff_clear(t);
-        *need = v.need;
-        return v.need > n ? ST_RTIFF_MORE : ST_RTIFF_UNSUPPORTED;
+        uint64_t a = values_end(&head, &q.offs), b = values_end(&head, &q.cnts);
+        *need = a > b ? a : b;
+        return q.short_read ? ST_RTIFF_MORE : ST_RTIFF_UNSUPPORTED;
     }
     return ST_RTIFF_OK;
 }
@@ -223,6 +269,14 @@ size_t st_rtiff_work_size(const st_rtiff *t) {
 #define HOR_ACC(type)                                                                              \
     static void hor_acc_##type(void *row, size_t n, size_t stride) {                               \
         type *v = row;                                                                             \
+        if (stride == 1) {                                                                         \
+            type sum = v[0];                                                                       \
+            for (size_t i = 1; i < n; i++) {                                                       \
+                sum = (type)(sum + v[i]);                                                          \
+                v[i] = sum;                                                                        \
+            }                                                                                      \
+            return;                                                                                \
+        }                                                                                          \
         for (size_t i = stride; i < n; i++) {                                                      \
             v[i] = (type)(v[i] + v[i - stride]);                                                   \
         }                                                                                          \
@@ -232,18 +286,50 @@ HOR_ACC(uint16_t)
 HOR_ACC(uint32_t)
 HOR_ACC(uint64_t)
 
+/* Gathers each of n samples of BPS bytes from BPS planes of tmp, most significant first,
+ * into little-endian order in row; BPS a constant, so that the compiler unrolls it. */
+#define FP_GATHER(BPS)                                                                             \
+    static void fp_gather_##BPS(uint8_t *row, const uint8_t *tmp, size_t n) {                      \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            for (size_t b = 0; b < BPS; b++) {                                                     \
+                row[BPS * i + b] = tmp[(BPS - b - 1) * n + i];                                     \
+            }                                                                                      \
+        }                                                                                          \
+    }
+FP_GATHER(2)
+FP_GATHER(4)
+FP_GATHER(8)
+
 /* TIFF predictor 3 undone on one row of n samples of bps bytes (libtiff's fpAcc): the bytes
  * are summed stride apart, then each sample's bytes are gathered from bps planes, most
  * significant first, into little-endian order. */
 static void fp_acc(uint8_t *row, uint8_t *tmp, size_t n, size_t bps, size_t stride) {
     size_t bytes = n * bps;
-    for (size_t i = stride; i < bytes; i++) {
-        row[i] = (uint8_t)(row[i] + row[i - stride]);
+    if (stride == 1) {
+        /* The running sum in a register: through memory, each byte would wait for the store
+         * of the one before. */
+        uint8_t sum = row[0];
+        for (size_t i = 1; i < bytes; i++) {
+            sum = (uint8_t)(sum + row[i]);
+            row[i] = sum;
+        }
+    } else {
+        for (size_t i = stride; i < bytes; i++) {
+            row[i] = (uint8_t)(row[i] + row[i - stride]);
+        }
     }
     memcpy(tmp, row, bytes);
-    for (size_t i = 0; i < n; i++) {
-        for (size_t b = 0; b < bps; b++) {
-            row[bps * i + b] = tmp[(bps - b - 1) * n + i];
+    if (bps == 4) {
+        fp_gather_4(row, tmp, n);
+    } else if (bps == 8) {
+        fp_gather_8(row, tmp, n);
+    } else if (bps == 2) {
+        fp_gather_2(row, tmp, n);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            for (size_t b = 0; b < bps; b++) {
+                row[bps * i + b] = tmp[(bps - b - 1) * n + i];
+            }
         }
     }
 }

@@ -124,9 +124,14 @@ strata_status st_cache_acquire(st_thread_cache *tc, size_t f, GDALDatasetH *out,
 /* Call before GDAL reads the block of tif at pixel (x, y) of sample (0-based band): points
  * the handle at the thread's buffer of compressed bytes, grown to hold the block. */
 void st_cache_fit_block(st_thread_cache *tc, TIFF *tif, int x, int y, int sample);
-/* True when source k's bands have source 0's nodata in the meta: then a file of source k
- * whose header bytes equal the template's matches the meta. */
-bool st_source_nodata_as_first(const strata_collection *c, size_t k);
+/* True when file f matches the meta because its compared tags (keys, len: st_geokeys) are
+ * the template's (tmpl_keys, tmpl_len) byte for byte: the files are GeoTIFFs, the template
+ * matched the meta (a meta from STAC or JSON may say anything: the template is checked like
+ * every other file first), no side-car file can change what GDAL makes of the tags, and f's
+ * source has the template's nodata in the meta. With keys NULL: whether f could match so at
+ * all (its tags are then worth reading). */
+bool st_source_same_header(const strata_collection *c, size_t f, const unsigned char *keys,
+                           size_t len, const unsigned char *tmpl_keys, size_t tmpl_len);
 /* Closes file f's handle now if this thread has it open: for files read once, so that they
  * do not pile up in the cache with their buffers. */
 void st_cache_close(st_thread_cache *tc, size_t f);
@@ -184,5 +189,9 @@ bool st_remote_path(const char *path);
  * request is remembered as "does not exist") and returns true, so the caller may try once
  * more. False for local paths. */
 bool st_remote_forget(const char *path);
+/* The first n bytes of path (fewer at its end) and its size, read through GDAL: from GDAL's
+ * cache of /vsicurl/ bytes when an open of path read them already, so that a header GDAL read
+ * is not fetched again. NULL (quietly) when fewer than 8 bytes can be read. */
+unsigned char *st_remote_head(const char *path, size_t n, size_t *got, uint64_t *size);
 
 #endif

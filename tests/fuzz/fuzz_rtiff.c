@@ -1,6 +1,7 @@
 /* libFuzzer target: the remote GeoTIFF header parser (source/rtiff.c) and its block decoder, on
- * a memory buffer: the header bytes a server sends. Any bytes must parse, ask for more, or be
- * refused, and a block whose bytes lie in the buffer must decode or be refused, never crash. */
+ * a memory buffer: the header bytes a server sends. Any bytes must parse, ask for more bytes
+ * than it had, or be refused, and a block whose bytes lie in the buffer must decode or be
+ * refused, never crash. */
 #include "source/rtiff.h"
 
 #include <stdlib.h>
@@ -10,7 +11,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     st_rtiff t;
     uint64_t need = 0;
-    if (st_rtiff_parse(data, size, &t, &need) != ST_RTIFF_OK) {
+    int r = st_rtiff_parse(data, size, &t, &need);
+    if (r == ST_RTIFF_MORE && need <= size) {
+        abort(); /* more bytes asked for must be more than were given */
+    }
+    if (r != ST_RTIFF_OK) {
         return 0;
     }
     /* Blocks larger than a few MiB are left out: they test the allocator, not the decoder. */

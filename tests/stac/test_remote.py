@@ -96,8 +96,9 @@ def main():
                 lines = [ln.split() for ln in f]
             gets = [ln for ln in lines if ln[0] == "GET"]
             heads = Counter(ln[1] for ln in gets if re.match(r"bytes=0-", ln[2]))
-            c.ok(all(n == 1 for p, n in heads.items() if p != "/t0.tif") and len(heads) == T,
-                 "each file's header fetched once", str(heads))
+            # GDAL's open of the template and the fetcher share the template's header.
+            c.ok(all(n == 1 for n in heads.values()) and len(heads) == T,
+                 "each file's header fetched once, the template's included", str(heads))
             blocks = Counter(ln[1] for ln in gets if not re.match(r"bytes=0-", ln[2]))
             # 12 tiles a file, written one after the other: one request a file.
             c.ok(all(blocks[f"/t{t}.tif"] == 1 for t in range(1, T)),
