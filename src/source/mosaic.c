@@ -133,7 +133,7 @@ static strata_status day_keys(const strata_collection *c, strata_mosaic by, keye
     }
     int64_t offset = 0;
     if (by == STRATA_MOSAIC_SOLAR_DAY) {
-        double lon;
+        double lon = 0;
         ST_TRY(grid_centre_longitude(c, &lon));
         offset = solar_offset_seconds(lon);
     }
