@@ -562,7 +562,7 @@ static GDALDatasetH open_overview(const char *path, const char *driver, int leve
 
 /* A warped VRT of src (which it then owns) on the output grid, for source k's bands. */
 static strata_status warped_vrt(const strata_collection *c, size_t f, GDALDatasetH src,
-                                void *transformer, GDALDatasetH *out) {
+                                void *transformer, GDALDatasetH *out, GDALDatasetH *warp_src) {
     const strata_meta *m = c->meta;
     int nb = c->src_bands, band0 = (int)(f % c->nsrc) * nb;
     GDALWarpOptions *wo = GDALCreateWarpOptions();
@@ -620,6 +620,7 @@ static strata_status warped_vrt(const strata_collection *c, size_t f, GDALDatase
     /* The VRT holds its own reference to src: drop ours so that closing the VRT closes it. */
     GDALDereferenceDataset(src);
     *out = vrt;
+    *warp_src = src;
     return STRATA_OK;
 }
 
@@ -654,7 +655,7 @@ static strata_status check_bands(const strata_collection *c, size_t f, GDALDatas
 
 /* Takes ownership of ds (closed on failure). */
 static strata_status open_on_grid(const strata_collection *c, size_t f, GDALDatasetH ds,
-                                  GDALDatasetH *out) {
+                                  GDALDatasetH *out, GDALDatasetH *warp_src) {
     const strata_meta *m = c->meta;
     strata_status st = check_bands(c, f, ds);
     OGRSpatialReferenceH srs = GDALGetSpatialRef(ds);
@@ -698,16 +699,18 @@ static strata_status open_on_grid(const strata_collection *c, size_t f, GDALData
             GDALClose(ovr);
         }
     }
-    return warped_vrt(c, f, ds, tr, out);
+    return warped_vrt(c, f, ds, tr, out, warp_src);
 }
 
-strata_status st_grid_open(const strata_collection *c, size_t f, GDALDatasetH *out) {
+strata_status st_grid_open(const strata_collection *c, size_t f, GDALDatasetH *out,
+                           GDALDatasetH *warp_src) {
+    *warp_src = NULL;
     st_gdal_quiet_begin();
     GDALDatasetH ds = st_open_raster(c->paths[f], c->meta->driver, c->sidecars);
     strata_status st = ds ? STRATA_OK : STRATA_ERR_IO;
     GDALDatasetH res = NULL;
     if (ds) {
-        st = open_on_grid(c, f, ds, &res);
+        st = open_on_grid(c, f, ds, &res, warp_src);
     }
     st_gdal_quiet_end();
     if (st != STRATA_OK) {
