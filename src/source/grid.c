@@ -482,8 +482,9 @@ static strata_status set_grid(strata_collection *c, const strata_grid_opts *g, g
     for (size_t f = 0; f < c->nfiles; f++) {
         atomic_store(&c->checked[f], 0);
     }
+    /* Tiles of several VRT blocks: fewer work items, each reading one window per file. */
     c->chunks.y = 0;
-    st_default_tile(c->meta, &c->chunks.y, &c->chunks.x);
+    st_block_tile(c->meta, 512 * 512, &c->chunks.y, &c->chunks.x);
     return STRATA_OK;
 }
 
