@@ -128,6 +128,24 @@ def check_reduce(root, files, warped, args):
         ds = None
         ok = np.isclose(got, e, rtol=1e-6, equal_nan=True)
         assert ok.all(), "%s: %d pixels differ from numpy" % (op, (~ok).sum())
+    # groupby on the grid: one group per label, each the numpy mean of its warped files
+    labels = ["x", "y", "x"][:len(files)]
+    outdir = os.path.join(root, "groups")
+    p = fx.run_cli(["groupby", "--labels", ",".join(labels), "--op", "mean", "-q", "-o", outdir]
+                   + args + files)
+    fx.check_ok(p, "groupby")
+    for g in sorted(set(labels)):
+        sel = [i for i, lab in enumerate(labels) if lab == g]
+        e = np.ma.masked_equal(warped[sel], ND).mean(axis=0).filled(np.nan)
+        ds = gdal.Open(os.path.join(outdir, g + ".tif"))
+        got = ds.GetRasterBand(1).ReadAsArray().astype(np.float64)
+        assert (ds.RasterYSize, ds.RasterXSize) == e.shape and ds.GetGeoTransform()[1] == 20
+        nd = ds.GetRasterBand(1).GetNoDataValue()
+        ds = None
+        if nd is not None and not np.isnan(nd):
+            got[got == nd] = np.nan
+        ok = np.isclose(got, e, rtol=1e-6, equal_nan=True)
+        assert ok.all(), "group %s: %d pixels differ from numpy" % (g, (~ok).sum())
 
 
 def check_like(root):

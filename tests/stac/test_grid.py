@@ -15,7 +15,8 @@ import zarr
 from osgeo import gdal, osr
 from pyproj import Transformer
 
-from stac_common import Checks, Server, affine, cli, collection, require_cli, tmpdir, write_json
+from stac_common import (Checks, Server, affine, cli, collection, read_tif, require_cli, tmpdir,
+                         write_json)
 
 gdal.UseExceptions()
 
@@ -82,6 +83,23 @@ def case_grid(c, work, url, paths):
         exp = warp(p, gt, data.shape[2], data.shape[3])
         c.ok(np.array_equal(exp, data[t, 0]), f"timestep {t} equals gdalwarp",
              f"{(exp != data[t, 0]).sum()} pixels differ")
+    # reduce and groupby read the same cube: numpy on the gdalwarp outputs
+    warped = np.ma.masked_equal(np.stack([warp(p, gt, data.shape[2], data.shape[3])
+                                          for p in paths]).astype(np.float64), ND)
+    out = os.path.join(work, "r_{op}.tif")
+    r = cli("reduce", "--op", "mean,max", "-q", "-o", out, "--stac", url, *grid)
+    c.ok(r.returncode == 0, "reduce on a grid", r.stderr)
+    for op, exp in (("mean", warped.mean(axis=0)), ("max", warped.max(axis=0))):
+        got = read_tif(out.format(op=op))[0].astype(np.float64)
+        c.ok(np.allclose(got, exp.filled(ND), rtol=1e-6), f"reduce {op} equals numpy")
+    gdir = os.path.join(work, "groups")
+    r = cli("groupby", "--labels", "a,b,a,b", "--op", "mean", "-q", "-o", gdir, "--stac", url,
+            *grid)
+    c.ok(r.returncode == 0, "groupby on a grid", r.stderr)
+    for g, sel in (("a", [0, 2]), ("b", [1, 3])):
+        got = read_tif(os.path.join(gdir, g + ".tif"))[0].astype(np.float64)
+        c.ok(np.allclose(got, warped[sel].mean(axis=0).filled(ND), rtol=1e-6),
+             f"group {g} equals numpy")
     r = cli("info", "--stac", url, *grid)
     c.ok(r.returncode == 0 and "4 of 4 files warped" in r.stdout and "epsg:         3035"
          in r.stdout, "info names the grid", r.stdout + r.stderr)
