@@ -273,7 +273,7 @@ STRATA_API int strata_collection_resampling(const strata_collection *c);
 typedef enum strata_mosaic {
     STRATA_MOSAIC_NONE = 0,
     STRATA_MOSAIC_DAY,      /* UTC day */
-    STRATA_MOSAIC_SOLAR_DAY /* local solar day at the item's longitude, as odc-stac */
+    STRATA_MOSAIC_SOLAR_DAY /* local solar day at the grid centre's longitude, as odc-stac */
 } strata_mosaic;
 typedef enum strata_mosaic_op {
     STRATA_MOSAIC_FIRST = 0, /* first valid value in item order */

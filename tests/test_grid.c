@@ -1,10 +1,12 @@
 /* Output grids and same-day mosaics through the C API: a file shifted by one pixel read on
  * its neighbour's grid (nearest, exact transform) holds the neighbour's values moved by one
  * column, and a missing column where it has no data; mosaics fuse in item order; the JSON form
- * keeps grid and mosaic; bad arguments fail with STRATA_ERR_INVALID_ARG. */
+ * keeps grid and mosaic; a warped read leaves nothing in GDAL's block cache; bad arguments fail
+ * with STRATA_ERR_INVALID_ARG. */
 #include "fixtures.h"
 #include "harness.h"
 
+#include <gdal.h>
 #include <stdint.h>
 
 static const char **shifted_pair(fx_spec *s, const char *dir) {
@@ -55,6 +57,8 @@ static void test_shift_nearest(void) {
     CHECK(strata_meta_nodata(strata_collection_meta(c), 0, &nd) == 1 && nd == -32768);
     int16_t *v = read_all(c);
     REQUIRE(v != NULL);
+    /* the blocks GDAL's warper read from b went through GDAL's block cache and left it */
+    CHECK(GDALGetCacheUsed64() == 0);
     int bad = 0;
     for (int r = 0; r < s.rows; r++) {
         for (int col = 0; col < s.cols; col++) {

@@ -19,6 +19,7 @@ typedef struct cache_entry {
     GDALDatasetH ds;
     TIFF *tif; /* when its compressed blocks are read into the thread's buffer (see raw) */
     uint64_t last_use;
+    GDALDatasetH warp_src; /* the file under ds when ds is a warped VRT (owned by ds) */
 } cache_entry;
 
 struct st_thread_cache {
@@ -295,11 +296,13 @@ static strata_status check_against_template(st_thread_cache *tc, size_t f, GDALD
     return STRATA_OK;
 }
 
-static strata_status open_checked(st_thread_cache *tc, size_t t, GDALDatasetH *out) {
+static strata_status open_checked(st_thread_cache *tc, size_t t, GDALDatasetH *out,
+                                  GDALDatasetH *warp_src) {
     const strata_collection *c = tc->c;
     const char *path = c->paths[t];
+    *warp_src = NULL;
     if (c->grid) {
-        return st_grid_open(c, t, out);
+        return st_grid_open(c, t, out, warp_src);
     }
     st_gdal_quiet_begin();
     GDALDatasetH ds = st_open_raster(path, c->meta->driver, c->sidecars);
@@ -363,8 +366,8 @@ strata_status st_cache_acquire(st_thread_cache *tc, size_t t, GDALDatasetH *out,
             return STRATA_OK;
         }
     }
-    GDALDatasetH ds;
-    ST_TRY(open_checked(tc, t, &ds));
+    GDALDatasetH ds, warp_src;
+    ST_TRY(open_checked(tc, t, &ds, &warp_src));
     int slot = tc->count;
     if (tc->count == tc->capacity) {
         slot = least_recently_used(tc);
@@ -372,7 +375,7 @@ strata_status st_cache_acquire(st_thread_cache *tc, size_t t, GDALDatasetH *out,
     } else {
         tc->count++;
     }
-    tc->entries[slot] = (cache_entry){t, ds, tiff_to_share(ds), ++tc->tick};
+    tc->entries[slot] = (cache_entry){t, ds, tiff_to_share(ds), ++tc->tick, warp_src};
     *out = ds;
     if (tif) {
         *tif = tc->entries[slot].tif;
@@ -385,6 +388,23 @@ void st_cache_close(st_thread_cache *tc, size_t f) {
         if (tc->entries[i].t == f) {
             GDALClose(tc->entries[i].ds);
             tc->entries[i] = tc->entries[--tc->count];
+            return;
+        }
+    }
+}
+
+static void drop_blocks(GDALDatasetH ds) {
+    for (int b = 1; b <= GDALGetRasterCount(ds); b++) {
+        GDALFlushRasterCache(GDALGetRasterBand(ds, b));
+    }
+}
+
+void st_cache_drop_warp_blocks(st_thread_cache *tc, size_t f) {
+    for (int i = 0; i < tc->count; i++) {
+        if (tc->entries[i].t == f && tc->entries[i].warp_src) {
+            /* The VRT keeps the blocks of its other bands it warped along with the one read. */
+            drop_blocks(tc->entries[i].ds);
+            drop_blocks(tc->entries[i].warp_src);
             return;
         }
     }

@@ -176,8 +176,6 @@ static box transform_box(OGRSpatialReferenceH src, OGRSpatialReferenceH dst, con
     return b;
 }
 
-/* Opens every file for its footprint in the grid's CRS; counts those on another grid than
- * (gt, rows, cols) when gt is given (else after the grid is known, see count_warped). */
 static OGRSpatialReferenceH srs_from_epsg(int epsg) {
     OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
     if (srs && OSRImportFromEPSG(srs, epsg) != OGRERR_NONE) {
@@ -208,8 +206,27 @@ static strata_status known_footprint(const strata_collection *c, size_t f, const
                : STRATA_OK;
 }
 
+/* A file's grid as its header says, kept from the footprint pass so that counting the files
+ * off the output grid does not open them again. */
+typedef struct seen_grid {
+    double gt[6];
+    int rows, cols;
+    OGRSpatialReferenceH srs; /* NULL when not opened */
+} seen_grid;
+
+static void seen_free(seen_grid *seen, size_t n) {
+    for (size_t f = 0; seen && f < n; f++) {
+        if (seen[f].srs) {
+            OSRDestroySpatialReference(seen[f].srs);
+        }
+    }
+    free(seen);
+}
+
+/* The footprint of every file in the grid's CRS: from the STAC item's grid when known, else
+ * from the file's header (each such file opened once). */
 static strata_status footprints(const strata_collection *c, OGRSpatialReferenceH dst, box *each,
-                                box *all, const st_file_grid *known) {
+                                box *all, const st_file_grid *known, seen_grid *seen) {
     all->empty = true;
     for (size_t f = 0; f < c->nfiles; f++) {
         if (known && known[f].known) {
@@ -237,7 +254,10 @@ static strata_status footprints(const strata_collection *c, OGRSpatialReferenceH
             OSRSetAxisMappingStrategy(s, OAMS_TRADITIONAL_GIS_ORDER);
             each[f] =
                 transform_box(s, dst, gt, 0, 0, GDALGetRasterXSize(ds), GDALGetRasterYSize(ds));
-            OSRDestroySpatialReference(s);
+            memcpy(seen[f].gt, gt, sizeof gt);
+            seen[f].rows = GDALGetRasterYSize(ds);
+            seen[f].cols = GDALGetRasterXSize(ds);
+            seen[f].srs = s;
             if (each[f].empty) {
                 st = st_fail(STRATA_ERR_MISALIGNED,
                              "%s: its footprint cannot be transformed to the output CRS",
@@ -400,8 +420,8 @@ static strata_status meta_on_grid(strata_meta *m, const grid_def *d) {
 }
 
 /* Files whose grid is not the output grid. */
-static size_t count_warped(const strata_collection *c, const grid_def *d,
-                           const st_file_grid *known) {
+static size_t count_warped(const strata_collection *c, const grid_def *d, const st_file_grid *known,
+                           const seen_grid *seen) {
     size_t n = 0;
     const char *opts[] = {"IGNORE_DATA_AXIS_TO_SRS_AXIS_MAPPING=YES", NULL};
     for (size_t f = 0; f < c->nfiles; f++) {
@@ -414,17 +434,9 @@ static size_t count_warped(const strata_collection *c, const grid_def *d,
             }
             continue;
         }
-        st_gdal_quiet_begin();
-        GDALDatasetH ds = st_open_raster(c->paths[f], c->meta->driver, c->sidecars);
-        st_gdal_quiet_end();
-        double gt[6];
-        bool same = ds && GDALGetGeoTransform(ds, gt) == CE_None && st_same_grid(gt, d->gt) &&
-                    GDALGetRasterXSize(ds) == d->cols && GDALGetRasterYSize(ds) == d->rows &&
-                    GDALGetSpatialRef(ds) && OSRIsSameEx(GDALGetSpatialRef(ds), d->srs, opts);
-        n += !same;
-        if (ds) {
-            GDALClose(ds);
-        }
+        const seen_grid *s = &seen[f];
+        n += !(s->srs && st_same_grid(s->gt, d->gt) && s->cols == d->cols && s->rows == d->rows &&
+               OSRIsSameEx(s->srs, d->srs, opts));
     }
     return n;
 }
@@ -438,11 +450,14 @@ static strata_status set_grid(strata_collection *c, const strata_grid_opts *g, g
         ST_TRY(grid_crs(c, g, d));
     }
     box *each = st_calloc(c->nfiles, sizeof *each);
-    if (!each) {
+    seen_grid *seen = st_calloc(c->nfiles, sizeof *seen);
+    if (!each || !seen) {
+        free(each);
+        free(seen);
         return st_nomem("footprints");
     }
     box all;
-    strata_status st = footprints(c, d->srs, each, &all, known);
+    strata_status st = footprints(c, d->srs, each, &all, known, seen);
     box want = all;
     if (st == STRATA_OK && g->has_bounds) {
         st = asked_bounds(g, d->srs, &want);
@@ -462,8 +477,9 @@ static strata_status set_grid(strata_collection *c, const strata_grid_opts *g, g
     if (st == STRATA_OK && !d->fixed) {
         st = snap(&want, g->res_x, g->res_y > 0 ? g->res_y : g->res_x, d->gt, &d->rows, &d->cols);
     }
-    size_t nwarped = st == STRATA_OK ? count_warped(c, d, known) : 0;
+    size_t nwarped = st == STRATA_OK ? count_warped(c, d, known, seen) : 0;
     free(each);
+    seen_free(seen, c->nfiles);
     ST_TRY(st);
     st_grid *grid = st_calloc(1, sizeof *grid);
     if (!grid) {
@@ -482,8 +498,9 @@ static strata_status set_grid(strata_collection *c, const strata_grid_opts *g, g
     for (size_t f = 0; f < c->nfiles; f++) {
         atomic_store(&c->checked[f], 0);
     }
+    /* Tiles of several VRT blocks: fewer work items, each reading one window per file. */
     c->chunks.y = 0;
-    st_default_tile(c->meta, &c->chunks.y, &c->chunks.x);
+    st_block_tile(c->meta, 512 * 512, &c->chunks.y, &c->chunks.x);
     return STRATA_OK;
 }
 
@@ -562,7 +579,7 @@ static GDALDatasetH open_overview(const char *path, const char *driver, int leve
 
 /* A warped VRT of src (which it then owns) on the output grid, for source k's bands. */
 static strata_status warped_vrt(const strata_collection *c, size_t f, GDALDatasetH src,
-                                void *transformer, GDALDatasetH *out) {
+                                void *transformer, GDALDatasetH *out, GDALDatasetH *warp_src) {
     const strata_meta *m = c->meta;
     int nb = c->src_bands, band0 = (int)(f % c->nsrc) * nb;
     GDALWarpOptions *wo = GDALCreateWarpOptions();
@@ -620,6 +637,7 @@ static strata_status warped_vrt(const strata_collection *c, size_t f, GDALDatase
     /* The VRT holds its own reference to src: drop ours so that closing the VRT closes it. */
     GDALDereferenceDataset(src);
     *out = vrt;
+    *warp_src = src;
     return STRATA_OK;
 }
 
@@ -654,7 +672,7 @@ static strata_status check_bands(const strata_collection *c, size_t f, GDALDatas
 
 /* Takes ownership of ds (closed on failure). */
 static strata_status open_on_grid(const strata_collection *c, size_t f, GDALDatasetH ds,
-                                  GDALDatasetH *out) {
+                                  GDALDatasetH *out, GDALDatasetH *warp_src) {
     const strata_meta *m = c->meta;
     strata_status st = check_bands(c, f, ds);
     OGRSpatialReferenceH srs = GDALGetSpatialRef(ds);
@@ -698,16 +716,18 @@ static strata_status open_on_grid(const strata_collection *c, size_t f, GDALData
             GDALClose(ovr);
         }
     }
-    return warped_vrt(c, f, ds, tr, out);
+    return warped_vrt(c, f, ds, tr, out, warp_src);
 }
 
-strata_status st_grid_open(const strata_collection *c, size_t f, GDALDatasetH *out) {
+strata_status st_grid_open(const strata_collection *c, size_t f, GDALDatasetH *out,
+                           GDALDatasetH *warp_src) {
+    *warp_src = NULL;
     st_gdal_quiet_begin();
     GDALDatasetH ds = st_open_raster(c->paths[f], c->meta->driver, c->sidecars);
     strata_status st = ds ? STRATA_OK : STRATA_ERR_IO;
     GDALDatasetH res = NULL;
     if (ds) {
-        st = open_on_grid(c, f, ds, &res);
+        st = open_on_grid(c, f, ds, &res, warp_src);
     }
     st_gdal_quiet_end();
     if (st != STRATA_OK) {

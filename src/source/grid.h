@@ -13,8 +13,10 @@ typedef struct st_grid {
 } st_grid;
 
 /* Opens file f of c for reading on the output grid: the file itself when it lies on it,
- * else a warped VRT over it (which owns it). Checks bands, type and CRS. */
-strata_status st_grid_open(const strata_collection *c, size_t f, GDALDatasetH *out);
+ * else a warped VRT over it (which owns it; *warp_src is then the file's dataset, else
+ * NULL). Checks bands, type and CRS. */
+strata_status st_grid_open(const strata_collection *c, size_t f, GDALDatasetH *out,
+                           GDALDatasetH *warp_src);
 /* A file's grid when known without opening it (STAC proj: fields). */
 typedef struct st_file_grid {
     bool known;

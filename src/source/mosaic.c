@@ -54,39 +54,55 @@ void st_mosaic_free(st_mosaic *m) {
 
 /* ---- grouping ---------------------------------------------------------------------------- */
 
-/* The longitude of the centre of a file's footprint, for its local solar day. */
-static strata_status centre_longitude(const char *path, const char *driver, double *lon) {
-    st_gdal_quiet_begin();
-    GDALDatasetH ds = st_open_raster(path, driver, true);
-    strata_status st = ds ? STRATA_OK : STRATA_ERR_IO;
-    double gt[6];
-    OGRSpatialReferenceH srs = ds ? GDALGetSpatialRef(ds) : NULL;
-    if (ds && (!srs || GDALGetGeoTransform(ds, gt) != CE_None)) {
-        st = st_fail(STRATA_ERR_INVALID_ARG, "%s: has no CRS: its solar day is unknown", path);
+/* The longitude of the centre of the collection's grid (the output grid, else the
+ * template's), as odc-stac's load takes it for every item: the centre of the geobox being
+ * loaded, so that one overpass on both sides of a time zone or of lon 180 stays one day, and
+ * no item is opened for it. */
+static strata_status grid_centre_longitude(const strata_collection *c, double *lon) {
+    const strata_meta *m = c->meta;
+    ST_TRY(st_meta_crs(m));
+    if (!m->crs_wkt || !m->crs_wkt[0]) {
+        return st_fail(STRATA_ERR_INVALID_ARG, "%s: has no CRS: its solar day is unknown",
+                       c->paths[0]);
     }
-    if (st == STRATA_OK) {
-        double x = gt[0] + gt[1] * GDALGetRasterXSize(ds) / 2 + gt[2] * GDALGetRasterYSize(ds) / 2;
-        double y = gt[3] + gt[4] * GDALGetRasterXSize(ds) / 2 + gt[5] * GDALGetRasterYSize(ds) / 2;
-        OGRSpatialReferenceH src = OSRClone(srs), geo = OSRNewSpatialReference(NULL);
+    double x = m->gt[0] + m->gt[1] * m->cols / 2.0 + m->gt[2] * m->rows / 2.0;
+    double y = m->gt[3] + m->gt[4] * m->cols / 2.0 + m->gt[5] * m->rows / 2.0;
+    const char *wkt = m->crs_wkt;
+    OGRSpatialReferenceH src = OSRNewSpatialReference(NULL), geo = OSRNewSpatialReference(NULL);
+    strata_status st = STRATA_OK;
+    st_gdal_quiet_begin();
+    if (!src || !geo || OSRImportFromWkt(src, (char **)&wkt) != OGRERR_NONE ||
+        OSRImportFromEPSG(geo, 4326) != OGRERR_NONE) {
+        st = st_fail(STRATA_ERR_INVALID_ARG,
+                     "%s: its CRS is not one GDAL reads: its solar day is unknown", c->paths[0]);
+    } else {
         OSRSetAxisMappingStrategy(src, OAMS_TRADITIONAL_GIS_ORDER);
-        OSRImportFromEPSG(geo, 4326);
         OSRSetAxisMappingStrategy(geo, OAMS_TRADITIONAL_GIS_ORDER);
         OGRCoordinateTransformationH ct = OCTNewCoordinateTransformation(src, geo);
-        if (!ct || !OCTTransform(ct, 1, &x, &y, NULL)) {
-            st = st_fail(STRATA_ERR_INVALID_ARG, "%s: its centre has no longitude", path);
+        if (!ct || !OCTTransform(ct, 1, &x, &y, NULL) || !isfinite(x)) {
+            st = st_fail(STRATA_ERR_INVALID_ARG,
+                         "the centre of the grid of %s has no longitude: its solar day is unknown",
+                         c->paths[0]);
         }
         *lon = x;
         if (ct) {
             OCTDestroyCoordinateTransformation(ct);
         }
-        OSRDestroySpatialReference(src);
-        OSRDestroySpatialReference(geo);
-    }
-    if (ds) {
-        GDALClose(ds);
     }
     st_gdal_quiet_end();
+    if (src) {
+        OSRDestroySpatialReference(src);
+    }
+    if (geo) {
+        OSRDestroySpatialReference(geo);
+    }
     return st;
+}
+
+/* odc-stac's offset from UTC to solar time: whole hours of lon / 15, truncated toward zero
+ * (int() in Python), so 22.5 E is 1 hour ahead and 22.5 W 1 hour behind. */
+static int64_t solar_offset_seconds(double lon) {
+    return (int64_t)(lon / 15.0) * 3600;
 }
 
 static int64_t floor_div(int64_t a, int64_t b) {
@@ -114,12 +130,14 @@ static strata_status day_keys(const strata_collection *c, strata_mosaic by, keye
                            "timestep %zu (%s) has no time: a same-day mosaic needs every time", t,
                            c->paths[t * c->nsrc]);
         }
-        int64_t offset = 0;
-        if (by == STRATA_MOSAIC_SOLAR_DAY) {
-            double lon;
-            ST_TRY(centre_longitude(c->paths[t * c->nsrc], c->meta->driver, &lon));
-            offset = (int64_t)llround(lon / 15.0 * 3600.0);
-        }
+    }
+    int64_t offset = 0;
+    if (by == STRATA_MOSAIC_SOLAR_DAY) {
+        double lon = 0;
+        ST_TRY(grid_centre_longitude(c, &lon));
+        offset = solar_offset_seconds(lon);
+    }
+    for (size_t t = 0; t < c->n; t++) {
         k[t] = (keyed){floor_div(c->times[t] + offset, 86400), t};
     }
     qsort(k, c->n, sizeof *k, by_day_then_order);

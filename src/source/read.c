@@ -1,6 +1,7 @@
 /* Window reads: block by block with GDALReadBlock, which decodes each block once into our
  * buffer and leaves GDAL's global block cache alone, so memory stays flat however many
- * files are read. */
+ * files are read. A warped VRT's warper reads its source through that cache: those blocks
+ * are dropped once the window is read. */
 #include "source/grid.h"
 #include "source/netread.h"
 #include "source/source.h"
@@ -88,6 +89,11 @@ strata_status st_read_item(st_thread_cache *tc, size_t t, int band, const st_rec
                 st_copy_from_block(blk, src_type, bx, by, bw, bh, r, dst, dst_type);
             }
         }
+    }
+    /* The warper reads the source window through GDAL's block cache; the next read of this
+     * file is another window (the chunk's neighbour comes after every other file's). */
+    if (c->grid) {
+        st_cache_drop_warp_blocks(tc, f);
     }
     st_gdal_quiet_end();
     return st;

@@ -135,6 +135,11 @@ bool st_source_same_header(const strata_collection *c, size_t f, const unsigned 
 /* Closes file f's handle now if this thread has it open: for files read once, so that they
  * do not pile up in the cache with their buffers. */
 void st_cache_close(st_thread_cache *tc, size_t f);
+/* When file f is open through a warped VRT, drops the blocks that GDAL's warper read from
+ * the file, and those the VRT warped for its other bands, from GDAL's global block cache, so
+ * memory does not grow with the files read (nor depend on GDAL_CACHEMAX); a no-op
+ * otherwise. */
+void st_cache_drop_warp_blocks(st_thread_cache *tc, size_t f);
 const strata_collection *st_cache_collection(const st_thread_cache *tc);
 void st_cache_free(st_thread_cache *tc);
 /* Closes the calling thread's files and forgets its cache: a worker that ran out of work

@@ -8,6 +8,8 @@ equal numpy on the gdalwarp stack. Then half-pixel-shifted files on --grid like:
 file with overviews (gdalwarp picks the level), same-day mosaics against a numpy fuse of the
 gdalwarp outputs, and the error cases (exit code, message, nothing written).
 """
+import datetime as dt
+import json
 import os
 import sys
 
@@ -126,6 +128,24 @@ def check_reduce(root, files, warped, args):
         ds = None
         ok = np.isclose(got, e, rtol=1e-6, equal_nan=True)
         assert ok.all(), "%s: %d pixels differ from numpy" % (op, (~ok).sum())
+    # groupby on the grid: one group per label, each the numpy mean of its warped files
+    labels = ["x", "y", "x"][:len(files)]
+    outdir = os.path.join(root, "groups")
+    p = fx.run_cli(["groupby", "--labels", ",".join(labels), "--op", "mean", "-q", "-o", outdir]
+                   + args + files)
+    fx.check_ok(p, "groupby")
+    for g in sorted(set(labels)):
+        sel = [i for i, lab in enumerate(labels) if lab == g]
+        e = np.ma.masked_equal(warped[sel], ND).mean(axis=0).filled(np.nan)
+        ds = gdal.Open(os.path.join(outdir, g + ".tif"))
+        got = ds.GetRasterBand(1).ReadAsArray().astype(np.float64)
+        assert (ds.RasterYSize, ds.RasterXSize) == e.shape and ds.GetGeoTransform()[1] == 20
+        nd = ds.GetRasterBand(1).GetNoDataValue()
+        ds = None
+        if nd is not None and not np.isnan(nd):
+            got[got == nd] = np.nan
+        ok = np.isclose(got, e, rtol=1e-6, equal_nan=True)
+        assert ok.all(), "group %s: %d pixels differ from numpy" % (g, (~ok).sum())
 
 
 def check_like(root):
@@ -201,6 +221,42 @@ def check_mosaic(root):
     assert not np.array_equal(data, data2)
 
 
+def check_solar_day_files(root):
+    """Plain files without an output grid: the solar day is taken at the centre of the
+    template's grid with odc-stac's rule (int(lon / 15) whole hours), computed here; the other
+    files are not opened to group them (they are not even rasters)."""
+    tmpl = utm_file(os.path.join(root, "sd_0.tif"), 32647, seed=51, lon=98.5, lat=10.0)
+    junk = []
+    for k in range(1, 4):
+        junk.append(os.path.join(root, "sd_%d.tif" % k))
+        with open(junk[-1], "w") as f:
+            f.write("not a raster\n")
+    times = ["2024-05-01T17:30:00Z", "2024-05-01T18:10:00Z", "2024-05-02T00:20:00Z",
+             "2024-05-02T18:20:00Z"]
+    p = fx.run_cli(["info", "--json", "--times", ",".join(times), "--mosaic", "solar_day",
+                    tmpl] + junk)
+    fx.check_ok(p, "info --mosaic solar_day")
+    doc = json.loads(p.stdout)
+    ds = gdal.Open(tmpl)
+    gt, rows, cols = ds.GetGeoTransform(), ds.RasterYSize, ds.RasterXSize
+    ds = None
+    x, y = gt[0] + gt[1] * cols / 2, gt[3] + gt[5] * rows / 2
+    lon, _ = Transformer.from_crs(32647, 4326, always_xy=True).transform(x, y)
+    assert int(lon / 15) != round(lon / 15), lon
+    offset = dt.timedelta(hours=int(lon / 15))
+    days = {}
+    for i, w in enumerate(times):
+        d = (dt.datetime.fromisoformat(w.replace("Z", "+00:00")) + offset).date()
+        days.setdefault(d, []).append(i)
+    expected = sorted(days.values())
+    first, more = doc["mosaic"]["first"], doc["mosaic"]["items"]
+    names = [tmpl] + junk
+    got = sorted(sorted(names.index(q) for q in [s["path"]] + [more[e][0] for e in
+                                                             range(first[g], first[g + 1])])
+                 for g, s in enumerate(doc["timesteps"]))
+    assert got == expected, "strata %s, odc-stac's rule %s" % (got, expected)
+
+
 def check_errors(root):
     a = utm_file(os.path.join(root, "e_a.tif"), 32632, seed=41)
     nocrs = os.path.join(root, "e_nocrs.tif")
@@ -252,6 +308,7 @@ def main():
         r.check("half-pixel shifts on --grid like:TEMPLATE", check_like, root)
         r.check("overview level as gdalwarp picks it", check_overviews, root)
         r.check("same-day mosaics", check_mosaic, root)
+        r.check("solar days of plain files, none opened", check_solar_day_files, root)
         r.check("errors", check_errors, root)
     return r.finish()
 
