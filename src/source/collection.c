@@ -127,9 +127,6 @@ strata_status st_collection_new(const char *const *paths, size_t n, size_t nsrc,
     }
     c->meta = meta;
     strata_status st = copy_paths(c, paths);
-    if (st == STRATA_OK) {
-        st_net_start(c);
-    }
     if (st == STRATA_OK && !meta) {
         st = snapshot_template(c);
         if (st == STRATA_OK) {

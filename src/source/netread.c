@@ -122,28 +122,12 @@ static st_net *net_of(const strata_collection *cc) {
     pthread_mutex_lock(&c->lock);
     if (atomic_load(&c->net_state) == 0) {
         const char *url;
-        st_net *n = c->net; /* made by st_net_start, with headers on their way */
+        st_net *n = NULL;
         /* Files on an output grid other than their own are read through GDAL's warper, and
-         * this path reads blocks as they are: it serves collections without a grid only. */
+         * this path reads blocks as they are: it serves collections without a grid only. A
+         * mosaic's further items come after the n * nsrc first. */
         if (!c->grid && st_fetch_handles(c->paths[0], &url)) {
-            /* A mosaic's further items come after the n * nsrc first. */
-            nfile *grown = n && n->nfiles < c->nfiles
-                               ? st_realloc(n->files, c->nfiles * sizeof *n->files)
-                               : NULL;
-            if (grown) {
-                memset(grown + n->nfiles, 0, (c->nfiles - n->nfiles) * sizeof *grown);
-                n->files = grown;
-                n->nfiles = c->nfiles;
-            }
-            if (n && n->nfiles < c->nfiles) {
-                st_net_free(n);
-                n = NULL;
-            } else if (!n) {
-                n = net_alloc(c->nfiles);
-            }
-        } else {
-            st_net_free(n);
-            n = NULL;
+            n = net_alloc(c->nfiles);
         }
         c->net = n;
         atomic_store(&c->net_state, n ? 2 : 1);
@@ -162,14 +146,6 @@ static void request_first_heads(const strata_collection *c, st_net *n) {
         request_head(c, n, f);
     }
     pthread_mutex_unlock(&n->lock);
-}
-
-void st_net_start(strata_collection *c) {
-    const char *url;
-    if (!c->net && atomic_load(&c->net_state) == 0 && st_fetch_handles(c->paths[0], &url) &&
-        (c->net = net_alloc(c->nfiles))) {
-        request_first_heads(c, c->net);
-    }
 }
 
 void st_net_set_concurrency(const strata_collection *c, int io_concurrency) {

@@ -17,11 +17,6 @@ typedef struct st_net st_net;
  * most ST_NET_MERGE_MAX bytes; a header is first read as its ST_NET_HEAD_BYTES bytes. */
 enum { ST_NET_MERGE_MAX = 4 << 20, ST_NET_MERGE_GAP = 4096, ST_NET_HEAD_BYTES = 16384 };
 
-/* Requests the headers of c's first files, when the fetcher reads them (collection.c, before
- * GDAL opens the template): they are on their way while GDAL reads the template and builds
- * its CRS. Whether the fetcher reads c is decided on first use (a collection put on an output
- * grid later is read by GDAL, and the headers are dropped). */
-void st_net_start(strata_collection *c);
 /* Frees c's remote state (collection.c, when the collection is freed). */
 void st_net_free(st_net *n);
 /* Requests in flight at most for c's remote reads (0: the default, 64). Called as a job
