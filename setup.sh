@@ -52,18 +52,32 @@ python_cookbook() {
     PYTHONPATH=build/python /usr/bin/python3 python/examples/cookbook.py "$dir/cookbook"
 }
 
-run_tests() {
-    build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE=address,undefined
-    ctest --test-dir build-asan --output-on-failure -j"$(nproc)" --timeout 600
-    # The parsers of outside text under libFuzzer (clang), 10 s each, one per core.
-    # Only what those tests run is built.
+# The fuzz build (only what its tests run) and the TSan build (it cannot share one with ASan).
+side_builds() {
     TARGETS=fuzzers \
         build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_BUILD_FUZZERS=ON \
         -DCMAKE_C_COMPILER=clang -DSTRATA_BUILD_BENCH=OFF -DSTRATA_FUZZ_SECONDS=10
-    ctest --test-dir build-fuzz --output-on-failure -L fuzz -j"$(nproc)" --timeout 600
-    # Threaded tests again under ThreadSanitizer (it cannot share a build with ASan).
     TARGETS=tsan_tests build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DSTRATA_SANITIZE=thread -DSTRATA_BUILD_BENCH=OFF -DSTRATA_BUILD_PYTHON=OFF
+}
+
+run_tests() {
+    build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE=address,undefined
+    # The other two builds compile at the lowest priority while the ASan tests run, in the
+    # time those spend waiting (on servers, MPI ranks, timeouts, interpreters starting).
+    local log=build-asan/side-builds.log rc=0
+    (renice -n 19 -p "$BASHPID" >/dev/null; side_builds) >"$log" 2>&1 &
+    local side=$!
+    ctest --test-dir build-asan --output-on-failure -j"$(nproc)" --timeout 600 || rc=$?
+    if ! wait "$side"; then
+        cat "$log"
+        echo "setup: the fuzz or TSan build failed ($log)" >&2
+        exit 1
+    fi
+    [ "$rc" -eq 0 ] || exit "$rc"
+    # The parsers of outside text under libFuzzer (clang), 10 s each, one per core.
+    ctest --test-dir build-fuzz --output-on-failure -L fuzz -j"$(nproc)" --timeout 600
+    # Threaded tests again under ThreadSanitizer.
     ctest --test-dir build-tsan --output-on-failure -L tsan -j"$(nproc)" --timeout 600
 }
 

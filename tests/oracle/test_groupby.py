@@ -114,24 +114,33 @@ def check_index(outdir, groups, ops):
     return idx
 
 
+# `strata reduce` outputs by (files, ops, options): groups of the same files under different
+# keys (a yearmonth and a dayofyear of one file) are compared with one reduce run.
+REDUCED = {}
+
+
 def check_against_reduce(st, outdir, groups, ops, root, skipna=True, ddof=0, dtype=None):
     """Every group's outputs are bitwise equal to `strata reduce` over that group's files, and
     match the numpy reference."""
     errors = []
     x = st.masked()
     for gi, (L, ts) in enumerate(groups):
-        rdir = os.path.join(root, "reduce_%s_%d" % (os.path.basename(outdir), gi))
-        os.makedirs(rdir)
         files = [st.paths[t] for t in ts]
-        if len(ops) == 1:
-            rout = os.path.join(rdir, "r.tif")
-        else:
-            rout = os.path.join(rdir, "r_{op}.tif")
-        extra = [] if skipna else ["--no-skipna"]
-        extra += ["--ddof", str(ddof)] if ddof else []
-        extra += ["--dtype", dtype] if dtype else []
-        fx.check_ok(fx.run_cli(["reduce", "--op", ",".join(ops), "--quiet"] + extra +
-                               ["-o", rout] + files), "reduce group %s" % L)
+        key = (tuple(files), tuple(ops), skipna, ddof, dtype)
+        rout = REDUCED.get(key)
+        if rout is None:
+            rdir = os.path.join(root, "reduce_%s_%d" % (os.path.basename(outdir), gi))
+            os.makedirs(rdir)
+            if len(ops) == 1:
+                rout = os.path.join(rdir, "r.tif")
+            else:
+                rout = os.path.join(rdir, "r_{op}.tif")
+            extra = [] if skipna else ["--no-skipna"]
+            extra += ["--ddof", str(ddof)] if ddof else []
+            extra += ["--dtype", dtype] if dtype else []
+            fx.check_ok(fx.run_cli(["reduce", "--op", ",".join(ops), "--quiet"] + extra +
+                                   ["-o", rout] + files), "reduce group %s" % L)
+            REDUCED[key] = rout
         sub = st.subset(ts)
         for op in ops:
             gpath = os.path.join(outdir, "%s.tif" % L if len(ops) == 1 else "%s_%s.tif" % (L, op))

@@ -380,22 +380,24 @@ def run_all():
         run.check("threads 1 vs 4 (64x64x2 x 200 int16 striped)", check_threads, long_i16, thr,
                   (1, 4), 0)
 
-        # outputs of many 256x256 blocks, with partial edge blocks: tiles of whole output
-        # blocks (source blocks of 64), of several (512), and tiles that do not line up with
-        # them (blocks of 192, strips), which take the windowed write
+        # outputs of 2 x 3 256x256 blocks, with partial edge blocks on both axes: tiles of
+        # whole output blocks (source blocks of 64: six 256x256 tiles), of several (512: a
+        # 300x512 tile over 2 x 2 blocks and a 300x8 one), and tiles that do not line up with
+        # them (blocks of 192: 300x192 tiles; strips: bands of 128 rows), which take the
+        # windowed write; every case has more tiles than threads
         for block in (64, 512, 192, None):
             name = "wide_%s" % (block or "striped")
             st = fx.random_stack(os.path.join(root, "in", name), name, np.float32, T=3, B=2,
-                                 R=600, C=700, seed=50, nodata=-9999, miss_frac=0.2,
+                                 R=300, C=520, seed=50, nodata=-9999, miss_frac=0.2,
                                  tiled=block is not None, block=block or 64)
-            run.check("threads 1 vs 2, 600x700x2 (%s)" % name, check_threads, st, thr, (1, 2))
+            run.check("threads 1 vs 2, 300x520x2 (%s)" % name, check_threads, st, thr, (1, 2))
 
         # every output type through every codec (int16 in: int16 min/max, int32 count, int64
-        # sum, float mean/std), blocks whole and at the edges
+        # sum, float mean/std), blocks whole and at the edges (2 x 3 blocks of 256)
         comp = fx.random_stack(os.path.join(root, "in", "comp_i16"), "comp_i16", np.int16, T=3,
-                               B=2, R=600, C=700, seed=60, nodata=-9999, miss_frac=0.2,
+                               B=2, R=300, C=520, seed=60, nodata=-9999, miss_frac=0.2,
                                tiled=True, block=256)
-        run.check("--compress zstd, deflate, lzw, none agree (600x700x2 int16)",
+        run.check("--compress zstd, deflate, lzw, none agree (300x520x2 int16)",
                   check_compressions, comp, os.path.join(root, "comp"))
         comp8 = fx.random_stack(os.path.join(root, "in", "comp_u8"), "comp_u8", np.uint8, T=3,
                                 B=1, R=300, C=520, seed=61, nodata=255, miss_frac=0.2,
