@@ -136,7 +136,7 @@ strata_status st_exec_run(st_exec *ex) {
     clock_gettime(CLOCK_MONOTONIC, &p.start);
     int n = st_thread_count(ex->threads, ex->nitems);
     size_t state_size = (ex->worker_size + 63) & ~(size_t)63; /* no false sharing */
-    char *states = st_calloc((size_t)n, state_size ? state_size : 1);
+    char *states = st_calloc((size_t)n, state_size);
     if (!states) {
         pthread_cond_destroy(&p.wake);
         pthread_mutex_destroy(&p.lock);
